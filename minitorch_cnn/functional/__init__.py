@@ -1,0 +1,36 @@
+"""Every differentiable op, one family per file (exposed as ``minitorch_cnn.nn.functional``)."""
+
+from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .dropout import dropout
+from .elementwise import (
+    abs,
+    add,
+    clone,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    lt,
+    mul,
+    ne,
+    neg,
+    pow,
+    sqrt,
+    sub,
+    to,
+    where,
+)
+from .linear import linear, matmul
+from .loss import cross_entropy, mse_loss, nll_loss
+from .reduction import argmax, max, mean, min, sum
+from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
+
+__all__ = [
+    "abs", "add", "argmax", "cat", "clone", "cross_entropy", "div", "dropout", "eq", "exp", "flatten", "ge",
+    "getitem", "gt", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "mean", "min", "mse_loss",
+    "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
+    "squeeze", "stack", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view", "where",
+]

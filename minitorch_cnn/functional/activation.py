@@ -1,0 +1,117 @@
+"""Activations: relu, sigmoid, tanh, softmax, log_softmax (stable for logits of ±1e4)."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import xp_of
+from ._util import check_float, normalize_dim
+
+
+class ReLU(Function):
+    """out = max(a, 0).   da = g where a > 0, else 0  (ReLU'(0) = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (g * (out > 0),)
+
+
+class Sigmoid(Function):
+    """out = σ(a) = 1 / (1 + e^-a).   da = g · σ(a) · (1 − σ(a)) = g · out · (1 − out)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        # σ(a) = e^(a/2) / (e^(a/2) + e^(-a/2)) = (1 + tanh(a/2)) / 2: no overflow for any a
+        out = xp.tanh(a * 0.5)
+        out += 1
+        out *= 0.5
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (g * out * (1 - out),)
+
+
+class Tanh(Function):
+    """out = tanh(a).   da = g · (1 − out²)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (g * (1 - out * out),)
+
+
+class LogSoftmax(Function):
+    """out = a − logΣexp(a) along ``axis``, computed as (a − m) − log Σ exp(a − m), m = max(a).
+
+    da = g − softmax(a) · Σ_axis g   (softmax = exp(out)).
+    """
+
+    @staticmethod
+    def forward(ctx, a, *, axis):
+        xp = xp_of(a)
+        shifted = a - a.max(axis=axis, keepdims=True)  # every exponent <= 0: no overflow
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (g - xp_of(g).exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
+
+
+class Softmax(Function):
+    """out = exp(a − m) / Σ exp(a − m) along ``axis``.   da = out · (g − Σ_axis g · out)."""
+
+    @staticmethod
+    def forward(ctx, a, *, axis):
+        e = xp_of(a).exp(a - a.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (out * (g - (g * out).sum(axis=ctx.axis, keepdims=True)),)
+
+
+def relu(input, inplace=False):
+    """max(input, 0). ``inplace`` is accepted for PyTorch compatibility; a new tensor is returned."""
+    return ReLU.apply(check_float("relu", input))
+
+
+def sigmoid(input):
+    return Sigmoid.apply(check_float("sigmoid", input))
+
+
+def tanh(input):
+    return Tanh.apply(check_float("tanh", input))
+
+
+def softmax(input, dim):
+    check_float("softmax", input)
+    return Softmax.apply(input, axis=normalize_dim("softmax", dim, input.ndim))
+
+
+def log_softmax(input, dim):
+    check_float("log_softmax", input)
+    return LogSoftmax.apply(input, axis=normalize_dim("log_softmax", dim, input.ndim))

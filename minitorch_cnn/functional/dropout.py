@@ -1,0 +1,35 @@
+"""Dropout: zero each element with probability p and scale the survivors by 1/(1−p)."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import rng, xp_of
+from ._util import check_float
+
+
+class Dropout(Function):
+    """out = a · mask / (1 − p), mask_i ~ Bernoulli(1 − p).   da = g · mask / (1 − p)."""
+
+    @staticmethod
+    def forward(ctx, a, *, p):
+        keep = rng().random(a.shape, dtype=a.dtype) >= p  # drawn on the host from the seeded generator
+        scale = xp_of(a).asarray(keep, dtype=a.dtype) * a.dtype.type(1 / (1 - p))  # mask / (1 - p)
+        ctx.save_for_backward(scale)
+        return a * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (scale,) = ctx.saved_tensors
+        return (g * scale,)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero elements with probability ``p`` in training; identity in eval or when p = 0."""
+    check_float("dropout", input)
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: expected 0 <= p <= 1, got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    return Dropout.apply(input, p=p)

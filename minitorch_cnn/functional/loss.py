@@ -1,0 +1,85 @@
+"""Losses: ``cross_entropy`` (integer class targets) and ``mse_loss``."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import xp_of
+from ..tensor import Tensor
+from ._util import check_float, check_ndim, check_tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropy(Function):
+    """loss_i = −log softmax(z_i)[y_i] = logΣexp(z_i) − z_i[y_i], z (N, K), y (N,) integers.
+
+    dz_i = softmax(z_i) − onehot(y_i), times the upstream gradient of loss_i
+    (divided by N for reduction="mean").
+    """
+
+    @staticmethod
+    def forward(ctx, z, *, target, reduction):
+        xp = xp_of(z)
+        shifted = z - z.max(axis=1, keepdims=True)  # (N, K), every exponent <= 0
+        log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))  # (N, 1)
+        log_p = shifted - log_sum  # (N, K) log-probabilities
+        rows = xp.arange(z.shape[0])
+        losses = -log_p[rows, target]  # (N,)
+        ctx.save_for_backward(log_p, target)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        return losses.sum() if reduction == "sum" else losses.mean()
+
+    @staticmethod
+    def backward(ctx, g):
+        log_p, target = ctx.saved_tensors
+        xp = xp_of(log_p)
+        dz = xp.exp(log_p)  # softmax, (N, K)
+        dz[xp.arange(dz.shape[0]), target] -= 1
+        if ctx.reduction == "none":
+            return (dz * g[:, None],)
+        scale = g / dz.shape[0] if ctx.reduction == "mean" else g
+        return (dz * scale,)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """Softmax cross-entropy of logits ``input`` (N, K) against class indices ``target`` (N,)."""
+    check_float("cross_entropy", input)
+    check_tensor("cross_entropy", target, "target")
+    check_ndim("cross_entropy", input, 2)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: expected integer class indices as target, got dtype {target.dtype}")
+    if target.shape != (input.shape[0],):
+        raise ValueError(f"cross_entropy: expected target of shape ({input.shape[0]},), got {target.shape}")
+    if target.device != input.device:
+        raise ValueError(f"cross_entropy: input is on {input.device} but target is on {target.device}")
+    t = target.data
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= input.shape[1]):
+        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+        raise ValueError(f"cross_entropy: target label {bad} is out of range for {input.shape[1]} classes [0, {input.shape[1] - 1}]")
+    return CrossEntropy.apply(input, target=t, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or summed) squared error: reduce((input − target)²)."""
+    check_float("mse_loss", input)
+    check_tensor("mse_loss", target, "target")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"mse_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input shape {input.shape} differs from target shape {target.shape}")
+    sq = (input - target) ** 2
+    return sq if reduction == "none" else (sq.sum() if reduction == "sum" else sq.mean())
+
+
+def nll_loss(input, target, reduction="mean"):
+    """−input[i, target_i], reduced; ``input`` holds log-probabilities (N, K)."""
+    check_float("nll_loss", input)
+    check_ndim("nll_loss", input, 2)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: expected integer class indices as target, got dtype {target.dtype}")
+    picked = -input[Tensor(xp_of(input.data).arange(input.shape[0])), target]
+    return picked if reduction == "none" else (picked.sum() if reduction == "sum" else picked.mean())

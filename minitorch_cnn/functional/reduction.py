@@ -1,0 +1,137 @@
+"""Reductions: ``sum``, ``mean``, ``max``/``min`` (with ``dim``/``keepdim``) and ``argmax``."""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from ..autograd import Function
+from ..backend import xp_of
+from ..tensor import Tensor
+from ._util import check_tensor, normalize_dim
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])  # as torch.return_types.max
+
+
+def _axes(op, dim, ndim):
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(sorted(normalize_dim(op, d, ndim) for d in dims))
+
+
+def _expand(g, shape, axes):
+    """Put back the reduced axes as size 1 so ``g`` broadcasts against the input's ``shape``."""
+    if axes is None:
+        return g.reshape((1,) * len(shape))
+    return xp_of(g).expand_dims(g, axes)
+
+
+class Sum(Function):
+    """out = Σ_axes a.   da = g broadcast back over the summed axes."""
+
+    @staticmethod
+    def forward(ctx, a, *, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = _expand(g, ctx.shape, ctx.axes)
+        return (xp_of(g).broadcast_to(g, ctx.shape),)
+
+
+class Mean(Function):
+    """out = Σ_axes a / n, n = the number of elements reduced.   da = g / n broadcast back."""
+
+    @staticmethod
+    def forward(ctx, a, *, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        out = a.mean(axis=axes, keepdims=keepdim)
+        ctx.count = a.size // out.size if out.size else 1
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = _expand(g, ctx.shape, ctx.axes)
+        return (xp_of(g).broadcast_to(g / ctx.count, ctx.shape),)
+
+
+class Max(Function):
+    """out = max over one axis (or all), taken at one position per reduced slice.
+
+    da = g at that position, 0 elsewhere. The position is the first maximum (argmax), so ties
+    send the whole gradient to one element, as PyTorch's ``max(dim)`` does.
+    """
+
+    @staticmethod
+    def forward(ctx, a, *, axis, keepdim, sign):
+        xp = xp_of(a)
+        flat = a.reshape(-1) if axis is None else a
+        idx = (flat * sign).argmax(axis=0 if axis is None else axis)
+        idx = xp.expand_dims(idx, 0 if axis is None else axis)
+        out = xp.take_along_axis(flat, idx, axis=0 if axis is None else axis)
+        ctx.shape, ctx.axis, ctx.index = a.shape, axis, idx
+        if axis is None:
+            return out.reshape(())
+        return out if keepdim else out.squeeze(axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        if ctx.axis is None:
+            da = xp.zeros(math.prod(ctx.shape), dtype=g.dtype)
+            da[ctx.index.reshape(())] = g
+            return (da.reshape(ctx.shape),)
+        da = xp.zeros(ctx.shape, dtype=g.dtype)
+        g = g.reshape(ctx.index.shape)
+        xp.put_along_axis(da, ctx.index, g, axis=ctx.axis)
+        return (da,)
+
+
+def sum(input, dim=None, keepdim=False):
+    """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
+    check_tensor("sum", input)
+    return Sum.apply(input, axes=_axes("sum", dim, input.ndim), keepdim=keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    """Mean over ``dim`` (an int, a tuple, or None for all elements)."""
+    check_tensor("mean", input)
+    if input.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating-point input, got dtype {input.dtype}")
+    return Mean.apply(input, axes=_axes("mean", dim, input.ndim), keepdim=keepdim)
+
+
+def _max_min(op, sign, input, dim, keepdim):
+    check_tensor(op, input)
+    if input.numel() == 0:
+        raise ValueError(f"{op}: expected a non-empty input, got shape {input.shape}")
+    if dim is None:
+        return Max.apply(input, axis=None, keepdim=False, sign=sign)
+    axis = normalize_dim(op, dim, input.ndim)
+    values = Max.apply(input, axis=axis, keepdim=keepdim, sign=sign)
+    return MaxResult(values, argmax(input * sign if sign < 0 else input, axis, keepdim))
+
+
+def max(input, dim=None, keepdim=False):
+    """The largest element; with ``dim``, ``(values, indices)`` along ``dim`` as PyTorch."""
+    return _max_min("max", 1, input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    """The smallest element; with ``dim``, ``(values, indices)`` along ``dim`` as PyTorch."""
+    return _max_min("min", -1, input, dim, keepdim)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the (first) largest element, over all elements or along ``dim``; no gradient."""
+    check_tensor("argmax", input)
+    a = input.data
+    if dim is None:
+        return Tensor(a.reshape(-1).argmax())
+    axis = normalize_dim("argmax", dim, input.ndim)
+    idx = a.argmax(axis=axis)
+    return Tensor(xp_of(a).expand_dims(idx, axis) if keepdim else idx)
