@@ -1,0 +1,1 @@
+"""The six classic nets, one file each, with factories by name."""
