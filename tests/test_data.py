@@ -446,6 +446,26 @@ def test_loader_shuffle_determinism_and_resume():
         resumed.load_state_dict({"epoch": 1})
 
 
+def test_loader_without_shuffle_draws_nothing_from_the_engine():
+    backend.manual_seed(5)
+    before = backend.get_rng_state()
+    loader = DataLoader(_array_ds(), 4)
+    assert backend.get_rng_state() == before and loader.state_dict() == {"seed": None, "epoch": 0}
+    list(loader)
+    assert loader.state_dict()["epoch"] == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cuda_is_available(), reason="needs CuPy and a CUDA GPU")
+def test_loader_on_cuda_matches_cpu():
+    ds = _array_ds(9, h=6, w=5, transform=Resize(11))
+    xc, yc = next(iter(DataLoader(ds, 9)))
+    xg, yg = next(iter(DataLoader(ds, 9, device="cuda")))
+    assert xg.device == "cuda" and yg.device == "cuda"
+    np.testing.assert_allclose(xg.numpy(), xc.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(yg.numpy(), yc.numpy())
+
+
 def test_loader_checks_arguments():
     ds = _array_ds()
     for bad in (0, -1, 1.5, True):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,7 @@ class _IdxImageDataset(ArrayDataset):
             errors = []
             for base in self.mirrors:
                 url = base + res.filename
+                print(f"{self.title}: downloading {url} -> {target}", file=sys.stderr)
                 try:
                     download_file(url, target, res.checksum, res.size)
                 except (OSError, ValueError) as exc:  # URLError, timeouts, HTTP errors, checksum

@@ -9,8 +9,8 @@ whole batch on the device. Any other dataset (``len`` + ``__getitem__`` returnin
 
 Shuffling. Epoch ``e`` uses the permutation drawn from ``numpy.random.default_rng([seed, e])``:
 it depends only on the loader's seed and the epoch number, never on what else drew random numbers
-in between. The seed is the ``seed`` argument, or else one number drawn from the engine's generator
-(``backend.rng()``) when the loader is made, so ``mt.manual_seed(n)`` makes it deterministic.
+in between. The seed is the ``seed`` argument, or else (for a shuffling loader) one number drawn
+from the engine's generator (``backend.rng()``) when the loader is made, so ``mt.manual_seed(n)`` makes it deterministic.
 ``state_dict()`` / ``load_state_dict()`` (or ``set_epoch``) carry ``{seed, epoch}`` across a
 checkpoint, so a run resumed at epoch k sees exactly the batches an uninterrupted run would.
 """
@@ -55,7 +55,9 @@ class DataLoader:
         self.dtype = np.dtype(dtype or backend.get_default_dtype())
         if self.dtype.kind != "f":
             raise TypeError(f"DataLoader: dtype must be a floating dtype, got {self.dtype}")
-        self.seed = int(seed) if seed is not None else int(backend.rng().integers(2**63))
+        if seed is None and self.shuffle:  # only a shuffling loader draws from the engine's generator
+            seed = int(backend.rng().integers(2**63))
+        self.seed = None if seed is None else int(seed)
         self.epoch = 0  # the epoch the next iter() produces
         self._arrays = hasattr(dataset, "images") and hasattr(dataset, "targets")
 
@@ -79,12 +81,13 @@ class DataLoader:
         self.epoch = int(epoch)
 
     def state_dict(self) -> dict:
-        """``{"seed", "epoch"}``: plain ints, JSON-able, for checkpoints."""
+        """``{"seed", "epoch"}``: plain ints (seed None when not shuffling), JSON-able, for checkpoints."""
         return {"seed": self.seed, "epoch": self.epoch}
 
     def load_state_dict(self, state: dict) -> None:
         try:
-            seed, epoch = int(state["seed"]), int(state["epoch"])
+            seed = None if state["seed"] is None else int(state["seed"])
+            epoch = int(state["epoch"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"DataLoader.load_state_dict: expected {{'seed': int, 'epoch': int}}, got "
                              f"{state!r} ({exc})") from None
