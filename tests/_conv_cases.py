@@ -1,0 +1,185 @@
+"""Shared by the conv / pooling / batch-norm / kernel tests: the kernel-path fixture, hypothesis
+strategies for window geometries, and the plain-loop reference definitions (slow, obviously right).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+
+from minitorch_cnn import backend
+from minitorch_cnn.tensor import Tensor
+
+PATHS = [
+    "numba",
+    "generic",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not backend.cuda_is_available(), reason=f"no CUDA device: {backend.cuda_unavailable_reason()}"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    """Run on the numba path, the forced generic path (both CPU) and CuPy; yields the device name."""
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path("numba" if request.param == "cuda" else request.param)
+    yield "cuda" if request.param == "cuda" else "cpu"
+    backend.set_kernel_path(previous)
+
+
+def examples(n):
+    """Hypothesis settings for a test that uses the ``path`` fixture (it only sets a global switch,
+    so sharing it between the generated examples is safe)."""
+    checks = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much]
+    return settings(max_examples=n, deadline=None, suppress_health_check=checks)
+
+
+def to_xp(a, device):
+    """A NumPy array moved to ``device`` (a CuPy array for "cuda")."""
+    return backend.to_device(np.asarray(a), device)
+
+
+def leaf(a, device, requires_grad=True):
+    return Tensor(to_xp(a, device), requires_grad=requires_grad)
+
+
+def out_size(size, k, s, p, d, ceil_mode=False):
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+@st.composite
+def geometries(draw, max_kernel=3, max_side=6, dilation=True, pool=False):
+    """(H, W, kh, kw, sh, sw, ph, pw, dh, dw) with at least one output position.
+
+    A quarter of the draws make the (dilated) kernel exactly as large as the padded input along
+    both axes, the edge case of a single output row and column. With ``pool`` the padding is at
+    most half the kernel, as PyTorch's pooling requires.
+    """
+    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    ph = draw(st.integers(0, kh // 2 if pool else 2))
+    pw = draw(st.integers(0, kw // 2 if pool else 2))
+    if draw(st.integers(0, 3)) == 0:  # the kernel fills the padded input exactly
+        H, W = dh * (kh - 1) + 1 - 2 * ph, dw * (kw - 1) + 1 - 2 * pw
+    else:
+        H, W = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    assume(H >= 1 and W >= 1)
+    assume(out_size(H, kh, sh, ph, dh) >= 1 and out_size(W, kw, sw, pw, dw) >= 1)
+    return H, W, kh, kw, sh, sw, ph, pw, dh, dw
+
+
+def distinct_values(rng, shape, dtype=np.float64):
+    """Values ≥ 0.1 apart in random order (no ties: max pooling stays differentiable)."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) * 0.1 + rng.uniform(0, 0.02, shape) - 0.05 * size).astype(dtype)
+
+
+# ---------------------------------------------------------------- plain-loop references
+def corr2d(x, k):
+    """The book's 2-D cross-correlation of one channel: Y[i, j] = Σ X[i:i+h, j:j+w] · K."""
+    h, w = k.shape
+    y = np.zeros((x.shape[0] - h + 1, x.shape[1] - w + 1))
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            y[i, j] = (x[i : i + h, j : j + w] * k).sum()
+    return y
+
+
+def dilate(k, dh, dw):
+    """Kernel with dh-1 / dw-1 zeros between its taps (what dilation means)."""
+    kh, kw = k.shape
+    out = np.zeros((dh * (kh - 1) + 1, dw * (kw - 1) + 1))
+    out[::dh, ::dw] = k
+    return out
+
+
+def conv2d_reference(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """conv2d from corr2d: pad, dilate the kernel, correlate channel by channel, subsample by the stride."""
+    N, C, H, W = x.shape
+    O, Cg = w.shape[:2]
+    Og = O // groups
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    out = []
+    for n in range(N):
+        channels = []
+        for o in range(O):
+            g = o // Og
+            y = sum(corr2d(xp[n, g * Cg + c], dilate(w[o, c], *dilation)) for c in range(Cg))
+            y = y[:: stride[0], :: stride[1]] + (0.0 if b is None else b[o])
+            channels.append(y)
+        out.append(channels)
+    return np.array(out)
+
+
+def conv2d_backward_reference(x, w, g, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """dX, dW, db by the definition: every output y[n,o,oh,ow] = Σ x[n,c,h,w] · w[o,c',i,j] + b[o]
+    sends g · w to the x it read and g · x to the w it used (loops over every term)."""
+    N, C, H, W = x.shape
+    O, Cg, kh, kw = w.shape
+    Og = O // groups
+    dx, dw = np.zeros(x.shape), np.zeros(w.shape)
+    for n in range(N):
+        for o in range(O):
+            for oh in range(g.shape[2]):
+                for ow in range(g.shape[3]):
+                    for c in range(Cg):
+                        for i in range(kh):
+                            for j in range(kw):
+                                h = oh * stride[0] - padding[0] + i * dilation[0]
+                                ww = ow * stride[1] - padding[1] + j * dilation[1]
+                                if 0 <= h < H and 0 <= ww < W:
+                                    cin = (o // Og) * Cg + c
+                                    dx[n, cin, h, ww] += g[n, o, oh, ow] * w[o, c, i, j]
+                                    dw[o, c, i, j] += g[n, o, oh, ow] * x[n, cin, h, ww]
+    return dx, dw, g.sum(axis=(0, 2, 3))
+
+
+def windows(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo):
+    """For each (n, c, oh, ow): the list of (value, tap index k, h, w) of the in-bounds taps, and the
+    number of taps inside the padded input (for count_include_pad)."""
+    N, C, H, W = x.shape
+    for n in range(N):
+        for c in range(C):
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    taps, padded = [], 0
+                    for i in range(kh):
+                        for j in range(kw):
+                            h, w = oh * sh - ph + i * dh, ow * sw - pw + j * dw
+                            if -ph <= h < H + ph and -pw <= w < W + pw:
+                                padded += 1
+                            if 0 <= h < H and 0 <= w < W:
+                                taps.append((x[n, c, h, w], i * kw + j, h, w))
+                    yield (n, c, oh, ow), taps, padded
+
+
+def max_pool2d_reference(x, g, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo):
+    """The book's pool2d (max), plus its gradient: each window's g goes to its first largest pixel."""
+    y, argmax, dx = np.zeros(x.shape[:2] + (Ho, Wo)), np.zeros(x.shape[:2] + (Ho, Wo), int), np.zeros(x.shape)
+    for (n, c, oh, ow), taps, _ in windows(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo):
+        value, k, h, w = max(taps, key=lambda t: (t[0], -t[1]))  # largest value, first tap on ties
+        y[n, c, oh, ow], argmax[n, c, oh, ow] = value, k
+        dx[n, c, h, w] += g[n, c, oh, ow]
+    return y, argmax, dx
+
+
+def avg_pool2d_reference(x, g, kh, kw, sh, sw, ph, pw, Ho, Wo, count_include_pad=True):
+    """The book's pool2d (average), plus its gradient: g / count to every pixel of the window."""
+    y, dx = np.zeros(x.shape[:2] + (Ho, Wo)), np.zeros(x.shape)
+    for (n, c, oh, ow), taps, padded in windows(x, kh, kw, sh, sw, ph, pw, 1, 1, Ho, Wo):
+        count = padded if count_include_pad else len(taps)
+        y[n, c, oh, ow] = sum(t[0] for t in taps) / count
+        for _, _, h, w in taps:
+            dx[n, c, h, w] += g[n, c, oh, ow] / count
+    return y, dx

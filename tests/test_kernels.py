@@ -1,0 +1,150 @@
+"""kernels/: im2col / col2im and the pooling kernels, on both paths, against plain loops.
+
+Oracles: the defining formula of the column layout written as loops; the adjoint identity
+<im2col(x), c> = <x, col2im(c)>; the numba and generic paths against each other; the un-jitted
+numba loops against the jitted ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _conv_cases import distinct_values, examples, geometries, max_pool2d_reference, out_size, path, to_xp, windows
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from minitorch_cnn.kernels.im2col import col2im_loops, im2col_loops
+from minitorch_cnn.kernels.pooling import max_pool2d_forward_generic, max_pool2d_forward_loops
+
+from minitorch_cnn import backend, kernels
+
+__all__ = ["path"]  # the fixture, imported for pytest
+
+
+def im2col_reference(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value=0.0):
+    """cols[n, c, i, j, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw], one entry at a time."""
+    N, C, H, W = x.shape
+    Ho, Wo = out_size(H, kh, sh, ph, dh), out_size(W, kw, sw, pw, dw)
+    cols = np.full((N, C, kh, kw, Ho, Wo), pad_value, dtype=x.dtype)
+    for n, c, i, j, oh, ow in np.ndindex(cols.shape):
+        h, w = oh * sh - ph + i * dh, ow * sw - pw + j * dw
+        if 0 <= h < H and 0 <= w < W:
+            cols[n, c, i, j, oh, ow] = x[n, c, h, w]
+    return cols
+
+
+def test_worked_column_matrix(path):
+    """The 3×3 example of docs/conv_backprop.md: rows are taps, columns output positions."""
+    x = to_xp(np.arange(9.0).reshape(1, 1, 3, 3), path)
+    cols = backend.to_numpy(kernels.im2col(x, 2, 2))
+    np.testing.assert_array_equal(cols.reshape(4, 4), [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
+    counts = backend.to_numpy(kernels.col2im(to_xp(np.ones((1, 1, 2, 2, 2, 2)), path), (1, 1, 3, 3)))
+    np.testing.assert_array_equal(counts[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+
+
+@examples(30)
+@given(geo=geometries(), n=st.integers(1, 2), c=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_im2col_matches_definition_and_is_adjoint(path, geo, n, c, seed):
+    H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, H, W))
+    cols = kernels.im2col(to_xp(x, path), kh, kw, sh, sw, ph, pw, dh, dw)
+    np.testing.assert_array_equal(backend.to_numpy(cols), im2col_reference(x, kh, kw, sh, sw, ph, pw, dh, dw))
+
+    c_arr = rng.standard_normal(cols.shape)
+    back = backend.to_numpy(kernels.col2im(to_xp(c_arr, path), x.shape, sh, sw, ph, pw, dh, dw))
+    assert back.shape == x.shape
+    # col2im is the transpose of im2col: <im2col(x), c> = <x, col2im(c)>
+    lhs, rhs = np.vdot(backend.to_numpy(cols), c_arr), np.vdot(x, back)
+    assert abs(lhs - rhs) <= 1e-12 * (1 + abs(lhs))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtypes_are_kept(path, dtype):
+    x = to_xp(np.ones((2, 3, 5, 4), dtype), path)
+    cols = kernels.im2col(x, 3, 2, 1, 2, 1, 0, 1, 1)
+    assert cols.dtype == dtype and cols.shape == (2, 3, 3, 2, 5, 2)
+    assert kernels.col2im(cols, x.shape, 1, 2, 1, 0, 1, 1).dtype == dtype
+    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 2, 2)
+    assert y.dtype == dtype and argmax.dtype == np.int64
+    assert kernels.max_pool2d_backward(y, argmax, x.shape, 2, 2, 2, 2).dtype == dtype
+    s = kernels.sum_pool2d_forward(x, 2, 2, 2, 2)
+    assert s.dtype == dtype and kernels.sum_pool2d_backward(s, x.shape, 2, 2, 2, 2).dtype == dtype
+
+
+def test_non_contiguous_input(path):
+    base = np.random.default_rng(0).standard_normal((2, 3, 6, 10))
+    x = base[:, :, :, ::2]  # (2, 3, 6, 5), strided view
+    got = backend.to_numpy(kernels.im2col(to_xp(x, path) if path == "cuda" else x, 2, 3, 1, 1, 1, 1, 1, 1))
+    np.testing.assert_array_equal(got, im2col_reference(np.ascontiguousarray(x), 2, 3, 1, 1, 1, 1, 1, 1))
+
+
+@examples(30)
+@given(
+    geo=geometries(pool=True), ceil_mode=st.booleans(), n=st.integers(1, 2), c=st.integers(1, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_pool_kernels_match_loops(path, geo, ceil_mode, n, c, seed):
+    H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
+    Ho, Wo = out_size(H, kh, sh, ph, dh, ceil_mode), out_size(W, kw, sw, pw, dw, ceil_mode)
+    assume(Ho >= 1 and Wo >= 1)
+    rng = np.random.default_rng(seed)
+    x = distinct_values(rng, (n, c, H, W))
+    assume(all(taps for _, taps, _ in windows(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)))
+    g = rng.standard_normal((n, c, Ho, Wo))
+    geometry = (kh, kw, sh, sw, ph, pw, dh, dw)
+
+    y_ref, argmax_ref, dx_ref = max_pool2d_reference(x, g, *geometry, Ho, Wo)
+    y, argmax = kernels.max_pool2d_forward(to_xp(x, path), *geometry, Ho, Wo)
+    np.testing.assert_array_equal(backend.to_numpy(y), y_ref)
+    np.testing.assert_array_equal(backend.to_numpy(argmax), argmax_ref)
+    dx = kernels.max_pool2d_backward(to_xp(g, path), argmax, x.shape, *geometry)
+    np.testing.assert_allclose(backend.to_numpy(dx), dx_ref, rtol=1e-12, atol=1e-12)
+
+    s = backend.to_numpy(kernels.sum_pool2d_forward(to_xp(x, path), *geometry, Ho, Wo))
+    s_ref = np.zeros((n, c, Ho, Wo))
+    for idx, taps, _ in windows(x, *geometry, Ho, Wo):
+        s_ref[idx] = sum(t[0] for t in taps)
+    np.testing.assert_allclose(s, s_ref, rtol=1e-12, atol=1e-12)
+    # sum pooling's backward is its adjoint
+    back = backend.to_numpy(kernels.sum_pool2d_backward(to_xp(g, path), x.shape, *geometry))
+    assert abs(np.vdot(s, g) - np.vdot(x, back)) <= 1e-10 * (1 + abs(np.vdot(s, g)))
+
+
+def test_max_pool_ties_go_to_the_first_tap(path):
+    """Equal values: the first in row-major window order wins (PyTorch's CPU rule); padding never wins."""
+    x = to_xp(np.zeros((1, 1, 2, 2)), path)
+    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 1, 1)
+    assert int(backend.to_numpy(argmax)[0, 0, 0, 0]) == 0
+    x = to_xp(-np.ones((1, 1, 2, 2)), path)  # with padding 1, -1 must still beat the -inf padding
+    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 2, 2, 1, 1)
+    np.testing.assert_array_equal(backend.to_numpy(y), -np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(backend.to_numpy(argmax)[0, 0], [[3, 2], [1, 0]])
+
+
+def test_numba_and_generic_agree_float32():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
+    args = (3, 2, 2, 1, 1, 1, 2, 1)
+    a = kernels.im2col_numba(x, *args)
+    np.testing.assert_array_equal(a, kernels.im2col_generic(x, *args))
+    c = rng.standard_normal(a.shape).astype(np.float32)
+    np.testing.assert_allclose(
+        kernels.col2im_numba(c, x.shape, *args[2:]), kernels.col2im_generic(c, x.shape, *args[2:]), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_unjitted_loops_run_as_plain_python():
+    """The numba kernels are plain Python functions; run them un-jitted on a tiny input."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 2, 4, 3))
+    cols = np.empty((1, 2, 2, 2, 3, 2))
+    im2col_loops(x, cols, 1, 1, 0, 0, 1, 1, 0.0)
+    np.testing.assert_array_equal(cols, im2col_reference(x, 2, 2, 1, 1, 0, 0, 1, 1))
+    dx = np.zeros(x.shape)
+    col2im_loops(cols, dx, 1, 1, 0, 0, 1, 1)
+    np.testing.assert_allclose(dx, kernels.col2im_generic(cols, x.shape))
+    y, argmax = np.empty((1, 2, 2, 1)), np.empty((1, 2, 2, 1), np.int64)
+    max_pool2d_forward_loops(x, y, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
+    y_ref, argmax_ref = max_pool2d_forward_generic(x, 2, 2, 2, 2)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
