@@ -8,7 +8,7 @@ upstream gradient dL/d(out).
 from __future__ import annotations
 
 from ..autograd import Function
-from ..backend import device_of, get_xp, to_device, xp_of
+from ..backend import device_of, get_default_dtype, get_xp, to_device, xp_of
 from ..tensor import Tensor
 from ._util import as_tensor, check_float, check_tensor
 
@@ -69,7 +69,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """out = a ** b.   da = g * b * a^(b-1),  db = g * out * log(a)  (taken as 0 where a <= 0)."""
+    """out = a ** b.   da = g * b * a^(b-1)  (0 where b = 0, as PyTorch: d(a^0)/da = 0 even at a = 0),
+    db = g * out * log(a)  (taken as 0 where a <= 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -81,7 +82,8 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         xp = xp_of(a)
-        da = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        # where b = 0 the power is a^1, not a^-1, so b·a^(b-1) is 0 rather than 0·inf at a = 0
+        da = g * b * a ** xp.where(b == 0, 1, b - 1) if ctx.needs_input_grad[0] else None
         db = None
         if ctx.needs_input_grad[1]:
             safe = xp.where(a > 0, a, 1)
@@ -211,6 +213,10 @@ def _binary(fn, op, a, b):
     b = as_tensor(b, a, op)
     if a.device != b.device:
         raise ValueError(f"{op}: both operands must be on one device, got {a.device} and {b.device}")
+    try:
+        get_xp("cpu").broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together") from None
     return fn.apply(a, b)
 
 
@@ -230,10 +236,9 @@ def mul(input, other):
 
 
 def div(input, other):
-    """input / other (true division), broadcasting."""
-    a = input if isinstance(input, Tensor) else None
-    if a is not None and a.dtype.kind != "f" and (not isinstance(other, Tensor) or other.dtype.kind != "f"):
-        input = a.to(dtype="float32")
+    """input / other (true division), broadcasting; integer tensors are divided in the default float dtype."""
+    if not any(isinstance(t, Tensor) and t.dtype.kind == "f" for t in (input, other)):
+        input, other = (t.to(dtype=get_default_dtype()) if isinstance(t, Tensor) else t for t in (input, other))
     return _binary(Div, "div", input, other)
 
 

@@ -1,0 +1,207 @@
+"""Elementwise ops: arithmetic, exp/log/sqrt/abs, comparisons, where — three oracles each.
+
+1. gradcheck (float64 central differences) over hypothesis shapes, broadcasting and non-contiguous;
+2. a plain per-element definition with Python's ``math``;
+3. PyTorch with the same inputs and a random upstream gradient.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from _op_oracles import assert_close, away_from, check_against_torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minitorch_cnn as mt
+from minitorch_cnn import functional as F
+from minitorch_cnn.testing import arrays, broadcastable_shapes, gradcheck
+
+
+def _positive(a, low=0.5):
+    return np.abs(a) + low  # values >= low (a ufunc result keeps a transposed layout)
+
+
+# (our op, torch op, plain scalar definition, transform of the drawn values into the op's domain)
+BINARY = {
+    "add": (F.add, torch.add, lambda x, y: x + y, lambda a, b: (a, b)),
+    "sub": (F.sub, torch.sub, lambda x, y: x - y, lambda a, b: (a, b)),
+    "mul": (F.mul, torch.mul, lambda x, y: x * y, lambda a, b: (a, b)),
+    "div": (F.div, torch.div, lambda x, y: x / y, lambda a, b: (a, away_from(b, gap=0.3))),
+    "pow": (F.pow, torch.pow, lambda x, y: x**y, lambda a, b: (_positive(a), b)),
+}
+UNARY = {
+    "neg": (F.neg, torch.neg, lambda x: -x, lambda a: a),
+    "exp": (F.exp, torch.exp, math.exp, lambda a: a),
+    "log": (F.log, torch.log, math.log, _positive),
+    "sqrt": (F.sqrt, torch.sqrt, math.sqrt, _positive),
+    "abs": (F.abs, torch.abs, abs, lambda a: away_from(a)),
+}
+
+
+@st.composite
+def _binary_inputs(draw, op):
+    sa, sb = draw(broadcastable_shapes(max_dims=3))
+    return BINARY[op][3](draw(arrays(sa)), draw(arrays(sb)))
+
+
+@pytest.mark.parametrize("op", BINARY)
+@given(data=st.data())
+def test_binary_against_torch_and_gradcheck(op, data):
+    ours, theirs, _, _ = BINARY[op]
+    a, b = data.draw(_binary_inputs(op))
+    check_against_torch(ours, theirs, [a, b])
+    assert gradcheck(ours, [mt.Tensor(a, requires_grad=True), mt.Tensor(b, requires_grad=True)])
+
+
+@pytest.mark.parametrize("op", BINARY)
+@given(data=st.data())
+def test_binary_matches_its_plain_definition_elementwise(op, data):
+    ours, _, scalar, _ = BINARY[op]
+    a, b = data.draw(_binary_inputs(op))
+    out = ours(mt.Tensor(a), mt.Tensor(b)).numpy()
+    ab, bb = np.broadcast_arrays(a, b)
+    for idx in np.ndindex(out.shape):
+        assert out[idx] == pytest.approx(scalar(float(ab[idx]), float(bb[idx])), rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("op", UNARY)
+@given(data=st.data())
+def test_unary_against_torch_plain_definition_and_gradcheck(op, data):
+    ours, theirs, scalar, domain = UNARY[op]
+    a = domain(data.draw(arrays()))
+    out = check_against_torch(ours, theirs, [a])
+    for idx in np.ndindex(a.shape):
+        assert out.numpy()[idx] == pytest.approx(scalar(float(a[idx])), rel=1e-14)
+    assert gradcheck(ours, [mt.Tensor(a, requires_grad=True)])
+
+
+def test_abs_gradient_at_zero_is_zero_as_torch():
+    check_against_torch(F.abs, torch.abs, [np.array([-1.0, 0.0, 2.0])])
+
+
+@pytest.mark.parametrize("exponent", [0, 1, 2, 3, 0.5, -1])
+def test_pow_with_a_scalar_exponent_against_torch(exponent):
+    a = np.array([[0.0, 1.5, 2.0], [-1.25, 3.0, 0.75]]) if float(exponent).is_integer() else np.array([0.5, 2.0, 3.0])
+    if exponent == -1:
+        a = a[a != 0]
+    check_against_torch(lambda x: x**exponent, lambda t: t**exponent, [a])
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [lambda x: 2.0 - x, lambda x: 3.0 / x, lambda x: 2.0**x, lambda x: 1.5 + x, lambda x: -2.0 * x,
+     lambda x: np.float64(2.0) * x, lambda x: x / np.float64(4.0), lambda x: -x, lambda x: abs(x)],
+)
+def test_reflected_operators_and_numpy_scalars_delegate_to_the_ops(expr):
+    a = np.array([[0.5, -1.5, 2.0], [1.0, 3.0, -0.25]])
+    check_against_torch(expr, expr, [a])
+
+
+def test_channel_bias_broadcasts_against_nchw_in_every_binary_op():
+    rng = np.random.default_rng(3)
+    x, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 1, 1)) + 3.0
+    for ours, theirs, *_ in BINARY.values():
+        check_against_torch(ours, theirs, [np.abs(x) + 0.5, b] if ours is F.pow else [x, b])
+
+
+def test_non_contiguous_inputs_give_the_values_of_their_contiguous_copies():
+    base = np.random.default_rng(4).standard_normal((6, 8))
+    a, b = base.T[::2], base[:, ::2].T  # (4, 6) strided views
+    assert not a.flags.c_contiguous and not b.flags.c_contiguous
+    check_against_torch(lambda x, y: (x * y).exp() - y / (x.abs() + 1), lambda x, y: (x * y).exp() - y / (x.abs() + 1),
+                        [a, b])
+
+
+# ------------------------------------------------------------------ comparisons and where
+COMPARISONS = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+               "ge": np.greater_equal}
+
+
+@pytest.mark.parametrize("op", COMPARISONS)
+@given(data=st.data())
+def test_comparisons_against_numpy_and_torch_with_no_gradient(op, data):
+    sa, sb = data.draw(broadcastable_shapes(max_dims=3))
+    # small integers as floats, so that equal values (the interesting case) occur often
+    a = data.draw(arrays(sa)).round()
+    b = data.draw(arrays(sb)).round()
+    x = mt.Tensor(a, requires_grad=True)
+    out = getattr(F, op)(x, mt.Tensor(b))
+    assert out.dtype == np.bool_ and not out.requires_grad and out.grad_fn is None
+    np.testing.assert_array_equal(out.numpy(), COMPARISONS[op](a, b))
+    np.testing.assert_array_equal(out.numpy(), getattr(torch, op)(torch.tensor(a), torch.tensor(b)).numpy())
+    operator_form = {"eq": x == b, "ne": x != b, "lt": x < b, "le": x <= b, "gt": x > b, "ge": x >= b}[op]
+    np.testing.assert_array_equal(operator_form.numpy(), COMPARISONS[op](a, b))
+    np.testing.assert_array_equal(getattr(F, op)(x, 0.0).numpy(), COMPARISONS[op](a, 0.0))
+
+
+@given(data=st.data())
+def test_where_against_torch_a_loop_and_gradcheck(data):
+    sc, sa, sb = data.draw(broadcastable_shapes(num_shapes=3, max_dims=3))
+    cond = data.draw(arrays(sc)) > 0
+    a, b = data.draw(arrays(sa)), data.draw(arrays(sb))
+    out = check_against_torch(lambda x, y: F.where(mt.Tensor(cond), x, y), lambda x, y: torch.where(torch.tensor(cond),
+                              x, y), [a, b])
+    c, ab, bb = np.broadcast_arrays(cond, a, b)
+    for idx in np.ndindex(c.shape):
+        assert out.numpy()[idx] == (ab[idx] if c[idx] else bb[idx])
+    assert gradcheck(lambda x, y: F.where(cond, x, y), [mt.Tensor(a, requires_grad=True),
+                                                       mt.Tensor(b, requires_grad=True)])
+
+
+def test_where_with_a_scalar_branch_against_torch():
+    a = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    check_against_torch(lambda x: F.where(x > 0, x, 0.0), lambda t: torch.where(t > 0, t, 0.0), [a])
+
+
+def test_where_rejects_a_non_boolean_condition_naming_the_op():
+    x = mt.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"where: expected a boolean condition, got float32"):
+        F.where(x, x, x)
+
+
+# ------------------------------------------------------------------ dtypes and bad input
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt"])
+def test_integer_tensors_are_rejected_where_floats_are_needed(op):
+    with pytest.raises(TypeError, match=rf"{op}: expected a floating-point input.*got dtype int64"):
+        getattr(F, op)(mt.tensor([1, 2, 3]))
+
+
+def test_integer_division_promotes_to_float32_as_torch():
+    out = mt.tensor([1, 2, 3]) / mt.tensor([2, 2, 2])
+    ref = torch.tensor([1, 2, 3]) / torch.tensor([2, 2, 2])
+    assert out.dtype == np.float32 and ref.dtype == torch.float32
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
+    for ours, theirs in [(2 / mt.tensor([1, 4]), 2 / torch.tensor([1, 4])), (mt.tensor([1, 4]) / 8, torch.tensor([1, 4]) / 8)]:
+        assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_integer_arithmetic_stays_integer_and_float32_stays_float32():
+    assert (mt.tensor([1, 2]) + mt.tensor([3, 4])).dtype == np.int64
+    x = mt.tensor([1.0, 2.0])
+    for y in (x + 1, x * 2.5, x / 3, x**2, 1 - x, x.exp()):
+        assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_op_rejects_shapes_that_do_not_broadcast_naming_the_op(op):
+    with pytest.raises(ValueError, match=rf"{op}: .*\(4, 6\).*\(4, 3\)"):
+        getattr(F, op)(mt.ones(4, 6), mt.ones(4, 3))
+
+
+def test_binary_op_rejects_a_non_number_naming_the_op():
+    with pytest.raises(TypeError, match=r"add: expected a Tensor or a number, got str"):
+        F.add(mt.tensor([1.0]), "one")
+
+
+def test_elementwise_float32_agrees_with_torch_to_float32_round_off():
+    a = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    x, t = mt.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, r = (x.exp() * x - x.abs().sqrt()).sum(), (t.exp() * t - t.abs().sqrt()).sum()
+    y.backward()
+    r.backward()
+    assert x.grad.dtype == np.float32
+    assert_close(y, r, "forward", rtol=1e-5, atol=1e-6)
+    assert_close(x.grad, t.grad, "grad", rtol=1e-5, atol=1e-6)
