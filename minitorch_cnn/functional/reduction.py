@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 
 from ..autograd import Function
@@ -60,31 +59,32 @@ class Mean(Function):
 
 
 class Max(Function):
-    """out = max over one axis (or all), taken at one position per reduced slice.
+    """out = max (``sign`` = 1) or min (``sign`` = −1) over one axis, or over all elements.
 
-    da = g at that position, 0 elsewhere. The position is the first maximum (argmax), so ties
-    send the whole gradient to one element, as PyTorch's ``max(dim)`` does.
+    Along an axis: da = g at the first extreme position of each slice (argmax), 0 elsewhere, so
+    ties send the whole gradient to one element, as PyTorch's ``max(dim)`` does.
+    Over all elements: da = g / k at each of the k elements equal to the extreme, as PyTorch's
+    ``max()`` does (it splits the gradient evenly among ties).
     """
 
     @staticmethod
     def forward(ctx, a, *, axis, keepdim, sign):
         xp = xp_of(a)
-        flat = a.reshape(-1) if axis is None else a
-        idx = (flat * sign).argmax(axis=0 if axis is None else axis)
-        idx = xp.expand_dims(idx, 0 if axis is None else axis)
-        out = xp.take_along_axis(flat, idx, axis=0 if axis is None else axis)
-        ctx.shape, ctx.axis, ctx.index = a.shape, axis, idx
+        ctx.shape, ctx.axis = a.shape, axis
         if axis is None:
+            out = a.max() if sign > 0 else a.min()
+            ctx.ties = a == out
             return out.reshape(())
+        idx = xp.expand_dims((a * sign).argmax(axis=axis), axis)
+        out = xp.take_along_axis(a, idx, axis=axis)
+        ctx.index = idx
         return out if keepdim else out.squeeze(axis)
 
     @staticmethod
     def backward(ctx, g):
         xp = xp_of(g)
         if ctx.axis is None:
-            da = xp.zeros(math.prod(ctx.shape), dtype=g.dtype)
-            da[ctx.index.reshape(())] = g
-            return (da.reshape(ctx.shape),)
+            return (ctx.ties * (g / ctx.ties.sum()),)
         da = xp.zeros(ctx.shape, dtype=g.dtype)
         g = g.reshape(ctx.index.shape)
         xp.put_along_axis(da, ctx.index, g, axis=ctx.axis)
