@@ -25,10 +25,10 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         xp = xp_of(g)
+        if ctx.b_ndim == 1:
+            g = xp.expand_dims(g, -1)  # (..., n, 1); first, so that a 1-D @ 1-D scalar g becomes (1, 1)
         if ctx.a_ndim == 1:
             g = xp.expand_dims(g, -2)  # (..., 1, m)
-        if ctx.b_ndim == 1:
-            g = xp.expand_dims(g, -1)  # (..., n, 1)
         da = db = None
         if ctx.needs_input_grad[0]:
             bm = b[:, None] if ctx.b_ndim == 1 else b  # (..., k, m)
