@@ -1,0 +1,102 @@
+"""``python -m benchmarks [--only conv,ops,...] [--repeat N] [--threads 2] [--json PATH] [--quick]``.
+
+Cases (default: all but ``epochs``):
+  blas       NumPy sgemm on the conv's matrix sizes against torch.mm: the conv's lower bound here
+  conv       conv2d N64 C64 32×32 k3 p1 O64 float32, forward + backward (and forward alone)
+  ops        each op family forward + backward at LeNet / ResNet-18 sizes
+  lenet      one LeNet training step, batch 256
+  resnet     one ResNet-18 training step, 96×96, batch 32 (at most --model-repeat timed steps)
+  scaling    conv time against batch size and image size, with FLOPs and GFLOP/s per row
+  firststep  import + first LeNet step in a new process with a warm numba cache (subprocesses)
+  memory     peak RSS of a LeNet loop and of VGG-11-small 224×224 b16 fwd+bwd (one subprocess each)
+  epochs     opt-in, slow: one LeNet epoch on each side, extrapolated to 10 (labelled as such)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .harness import pin_threads
+
+DEFAULT_CASES = ("blas", "conv", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
+ALL_CASES = DEFAULT_CASES + ("epochs",)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default=",".join(DEFAULT_CASES),
+                   help=f"comma-separated cases among {','.join(ALL_CASES)} (default: all but epochs)")
+    p.add_argument("--repeat", type=int, default=7, help="timed calls per side and case (median kept)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls per side before timing")
+    p.add_argument("--model-repeat", type=int, default=3, help="cap on timed steps of the ResNet-18 case")
+    p.add_argument("--threads", type=int, default=2, help="threads of BLAS, numba and torch (default 2)")
+    p.add_argument("--json", default=os.path.join("benchmarks", "results.json"), help="where to write the results")
+    p.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat, no warm-up beyond 1: a smoke run")
+    args = p.parse_args(argv)
+    args.cases = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = sorted(set(args.cases) - set(ALL_CASES))
+    if unknown:
+        p.error(f"unknown case(s) {unknown}; choose among {','.join(ALL_CASES)}")
+    if args.quick:
+        args.repeat, args.warmup, args.model_repeat = 1, 1, 1
+    if args.repeat < 1 or args.warmup < 0 or args.threads < 1:
+        p.error("--repeat and --threads must be >= 1, --warmup >= 0")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    pin_threads(args.threads)  # before NumPy, numba and torch load
+
+    import torch  # noqa: F401  (benchmark dependency only)
+
+    pin_threads(args.threads)  # torch's intra-op pool, numba's pool
+
+    from .cases_models import case_epochs, case_lenet, case_resnet
+    from .cases_ops import case_blas, case_conv, case_ops, case_scaling
+    from .cases_proc import case_firststep, case_memory
+    from .harness import Skipped, machine_info, print_rows, write_json
+    from .nets import Missing
+
+    runners = {
+        "blas": (case_blas, "BLAS: NumPy sgemm vs torch.mm on the conv's matrices (ours = NumPy)"),
+        "conv": (case_conv, "conv2d layer, float32"),
+        "ops": (case_ops, "op families, forward + backward"),
+        "lenet": (case_lenet, "LeNet training step"),
+        "resnet": (case_resnet, "ResNet-18 training step"),
+        "scaling": (case_scaling, "conv fwd+bwd scaling (C64->O64 k3 p1)"),
+        "firststep": (case_firststep, "first training step in a new process"),
+        "memory": (case_memory, "peak memory (each in its own subprocess); values in MB"),
+        "epochs": (case_epochs, "LeNet epochs, data loading included"),
+    }
+    meta = machine_info(args.threads)
+    meta.update({"command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+                 "repeat": args.repeat, "warmup": args.warmup, "quick": args.quick})
+    print(f"# {meta['cpu']}, {meta['usable_cpus']} usable CPUs, {args.threads} threads; numpy {meta['numpy']} "
+          f"({meta['numpy_blas']}), numba {meta['numba']}, torch {meta['torch']}; load {meta.get('loadavg_start')}")
+    print(f"# median of {args.repeat} after {args.warmup} warm-up call(s); ratio = ours / torch (lower is better)")
+    rows, skipped = [], []
+    for case in args.cases:
+        fn, title = runners[case]
+        try:
+            new = fn(args)
+        except Missing as exc:
+            skipped.append(Skipped(case, str(exc), kind="missing"))
+            print(f"\n== {title}\nSKIPPED: {exc}", flush=True)
+            continue
+        except Exception as exc:  # report and go on: one broken case must not hide the others
+            skipped.append(Skipped(case, f"{type(exc).__name__}: {exc}"))
+            print(f"\n== {title}\nFAILED: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        print_rows(title, new)
+        rows.extend(new)
+    write_json(args.json, meta, rows, skipped)
+    print(f"\n# load at end {meta.get('loadavg_end')}; results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Timing, results and the printed tables; no engine code here.
+
+``compare(ours, torch, repeat, warmup)`` calls both functions interleaved and keeps the median of
+each side. A ``Row`` is one line of a table: the two medians, the ratio ours/torch and, where the
+work is countable, the FLOPs and the rate each side reached.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def pin_threads(threads: int) -> None:
+    """Set the thread counts of every pool the two engines use.
+
+    The environment variables only take effect before NumPy, numba and torch are imported, which
+    is why ``__main__`` calls this first; the runtime calls below cover the libraries that are
+    already loaded (numba's pool and torch's intra-op pool).
+    """
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def child_env(threads: int) -> dict:
+    """The environment of a benchmark subprocess: same thread counts, the repository importable."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int) -> dict:
+    """What the numbers depend on: CPU, cores, library versions, BLAS, threads, machine load."""
+    import numba
+    import numpy as np
+
+    info = {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(terse=True),
+    }
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # the layout of show_config differs between NumPy versions
+        info["numpy_blas"] = "unknown"
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    if hasattr(os, "getloadavg"):
+        info["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def median_ms(samples_s) -> float:
+    return 1e3 * statistics.median(samples_s)
+
+
+def _time_once(fn) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare(ours, torch_fn, repeat: int, warmup: int = 1):
+    """Call ``ours`` and ``torch_fn`` interleaved; return their lists of seconds per call.
+
+    Warm-up calls (numba compilation, allocator and cache warm-up) are not kept. The order of
+    the pair alternates so that neither side always runs right after the other's garbage.
+    """
+    for _ in range(warmup):
+        ours()
+        torch_fn()
+    t_ours, t_torch = [], []
+    for i in range(repeat):
+        if i % 2 == 0:
+            t_ours.append(_time_once(ours))
+            t_torch.append(_time_once(torch_fn))
+        else:
+            t_torch.append(_time_once(torch_fn))
+            t_ours.append(_time_once(ours))
+    return t_ours, t_torch
+
+
+def time_alone(fn, repeat: int, warmup: int = 1):
+    for _ in range(warmup):
+        fn()
+    return [_time_once(fn) for _ in range(repeat)]
+
+
+@dataclass
+class Row:
+    """One measured case. Times in milliseconds; ``ratio`` = ours / torch (lower is better for us)."""
+
+    group: str
+    name: str
+    ours_ms: float | None
+    torch_ms: float | None
+    flops: float | None = None
+    note: str = ""
+    unit: str = "ms"  # "MB" for the memory rows: then ours_ms / torch_ms hold megabytes
+    extra: dict = field(default_factory=dict)
+    samples: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours_ms is None or self.torch_ms is None or self.torch_ms <= 0:
+            return None
+        return self.ours_ms / self.torch_ms
+
+    def gflops(self, ms):
+        if self.flops is None or ms is None or ms <= 0 or self.unit != "ms":
+            return None
+        return self.flops / (ms * 1e-3) / 1e9
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        d["ours_gflops"] = self.gflops(self.ours_ms)
+        d["torch_gflops"] = self.gflops(self.torch_ms)
+        return d
+
+
+@dataclass
+class Skipped:
+    """A case that produced no rows: ``kind`` "missing" (an engine part has not landed) or "failed"."""
+
+    group: str
+    reason: str
+    kind: str = "failed"
+
+
+def _fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def print_rows(title: str, rows: list[Row], file=sys.stdout) -> None:
+    """A fixed-width table: name, ours, torch, ratio, GFLOP, both rates, note."""
+    if not rows:
+        return
+    width = max(28, *(len(r.name) for r in rows))
+    print(f"\n== {title}", file=file)
+    head = f"{'case':<{width}} {'ours':>10} {'torch':>10} {'ratio':>7} {'GFLOP':>8} {'ours GF/s':>10} {'torch GF/s':>10}  note"
+    print(head, file=file)
+    print("-" * len(head), file=file)
+    for r in rows:
+        unit = "" if r.unit == "ms" else f" {r.unit}"
+        ours = _fmt(r.ours_ms, ".1f") + unit
+        torch_ = _fmt(r.torch_ms, ".1f") + unit
+        gflop = _fmt(None if r.flops is None else r.flops / 1e9, ".3f")
+        print(
+            f"{r.name:<{width}} {ours:>10} {torch_:>10} {_fmt(r.ratio, '.2f'):>7} {gflop:>8} "
+            f"{_fmt(r.gflops(r.ours_ms), '.1f'):>10} {_fmt(r.gflops(r.torch_ms), '.1f'):>10}  {r.note}",
+            file=file,
+        )
+    file.flush()
+
+
+def write_json(path: str, meta: dict, rows: list[Row], skipped: list[Skipped]) -> None:
+    if hasattr(os, "getloadavg"):
+        meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    data = {"meta": meta, "results": [r.to_json() for r in rows], "skipped": [asdict(s) for s in skipped]}
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, default=float)
+        f.write("\n")
+    os.replace(tmp, path)
