@@ -28,10 +28,10 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         xp = xp_of(a)
-        # σ(a) = e^(a/2) / (e^(a/2) + e^(-a/2)) = (1 + tanh(a/2)) / 2: no overflow for any a
-        out = xp.tanh(a * 0.5)
-        out += 1
-        out *= 0.5
+        # e = e^-|a| in (0, 1] never overflows; σ(a) = 1/(1+e) for a >= 0 and e/(1+e) for a < 0,
+        # so σ keeps full relative precision on both tails (1 + tanh(a/2) would cancel for a << 0)
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1, e) / (1 + e)
         ctx.save_for_backward(out)
         return out
 
