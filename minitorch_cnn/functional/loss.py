@@ -43,23 +43,29 @@ class CrossEntropy(Function):
         return (dz * scale,)
 
 
+def _class_targets(op, input, target, reduction):
+    """Check logits/log-probabilities (N, K) and integer labels (N,) in [0, K); return the label array."""
+    check_float(op, input)
+    check_tensor(op, target, "target")
+    check_ndim(op, input, 2)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer class indices as target, got dtype {target.dtype}")
+    if target.shape != (input.shape[0],):
+        raise ValueError(f"{op}: expected target of shape ({input.shape[0]},), got {target.shape}")
+    if target.device != input.device:
+        raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
+    t, k = target.data, input.shape[1]
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= k):
+        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+        raise ValueError(f"{op}: target label {bad} is out of range for {k} classes [0, {k - 1}]")
+    return t
+
+
 def cross_entropy(input, target, reduction="mean"):
     """Softmax cross-entropy of logits ``input`` (N, K) against class indices ``target`` (N,)."""
-    check_float("cross_entropy", input)
-    check_tensor("cross_entropy", target, "target")
-    check_ndim("cross_entropy", input, 2)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: expected integer class indices as target, got dtype {target.dtype}")
-    if target.shape != (input.shape[0],):
-        raise ValueError(f"cross_entropy: expected target of shape ({input.shape[0]},), got {target.shape}")
-    if target.device != input.device:
-        raise ValueError(f"cross_entropy: input is on {input.device} but target is on {target.device}")
-    t = target.data
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= input.shape[1]):
-        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
-        raise ValueError(f"cross_entropy: target label {bad} is out of range for {input.shape[1]} classes [0, {input.shape[1] - 1}]")
+    t = _class_targets("cross_entropy", input, target, reduction)
     return CrossEntropy.apply(input, target=t, reduction=reduction)
 
 
@@ -77,9 +83,6 @@ def mse_loss(input, target, reduction="mean"):
 
 def nll_loss(input, target, reduction="mean"):
     """−input[i, target_i], reduced; ``input`` holds log-probabilities (N, K)."""
-    check_float("nll_loss", input)
-    check_ndim("nll_loss", input, 2)
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: expected integer class indices as target, got dtype {target.dtype}")
-    picked = -input[Tensor(xp_of(input.data).arange(input.shape[0])), target]
+    t = _class_targets("nll_loss", input, target, reduction)
+    picked = -input[Tensor(xp_of(t).arange(input.shape[0])), Tensor(t)]
     return picked if reduction == "none" else (picked.sum() if reduction == "sum" else picked.mean())
