@@ -1,0 +1,225 @@
+"""Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet] [--repeat N] [--threads 2]``.
+
+Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
+
+1. per op: every ``Function`` subclass's forward and backward wrapped with a timer, so the table
+   shows milliseconds per op family, the number of calls, and any output or gradient that is not
+   float32 (a hidden upcast). What the ops do not account for is autograd bookkeeping, gradient
+   accumulation, the optimizer and Python glue: printed as "outside the ops".
+2. conv internals: ``_unfold`` (im2col) and ``_fold`` (col2im) wrapped with timers; the rest of
+   the conv's time is its matrix products, the bias add and the bias-gradient sum.
+3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
+   GFLOP/s, beside one big sgemm of the same size: how far the batching is from BLAS's best.
+4. cProfile, top functions by own time (NumPy calls, numba dispatch, Python overhead).
+
+The wrappers are installed on the live classes of this process only; nothing is written back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+from collections import defaultdict
+
+from .harness import pin_threads
+
+
+class OpTimer:
+    """Timers around every Function subclass's forward/backward (and conv's _unfold/_fold)."""
+
+    def __init__(self):
+        self.ms = defaultdict(float)
+        self.calls = defaultdict(int)
+        self.odd_dtypes = defaultdict(set)
+        self._restore = []
+
+    def _wrap(self, owner, attr, key, static=True, check=True):
+        original = owner.__dict__[attr]
+        fn = original.__func__ if isinstance(original, staticmethod) else original
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            self.ms[key] += 1e3 * (time.perf_counter() - t0)
+            self.calls[key] += 1
+            if check:
+                for o in out if isinstance(out, tuple) else (out,):
+                    dt = getattr(o, "dtype", None)
+                    if dt is not None and dt.kind == "f" and dt.itemsize != 4:
+                        self.odd_dtypes[key].add(str(dt))
+            return out
+
+        setattr(owner, attr, staticmethod(timed) if static else timed)
+        self._restore.append((owner, attr, original))
+
+    def install(self):
+        from minitorch_cnn.autograd import Function
+
+        todo, seen = list(Function.__subclasses__()), set()
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            todo.extend(cls.__subclasses__())
+            for attr in ("forward", "backward"):
+                if attr in cls.__dict__:
+                    self._wrap(cls, attr, f"{cls.__name__}.{attr}")
+        from minitorch_cnn.functional import conv
+
+        for attr, label in (("_unfold", "conv: im2col (_unfold)"), ("_fold", "conv: col2im (_fold)")):
+            if attr in conv.__dict__:
+                self._wrap(conv, attr, label, static=False)
+        return self
+
+    def uninstall(self):
+        for owner, attr, original in reversed(self._restore):
+            setattr(owner, attr, original)
+        self._restore.clear()
+
+    def report(self, total_ms: float, steps: int) -> str:
+        lines = [f"{'op':<34} {'ms/step':>9} {'calls/step':>10} {'share':>6}  non-float32 outputs"]
+        op_total = 0.0
+        for key in sorted(self.ms, key=self.ms.get, reverse=True):
+            ms = self.ms[key] / steps
+            if not key.startswith("conv:"):
+                op_total += ms
+            lines.append(f"{key:<34} {ms:9.2f} {self.calls[key] / steps:10.1f} {ms / total_ms:6.1%}  "
+                         f"{','.join(sorted(self.odd_dtypes[key])) or ''}")
+        lines.append(f"{'sum of op forward/backward':<34} {op_total:9.2f}")
+        lines.append(f"{'outside the ops (autograd, optim, glue)':<34} {total_ms - op_total:9.2f} "
+                     f"{'':>10} {(total_ms - op_total) / total_ms:6.1%}")
+        lines.append(f"{'total per step (timed with the wrappers)':<34} {total_ms:9.2f}")
+        return "\n".join(lines)
+
+
+def make_work(name: str, quick: bool):
+    """A zero-argument callable doing one unit of our work, and its label."""
+    import numpy as np
+
+    import minitorch_cnn as mt
+    from minitorch_cnn import functional as F
+
+    rng = np.random.default_rng(0)
+    if name == "conv":
+        N, C, H, O = (64, 64, 32, 64) if not quick else (2, 4, 8, 4)
+        x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+        w = rng.standard_normal((O, C, 3, 3), dtype=np.float32) * np.float32(0.05)
+        b = rng.standard_normal(O, dtype=np.float32)
+        g = rng.standard_normal((N, O, H, H), dtype=np.float32)
+
+        def work():
+            X, W, B = (mt.Tensor(a, requires_grad=True) for a in (x, w, b))
+            F.conv2d(X, W, B, padding=1).backward(g)
+
+        return work, f"conv2d N{N} C{C} {H}x{H} k3 p1 O{O} fwd+bwd"
+    from .nets import ours, ours_sgd
+
+    model_name, n, hw, lr = {"lenet": ("lenet", 256, 28, 0.9), "resnet": ("resnet18", 32, 96, 0.05)}[name]
+    if quick:
+        n, hw = 4, (28 if name == "lenet" else 32)
+    mt.manual_seed(0)
+    model = ours(model_name)
+    model.train()
+    opt = ours_sgd(model.parameters(), lr)
+    x = rng.random((n, 1, hw, hw), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+
+    def work():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(mt.Tensor(x)), mt.Tensor(y))
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return work, f"{model_name} train step batch {n} {hw}x{hw}"
+
+
+def conv_products(quick: bool, repeat: int) -> str:
+    """The conv's three products as conv.py issues them (per image, stacked), and as one sgemm each."""
+    import numpy as np
+
+    N, C, H, O = (64, 64, 32, 64) if not quick else (2, 4, 8, 4)
+    K, L = C * 9, H * H
+    rng = np.random.default_rng(0)
+    w_mat = rng.standard_normal((1, O, K), dtype=np.float32)  # (G, Og, K)
+    cols = rng.standard_normal((N, 1, K, L), dtype=np.float32)  # (n, G, K, L)
+    g = rng.standard_normal((N, 1, O, L), dtype=np.float32)  # (n, G, Og, L)
+    y = np.empty((N, 1, O, L), dtype=np.float32)
+    flop = 2.0 * N * O * K * L
+    w2, c2, g2 = w_mat[0], np.ascontiguousarray(cols[:, 0].transpose(1, 0, 2).reshape(K, N * L)), \
+        np.ascontiguousarray(g[:, 0].transpose(1, 0, 2).reshape(O, N * L))
+    cases = [
+        ("fwd  W @ cols[n]   (stacked matmul, out=)", lambda: np.matmul(w_mat, cols, out=y)),
+        ("dW   (G[n] @ cols[n]^T).sum(0)", lambda: (g @ np.swapaxes(cols, -1, -2)).sum(axis=0)),
+        ("dX   W^T @ G[n]     (stacked)", lambda: np.swapaxes(w_mat, -1, -2) @ g),
+        ("fwd  as one sgemm (K, N*L)", lambda: w2 @ c2),
+        ("dW   as one sgemm", lambda: g2 @ c2.T),
+        ("dX   as one sgemm", lambda: w2.T @ g2),
+    ]
+    lines = [f"{'product':<44} {'ms':>8} {'GFLOP/s':>8}"]
+    for label, fn in cases:
+        fn()
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        ms = 1e3 * sorted(ts)[len(ts) // 2]
+        lines.append(f"{label:<44} {ms:8.2f} {flop / ms / 1e6:8.1f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("work", choices=("conv", "lenet", "resnet"), nargs="?", default="conv")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--top", type=int, default=25, help="rows of the cProfile table")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    pin_threads(args.threads)
+
+    work, label = make_work(args.work, args.quick)
+    for _ in range(2):  # warm-up: numba cache load, allocator
+        work()
+    t = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        work()
+        t.append(time.perf_counter() - t0)
+    plain_ms = 1e3 * sorted(t)[len(t) // 2]
+    print(f"# {label}: median {plain_ms:.1f} ms over {args.repeat} (no instrumentation)\n")
+
+    timer = OpTimer().install()
+    t0 = time.perf_counter()
+    for _ in range(args.repeat):
+        work()
+    total_ms = 1e3 * (time.perf_counter() - t0) / args.repeat
+    timer.uninstall()
+    print("## 1-2. per op (forward/backward wrapped), conv's im2col/col2im inside its op time")
+    print(timer.report(total_ms, args.repeat))
+
+    if args.work == "conv":
+        print("\n## 3. the conv's products alone (median of", args.repeat, ")")
+        print(conv_products(args.quick, args.repeat))
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(args.repeat):
+        work()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
+    print(f"\n## 4. cProfile over {args.repeat} calls, top {args.top} by own time")
+    text = out.getvalue()
+    print(text[text.find("   ncalls"):] if "   ncalls" in text else text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
