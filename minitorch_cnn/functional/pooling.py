@@ -1,0 +1,218 @@
+"""Pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, with PyTorch's semantics.
+
+Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo); the channel count never changes. Windows are laid
+out as in convolution (kernel kh×kw, stride s defaulting to the kernel, padding p, dilation d for
+max pooling); the loops live in ``minitorch_cnn.kernels`` (numba on NumPy, ``xp`` slicing on
+CuPy). g below is the upstream gradient dL/dy (N, C, Ho, Wo).
+"""
+
+from __future__ import annotations
+
+from minitorch_cnn.kernels import (
+    conv_out_size,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    sum_pool2d_backward,
+    sum_pool2d_forward,
+)
+
+from ..autograd import Function
+from ..backend import xp_of
+from ._util import check_float, check_ndim, pair
+
+
+class MaxPool2d(Function):
+    """y[n, c, oh, ow] = max of the window; the kernel also returns which tap won (argmax).
+
+    Backward: the max is locally a copy of its winning pixel, so dx gets g at each window's argmax
+    and 0 elsewhere; a pixel that wins several (overlapping) windows receives the sum. Ties go to
+    the first tap in row-major window order, padding never wins — PyTorch's choice on the CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, geometry, out_size):
+        y, argmax = max_pool2d_forward(x, *geometry, *out_size)  # (N, C, Ho, Wo) twice
+        ctx.save_for_backward(argmax)
+        ctx.x_shape, ctx.geometry = x.shape, geometry
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (argmax,) = ctx.saved_tensors
+        return (max_pool2d_backward(g, argmax, ctx.x_shape, *ctx.geometry),)  # (N, C, H, W)
+
+
+class AvgPool2d(Function):
+    """y = (sum of the window) / divisor, divisor (Ho, Wo) = the window's count (see ``avg_pool2d``).
+
+    Backward: y is linear in x; every pixel of a window receives g / divisor of that window, and
+    pixels shared by overlapping windows add up: dx = sum_pool_adjoint(g / divisor).
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, geometry, out_size, divisor):
+        ctx.x_shape, ctx.geometry, ctx.divisor = x.shape, geometry, divisor
+        return sum_pool2d_forward(x, *geometry, *out_size) / divisor  # (N, C, Ho, Wo) / (Ho, Wo)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (sum_pool2d_backward(g / ctx.divisor, ctx.x_shape, *ctx.geometry),)  # (N, C, H, W)
+
+
+class AdaptiveAvgPool2d(Function):
+    """y = A_h @ x @ A_wᵀ, with A_h (Ho, H) and A_w (Wo, W) the bin-averaging matrices.
+
+    Average pooling over rectangular bins is separable: average the rows of each row-bin, then the
+    columns of each column-bin. A_h[i, h] = 1/(end_i − start_i) for start_i ≤ h < end_i, else 0.
+    Backward (the transpose of each linear map): dx = A_hᵀ @ g @ A_w.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, out_size):
+        xp = xp_of(x)
+        a_h = _bin_average_matrix(xp, x.shape[2], out_size[0], x.dtype)  # (Ho, H)
+        a_w = _bin_average_matrix(xp, x.shape[3], out_size[1], x.dtype)  # (Wo, W)
+        ctx.save_for_backward(a_h, a_w)
+        return a_h @ x @ a_w.T  # (Ho, H) @ (N, C, H, W) @ (W, Wo) -> (N, C, Ho, Wo)
+
+    @staticmethod
+    def backward(ctx, g):
+        a_h, a_w = ctx.saved_tensors
+        return (a_h.T @ g @ a_w,)  # (H, Ho) @ (N, C, Ho, Wo) @ (Wo, W) -> (N, C, H, W)
+
+
+def _bin_average_matrix(xp, size, out, dtype):
+    """(out, size) matrix averaging PyTorch's adaptive bins: start = ⌊i·size/out⌋, end = ⌈(i+1)·size/out⌉."""
+    i = xp.arange(out).reshape(out, 1)  # (out, 1)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)  # ceil division
+    pos = xp.arange(size).reshape(1, size)  # (1, size)
+    inside = (pos >= start) & (pos < end)  # (out, size)
+    return (inside / (end - start)).astype(dtype)
+
+
+# ---------------------------------------------------------------- public functions
+def _check_input(op, input):
+    check_float(op, input)
+    check_ndim(op, input, 4)
+    if min(input.shape) < 1:
+        raise ValueError(f"{op}: expected a non-empty (N, C, H, W) input, got shape {input.shape}")
+
+
+def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """Normalise and check the window arguments; returns (geometry, (Ho, Wo))."""
+    kh, kw = pair(op, kernel_size, "kernel_size")
+    sh, sw = (kh, kw) if stride is None or stride == () else pair(op, stride, "stride")
+    ph, pw = pair(op, padding, "padding")
+    dh, dw = pair(op, dilation, "dilation")
+    if min(kh, kw) < 1:
+        raise ValueError(f"{op}: expected a positive kernel_size, got {kernel_size!r}")
+    if min(sh, sw) < 1:
+        raise ValueError(f"{op}: expected a positive stride, got {stride!r}")
+    if min(dh, dw) < 1:
+        raise ValueError(f"{op}: expected a positive dilation, got {dilation!r}")
+    if min(ph, pw) < 0:
+        raise ValueError(f"{op}: expected a non-negative padding, got {padding!r}")
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"{op}: padding should be at most half of the kernel size, got padding {padding!r} "
+                         f"for kernel_size {kernel_size!r}")
+    H, W = input.shape[2], input.shape[3]
+    Ho = conv_out_size(H, kh, sh, ph, dh, ceil_mode)
+    Wo = conv_out_size(W, kw, sw, pw, dw, ceil_mode)
+    if Ho < 1 or Wo < 1:
+        raise ValueError(
+            f"{op}: the window ({dh * (kh - 1) + 1}, {dw * (kw - 1) + 1}) (dilated) is larger than the padded "
+            f"input ({H + 2 * ph}, {W + 2 * pw}); input shape {input.shape}, padding {padding!r}"
+        )
+    return (kh, kw, sh, sw, ph, pw, dh, dw), (Ho, Wo)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window, as ``torch.nn.functional.max_pool2d``.
+
+    Args:
+        input: (N, C, H, W) float tensor.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw); defaults to the kernel size (windows side by side).
+        padding: int or (ph, pw), at most half the kernel; padded positions never win.
+        dilation: int or (dh, dw), the step between the taps of a window.
+        ceil_mode: round the output size up, keeping a last partial window.
+
+    The gradient of each window goes to its one maximum (the first in row-major order on ties).
+
+    >>> import numpy as np
+    >>> from minitorch_cnn.tensor import Tensor
+    >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 3, stride=2, padding=1).numpy()[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    op = "max_pool2d"
+    _check_input(op, input)
+    geometry, out_size = _window(op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool2d.apply(input, geometry=geometry, out_size=out_size)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window, as ``torch.nn.functional.avg_pool2d``.
+
+    Args:
+        input: (N, C, H, W) float tensor.
+        kernel_size, stride, padding, ceil_mode: as in ``max_pool2d`` (stride defaults to the kernel).
+        count_include_pad: divide by the whole window, padded zeros included (True, PyTorch's
+            default), or only by the number of real input pixels in it (False). Either way, the part
+            of a ceil_mode window that overhangs the padded input is not counted.
+
+    >>> import numpy as np
+    >>> from minitorch_cnn.tensor import Tensor
+    >>> avg_pool2d(Tensor(np.arange(9.0).reshape(1, 1, 3, 3)), 2, stride=1).numpy()[0, 0]
+    array([[2., 3.],
+           [5., 6.]])
+    """
+    op = "avg_pool2d"
+    _check_input(op, input)
+    geometry, out_size = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = _window_counts(xp_of(input.data), input.shape, geometry, out_size, count_include_pad, input.dtype)
+    return AvgPool2d.apply(input, geometry=geometry, out_size=out_size, divisor=divisor)
+
+
+def _window_counts(xp, shape, geometry, out_size, count_include_pad, dtype):
+    """(Ho, Wo) divisor of average pooling: the window's rows × columns inside the counted region.
+
+    The counted region is the padded input [-p, size + p) with count_include_pad, else the input
+    [0, size); it is separable, so count = rows_h[oh] · cols_w[ow].
+    """
+    kh, kw, sh, sw, ph, pw = geometry[:6]
+
+    def counts(size, k, s, p, out):
+        start = xp.arange(out) * s - p  # (out,) first row of each window
+        lo, hi = (-p, size + p) if count_include_pad else (0, size)
+        return xp.minimum(start + k, hi) - xp.maximum(start, lo)  # (out,)
+
+    rows = counts(shape[2], kh, sh, ph, out_size[0])  # (Ho,)
+    cols = counts(shape[3], kw, sw, pw, out_size[1])  # (Wo,)
+    return (rows[:, None] * cols[None, :]).astype(dtype)  # (Ho, 1) * (1, Wo) -> (Ho, Wo)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over ``output_size`` bins, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    ``output_size`` is an int or (Ho, Wo); a None entry keeps that input size. Bin i along an axis
+    of length H covers rows ``floor(i·H/Ho)`` to ``ceil((i+1)·H/Ho)`` (exclusive), so bins can
+    overlap or differ by one in size when Ho does not divide H.
+
+    >>> import numpy as np
+    >>> from minitorch_cnn.tensor import Tensor
+    >>> adaptive_avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 1).numpy()
+    array([[[[7.5]]]])
+    """
+    op = "adaptive_avg_pool2d"
+    _check_input(op, input)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(input.shape[2 + a] if v is None else v for a, v in enumerate(output_size))
+    Ho, Wo = pair(op, output_size, "output_size")
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{op}: expected a positive output_size, got {output_size!r}")
+    return AdaptiveAvgPool2d.apply(input, out_size=(Ho, Wo))
+
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]

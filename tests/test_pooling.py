@@ -1,0 +1,231 @@
+"""max_pool2d, avg_pool2d, adaptive_avg_pool2d on every kernel path, against the worked values of
+NETS.md, plain-loop pool2d references, PyTorch (outputs and gradients) and gradcheck."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from _conv_cases import (
+    avg_pool2d_reference,
+    distinct_values,
+    examples,
+    geometries,
+    leaf,
+    max_pool2d_reference,
+    out_size,
+    path,
+    to_xp,
+    windows,
+)
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from minitorch_cnn import backend
+from minitorch_cnn.functional import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from minitorch_cnn.tensor import Tensor
+from minitorch_cnn.testing import gradcheck
+
+__all__ = ["path"]
+
+
+def host(t):
+    return backend.to_numpy(t.data)
+
+
+# ---------------------------------------------------------------- NETS.md "Small worked values"
+def test_worked_values(path):
+    x = leaf(np.arange(9.0).reshape(1, 1, 3, 3), path)
+    np.testing.assert_array_equal(host(max_pool2d(x, 2, stride=1))[0, 0], [[4, 5], [7, 8]])
+    np.testing.assert_array_equal(host(avg_pool2d(x, 2, stride=1))[0, 0], [[2, 3], [5, 6]])
+
+    x16 = leaf(np.arange(16.0).reshape(1, 1, 4, 4), path)
+    np.testing.assert_array_equal(host(max_pool2d(x16, 3)), [[[[10]]]])
+    np.testing.assert_array_equal(host(max_pool2d(x16, 3, padding=1, stride=2))[0, 0], [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(host(max_pool2d(x16, (2, 3), stride=(2, 3), padding=(0, 1)))[0, 0], [[5, 7], [13, 15]])
+
+    two = leaf(np.stack([np.arange(16.0), np.arange(16.0) + 1]).reshape(1, 2, 4, 4), path)
+    assert max_pool2d(two, 3, padding=1, stride=2).shape == (1, 2, 2, 2)
+    assert avg_pool2d(two, 3, padding=1, stride=2).shape == (1, 2, 2, 2)
+
+
+def test_worked_gradients(path):
+    """The pooling example of docs/conv_backprop.md: 2×2 windows, stride 1, on the 3×3 input."""
+    g = to_xp(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), path)
+    x = leaf(np.arange(9.0).reshape(1, 1, 3, 3), path)
+    max_pool2d(x, 2, stride=1).backward(g)
+    np.testing.assert_array_equal(host(x.grad)[0, 0], [[0, 0, 0], [0, 1, 2], [0, 3, 4]])
+    x = leaf(np.arange(9.0).reshape(1, 1, 3, 3), path)
+    avg_pool2d(x, 2, stride=1).backward(g)
+    np.testing.assert_array_equal(host(x.grad)[0, 0], [[0.25, 0.75, 0.5], [1.0, 2.5, 1.5], [0.75, 1.75, 1.0]])
+
+
+def test_max_pool_ties_as_pytorch(path):
+    """All-equal windows: the whole gradient goes to one pixel per window, the first in row-major order."""
+    x = np.zeros((1, 1, 4, 4))
+    g = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    tx = torch.tensor(x, requires_grad=True)
+    TF.max_pool2d(tx, 2, stride=1).backward(torch.tensor(g))
+    xt = leaf(x, path)
+    max_pool2d(xt, 2, stride=1).backward(to_xp(g, path))
+    np.testing.assert_array_equal(host(xt.grad), tx.grad.numpy())
+
+
+# ---------------------------------------------------------------- hypothesis
+@st.composite
+def pool_cases(draw, dilation=True):
+    geo = draw(geometries(pool=True, dilation=dilation))
+    ceil_mode = draw(st.booleans())
+    H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
+    Ho, Wo = out_size(H, kh, sh, ph, dh, ceil_mode), out_size(W, kw, sw, pw, dw, ceil_mode)
+    assume(Ho >= 1 and Wo >= 1)
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    return dict(shape=(n, c, H, W), geo=geo, ceil_mode=ceil_mode, out=(Ho, Wo), seed=draw(st.integers(0, 2**16)))
+
+
+def _max_args(case):
+    H, W, kh, kw, sh, sw, ph, pw, dh, dw = case["geo"]
+    return dict(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), ceil_mode=case["ceil_mode"])
+
+
+def _avg_args(case, count_include_pad):
+    args = _max_args(case)
+    del args["dilation"]
+    return dict(args, count_include_pad=count_include_pad)
+
+
+def _every_window_sees_input(x, case):
+    H, W, *geometry = case["geo"]
+    return all(taps for _, taps, _ in windows(x, *geometry, *case["out"]))
+
+
+@examples(30)
+@given(case=pool_cases(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_max_pool_matches_loops_and_pytorch(path, case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    x = distinct_values(rng, case["shape"], dtype)
+    assume(_every_window_sees_input(x, case))
+    xt = leaf(x, path)
+    y = max_pool2d(xt, **_max_args(case))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(to_xp(g, path))
+    assert y.dtype == dtype and xt.grad.dtype == dtype
+
+    y_ref, _, dx_ref = max_pool2d_reference(x.astype(np.float64), g, *case["geo"][2:], *case["out"])
+    np.testing.assert_array_equal(host(y), y_ref.astype(dtype))
+    np.testing.assert_allclose(host(xt.grad), dx_ref, rtol=1e-6, atol=1e-6)
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.max_pool2d(tx, **_max_args(case))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(host(y), ty.detach().numpy())
+    # a pixel that wins several windows sums their gradients, in an order that may differ from PyTorch's
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
+
+
+@examples(30)
+@given(case=pool_cases(dilation=False), count_include_pad=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_avg_pool_matches_loops_and_pytorch(path, case, count_include_pad, dtype):
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["shape"]).astype(dtype)
+    xt = leaf(x, path)
+    y = avg_pool2d(xt, **_avg_args(case, count_include_pad))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(to_xp(g, path))
+    assert y.dtype == dtype and xt.grad.dtype == dtype
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+
+    H, W, kh, kw, sh, sw, ph, pw, _, _ = case["geo"]
+    y_ref, dx_ref = avg_pool2d_reference(x.astype(np.float64), g, kh, kw, sh, sw, ph, pw, *case["out"], count_include_pad)
+    np.testing.assert_allclose(host(y), y_ref, **tol)
+    np.testing.assert_allclose(host(xt.grad), dx_ref, **tol)
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.avg_pool2d(tx, **_avg_args(case, count_include_pad))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
+
+
+@examples(20)
+@given(case=pool_cases())
+def test_pool_gradcheck(path, case):
+    rng = np.random.default_rng(case["seed"])
+    x = distinct_values(rng, case["shape"])
+    assume(_every_window_sees_input(x, case))
+    gradcheck(lambda t: max_pool2d(t, **_max_args(case)), [leaf(x, path)])
+    if case["geo"][8:] == (1, 1):
+        gradcheck(lambda t: avg_pool2d(t, **_avg_args(case, True)), [leaf(x, path)])
+        gradcheck(lambda t: avg_pool2d(t, **_avg_args(case, False)), [leaf(x, path)])
+
+
+@examples(30)
+@given(
+    H=st.integers(1, 9), W=st.integers(1, 9), Ho=st.integers(1, 6), Wo=st.integers(1, 6),
+    dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16),
+)
+def test_adaptive_avg_pool(path, H, W, Ho, Wo, dtype, seed):
+    """Any output size (also larger than the input), PyTorch's bins; loops, PyTorch and gradcheck."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2, H, W)).astype(dtype)
+    xt = leaf(x, path)
+    y = adaptive_avg_pool2d(xt, (Ho, Wo))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(to_xp(g, path))
+    assert y.shape == (2, 2, Ho, Wo) and y.dtype == dtype and xt.grad.dtype == dtype
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+
+    y_ref, dx_ref = np.zeros((2, 2, Ho, Wo)), np.zeros(x.shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            h0, h1 = (i * H) // Ho, -(-((i + 1) * H) // Ho)
+            w0, w1 = (j * W) // Wo, -(-((j + 1) * W) // Wo)
+            y_ref[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+            dx_ref[:, :, h0:h1, w0:w1] += g[:, :, i, j][:, :, None, None] / ((h1 - h0) * (w1 - w0))
+    np.testing.assert_allclose(host(y), y_ref, **tol)
+    np.testing.assert_allclose(host(xt.grad), dx_ref, **tol)
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.adaptive_avg_pool2d(tx, (Ho, Wo))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
+    if dtype == np.float64:
+        gradcheck(lambda t: adaptive_avg_pool2d(t, (Ho, Wo)), [leaf(x, path)])
+
+
+def test_adaptive_output_size_forms(path):
+    x = leaf(np.arange(2 * 3 * 5 * 7.0).reshape(2, 3, 5, 7), path)
+    assert adaptive_avg_pool2d(x, 1).shape == (2, 3, 1, 1)
+    assert adaptive_avg_pool2d(x, (2, None)).shape == (2, 3, 2, 7)
+    np.testing.assert_allclose(host(adaptive_avg_pool2d(x, 1))[..., 0, 0], host(x).mean(axis=(2, 3)))
+
+
+# ---------------------------------------------------------------- bad input
+def _t(shape, dtype=np.float64):
+    return Tensor(np.zeros(shape, dtype))
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "kwargs", "error", "match"),
+    [
+        (max_pool2d, (_t((4, 4)), 2), {}, ValueError, r"max_pool2d: expected a 4-D input, got shape \(4, 4\)"),
+        (avg_pool2d, (_t((1, 4, 4)), 2), {}, ValueError, "avg_pool2d: expected a 4-D input"),
+        (max_pool2d, (_t((1, 1, 4, 4), np.int64), 2), {}, TypeError, "max_pool2d: expected a floating-point"),
+        (max_pool2d, (_t((1, 1, 2, 2)), 3), {}, ValueError, "max_pool2d: the window .* larger than the padded input"),
+        (avg_pool2d, (_t((1, 1, 2, 2)), (1, 3)), {}, ValueError, "avg_pool2d: the window .* larger"),
+        (max_pool2d, (_t((1, 1, 4, 4)), 2), {"padding": 2}, ValueError, "padding should be at most half"),
+        (max_pool2d, (_t((1, 1, 4, 4)), 2), {"stride": 0}, ValueError, "max_pool2d: expected a positive stride"),
+        (max_pool2d, (_t((1, 1, 4, 4)), 0), {}, ValueError, "max_pool2d: expected a positive kernel_size"),
+        (max_pool2d, (_t((1, 1, 4, 4)), 2), {"padding": -1}, ValueError, "non-negative padding"),
+        (max_pool2d, (_t((1, 1, 4, 4)), 2), {"dilation": 0}, ValueError, "positive dilation"),
+        (avg_pool2d, (_t((1, 1, 4, 4)), 2.5), {}, TypeError, "avg_pool2d: expected kernel_size"),
+        (adaptive_avg_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_avg_pool2d: expected a 4-D input"),
+        (adaptive_avg_pool2d, (_t((1, 1, 4, 4)), 0), {}, ValueError, "adaptive_avg_pool2d: expected a positive"),
+    ],
+)
+def test_bad_input(fn, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fn(*args, **kwargs)
