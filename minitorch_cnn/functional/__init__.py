@@ -1,6 +1,7 @@
 """Every differentiable op, one family per file (exposed as ``minitorch_cnn.nn.functional``)."""
 
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .conv import conv2d
 from .dropout import dropout
 from .elementwise import (
     abs,
@@ -25,6 +26,8 @@ from .elementwise import (
 )
 from .linear import linear, matmul
 from .loss import cross_entropy, mse_loss, nll_loss
+from .normalization import batch_norm
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .reduction import argmax, max, mean, min, sum
 from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
 

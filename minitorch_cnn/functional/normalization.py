@@ -1,0 +1,170 @@
+"""Batch normalization, as ``torch.nn.functional.batch_norm``, for (N, C) and (N, C, H, W) inputs.
+
+Statistics are per channel c, over the M = N·H·W values of that channel (M = N for 2-D input).
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import is_array, xp_of
+from ..tensor import Tensor
+from ._util import check_float, check_tensor
+
+
+class BatchNorm(Function):
+    """y = γ · x̂ + β,  x̂ = (x − μ) / √(σ² + ε), per channel; γ = 1, β = 0 when absent.
+
+    Training: μ and σ² are the batch's mean and *biased* variance (divide by M); eval: the running
+    statistics, which are constants.
+
+    Backward, with g = dL/dy and sums over the M values of a channel::
+
+        dβ = Σ g                  dγ = Σ g · x̂                  dx̂ = g · γ
+        eval:      dx = dx̂ / √(σ² + ε)
+        training:  dx = (1 / √(σ² + ε)) · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
+
+    The training formula is the chain rule through μ and σ², which both depend on every x of the
+    channel: the two subtracted terms remove the components of dx̂ along the directions in which
+    a shift (μ) or a scaling (σ) of the whole channel would change x̂ — x̂ is invariant to both.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, mean, var, eps, training):
+        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
+        shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, 1) for NCHW, (1, C) for (N, C)
+        inv_std = 1.0 / (var + eps) ** 0.5  # (C,)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (N, C, H, W)
+        y = x_hat if weight is None else x_hat * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.axes, ctx.shape, ctx.training = axes, shape, training
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        axes, shape = ctx.axes, ctx.shape
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dw = (g * x_hat).sum(axis=axes) if need_w else None  # (C,)
+        db = g.sum(axis=axes) if need_b else None  # (C,)
+        dx = None
+        if need_x:
+            dx_hat = g if weight is None else g * weight.reshape(shape)  # (N, C, H, W)
+            if ctx.training:
+                dx_hat = (
+                    dx_hat
+                    - dx_hat.mean(axis=axes, keepdims=True)  # (1, C, 1, 1)
+                    - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True)
+                )
+            dx = dx_hat * inv_std.reshape(shape)
+        return dx, dw, db
+
+
+def _raw(op, value, name):
+    """The array inside a Tensor (or the array itself): running stats are updated in place."""
+    if isinstance(value, Tensor):
+        return value.data
+    if is_array(value):
+        return value
+    raise TypeError(f"{op}: expected {name} to be a Tensor or an array, got {type(value).__name__}")
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    *,
+    num_batches_tracked=None,
+):
+    """Normalise each channel to zero mean and unit variance, then scale by ``weight`` and shift by ``bias``.
+
+    Same signature and results as ``torch.nn.functional.batch_norm``.
+
+    Args:
+        input: (N, C) or (N, C, H, W) float tensor (any (N, C, ...) works; statistics are over
+            every axis but C).
+        running_mean, running_var: (C,) Tensors or arrays, or both None (no running statistics).
+            In training mode they are updated **in place**::
+
+                running_mean = (1 − m) · running_mean + m · batch mean
+                running_var  = (1 − m) · running_var  + m · batch var · M / (M − 1)   (unbiased)
+
+            In eval mode (``training=False``) they replace the batch statistics.
+        weight, bias: optional (C,) tensors γ and β.
+        training: use the batch statistics (and update the running ones).
+        momentum: m above. ``None`` means a cumulative moving average, m = 1 / num_batches_tracked,
+            which needs ``num_batches_tracked``.
+        eps: added to the variance before the square root.
+        num_batches_tracked: optional 0-d integer Tensor or array, the module's counter. In
+            training mode with running statistics it is incremented in place by 1 **before**
+            the update (as ``torch.nn.BatchNorm2d.forward`` does), so a module passes its buffer
+            and never increments it itself.
+
+    The normalisation uses the biased batch variance (divide by M = N·H·W), the running variance
+    gets the unbiased one (divide by M − 1), as in PyTorch.
+    """
+    op = "batch_norm"
+    check_float(op, input)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected an (N, C) or (N, C, H, W) input, got shape {input.shape}")
+    C = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            check_tensor(op, t, name)
+            if t.shape != (C,):
+                raise ValueError(f"{op}: expected {name} of shape ({C},) for {C} features, got {t.shape}")
+            if t.dtype != input.dtype:
+                raise TypeError(f"{op}: expected {name} of the input's dtype {input.dtype}, got {t.dtype}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: expected running_mean and running_var both given or both None")
+    if running_mean is not None:
+        running_mean, running_var = _raw(op, running_mean, "running_mean"), _raw(op, running_var, "running_var")
+        for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+            if tuple(a.shape) != (C,):
+                raise ValueError(f"{op}: expected {name} of shape ({C},) for {C} features, got {tuple(a.shape)}")
+    if momentum is not None and not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{op}: expected momentum in [0, 1] or None, got {momentum!r}")
+    if eps <= 0:
+        raise ValueError(f"{op}: expected a positive eps, got {eps!r}")
+
+    x = input.data
+    xp = xp_of(x)
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training:
+        M = x.size // C
+        if M < 2:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {input.shape}")
+        mean = x.mean(axis=axes)  # (C,)
+        var = x.var(axis=axes)  # (C,) biased: / M
+        if running_mean is not None:
+            m = _update_factor(op, momentum, num_batches_tracked)
+            running_mean *= 1 - m
+            running_mean += m * mean
+            running_var *= 1 - m
+            running_var += (m * M / (M - 1)) * var  # unbiased
+    else:
+        if running_mean is None:
+            raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var, got None")
+        mean, var = xp.asarray(running_mean, dtype=x.dtype), xp.asarray(running_var, dtype=x.dtype)
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=eps, training=training)
+
+
+def _update_factor(op, momentum, num_batches_tracked):
+    """The running-average weight of this batch: momentum, or 1/count for the cumulative average."""
+    if num_batches_tracked is not None:
+        count = _raw(op, num_batches_tracked, "num_batches_tracked")
+        count += 1
+    if momentum is not None:
+        return momentum
+    if num_batches_tracked is None:
+        raise ValueError(f"{op}: momentum=None (cumulative average) needs num_batches_tracked, got None")
+    return 1.0 / float(count)
+
+
+__all__ = ["BatchNorm", "batch_norm"]
