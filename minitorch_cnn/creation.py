@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import get_default_dtype, get_xp, rng
+from .backend import get_default_dtype, get_xp, is_array, rng
 from .tensor import Tensor
 
 float32, float64, int64, int32, uint8, bool_ = np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_
@@ -21,8 +21,10 @@ def _size(size, args):
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, an array, or a Tensor)."""
     data = data.data if isinstance(data, Tensor) else data
-    array = get_xp("cpu").array(data) if not hasattr(data, "copy") else data.copy()
-    return Tensor(array, requires_grad=requires_grad, dtype=dtype, device=device)
+    # an array is copied and keeps its dtype; Python numbers and (nested) lists or tuples go through
+    # Tensor(), where Python floats become the default dtype (float32), as torch.tensor does
+    data = data.copy() if is_array(data) else data
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
 def _filled(fill, args, size, dtype, device, requires_grad):

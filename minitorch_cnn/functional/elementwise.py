@@ -301,7 +301,8 @@ def to(input, device=None, dtype=None):
     """``input`` on ``device`` with ``dtype``; returns ``input`` itself when nothing changes."""
     check_tensor("to", input)
     xp_dtype = None if dtype is None else get_xp("cpu").dtype(dtype)
-    if (device is None or str(device).split(":")[0] == input.device) and (xp_dtype in (None, input.dtype)):
+    # (not ``xp_dtype in (None, input.dtype)``: NumPy says dtype("float64") == None, as dtype(None) is float64)
+    if (device is None or str(device).split(":")[0] == input.device) and (xp_dtype is None or xp_dtype == input.dtype):
         return input
     return To.apply(input, device=device, dtype=xp_dtype)
 
