@@ -191,6 +191,18 @@ def test_binary_op_rejects_shapes_that_do_not_broadcast_naming_the_op(op):
         getattr(F, op)(mt.ones(4, 6), mt.ones(4, 3))
 
 
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_integer_with_float32_gives_float32_as_torch(op):
+    cases = [(mt.ones(2), mt.tensor([1, 2]), torch.ones(2), torch.tensor([1, 2])),
+             (mt.tensor([1, 2]), mt.ones(2), torch.tensor([1, 2]), torch.ones(2)),
+             (mt.tensor([1, 2]), 1.5, torch.tensor([1, 2]), 1.5),
+             (mt.ones(2), mt.tensor(3), torch.ones(2), torch.tensor(3))]
+    for x, y, tx, ty in cases:
+        out, ref = getattr(F, op)(x, y), getattr(torch, op)(tx, ty)
+        assert out.dtype == np.float32 and ref.dtype == torch.float32, (out.dtype, ref.dtype)
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
 def test_binary_op_rejects_a_non_number_naming_the_op():
     with pytest.raises(TypeError, match=r"add: expected a Tensor or a number, got str"):
         F.add(mt.tensor([1.0]), "one")

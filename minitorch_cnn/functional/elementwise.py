@@ -211,6 +211,8 @@ def _binary(fn, op, a, b):
         check_tensor(op, b, "other")
         a = as_tensor(a, b, op)
     b = as_tensor(b, a, op)
+    if (a.dtype.kind == "f") != (b.dtype.kind == "f"):  # int/bool with float: the float's dtype, as PyTorch
+        a, b = (t if t.dtype.kind == "f" else t.to(dtype=(b if t is a else a).dtype) for t in (a, b))
     if a.device != b.device:
         raise ValueError(f"{op}: both operands must be on one device, got {a.device} and {b.device}")
     try:
