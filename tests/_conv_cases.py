@@ -35,7 +35,9 @@ def path(request):
 
 def examples(n):
     """Hypothesis settings for a test that uses the ``path`` fixture (it only sets a global switch,
-    so sharing it between the generated examples is safe)."""
+    so sharing it between the generated examples is safe). ``n`` examples, or more under a profile
+    that asks for more (HYPOTHESIS_PROFILE=thorough)."""
+    n = max(n, settings.default.max_examples) if settings.default.max_examples > 100 else n
     checks = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much]
     return settings(max_examples=n, deadline=None, suppress_health_check=checks)
 
