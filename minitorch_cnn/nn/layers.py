@@ -166,15 +166,19 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = _empty((self.num_features,), device, dtype)
-            self.bias = _empty((self.num_features,), device, dtype)
         else:
             self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = _empty((self.num_features,), device, dtype)
+        else:
             self.register_parameter("bias", None)
         if track_running_stats:
             xp = backend.get_xp(device or "cpu")
@@ -196,8 +200,9 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input):
@@ -224,7 +229,7 @@ class _BatchNorm(Module):
     def extra_repr(self):
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 

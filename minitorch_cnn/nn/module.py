@@ -376,7 +376,8 @@ class Module:
         """
         if destination is None:
             destination = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+        # every path, shared modules included (PyTorch lists a shared layer under each of its names)
+        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             dot = module_prefix + ("." if module_prefix else "")
             for name, p in module._parameters.items():
                 if p is not None:

@@ -1,0 +1,355 @@
+"""The six nets against the book's shape tables (``reference/NETS.md``) and against PyTorch.
+
+For each net: the output-shape table row by row; the parameter count and the state-dict keys
+(same names, same order) of the seed's PyTorch net; and, with PyTorch's weights loaded through
+``load_state_dict``, the logits, the loss, every parameter's gradient and (in train mode) the batch
+norm running buffers after the step equal PyTorch's on the same batch, in float64 to ~1e-9 and
+float32 to ~1e-4. Dropout is switched off in both nets for the gradient check (its random mask
+cannot be shared); AlexNet and VGG have no batch norm, so one mode covers them.
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import _torch_nets  # noqa: E402
+
+import minitorch_cnn as mt  # noqa: E402
+from minitorch_cnn import models, nn  # noqa: E402
+
+# ------------------------------------------------------------------ shape tables (NETS.md)
+LENET_TABLE = [
+    ("Conv2d", (1, 6, 28, 28)), ("Sigmoid", (1, 6, 28, 28)), ("AvgPool2d", (1, 6, 14, 14)),
+    ("Conv2d", (1, 16, 10, 10)), ("Sigmoid", (1, 16, 10, 10)), ("AvgPool2d", (1, 16, 5, 5)),
+    ("Flatten", (1, 400)), ("Linear", (1, 120)), ("Sigmoid", (1, 120)), ("Linear", (1, 84)),
+    ("Sigmoid", (1, 84)), ("Linear", (1, 10)),
+]  # fmt: skip
+ALEXNET_TABLE = [
+    ("Conv2d", (1, 96, 54, 54)), ("ReLU", (1, 96, 54, 54)), ("MaxPool2d", (1, 96, 26, 26)),
+    ("Conv2d", (1, 256, 26, 26)), ("ReLU", (1, 256, 26, 26)), ("MaxPool2d", (1, 256, 12, 12)),
+    ("Conv2d", (1, 384, 12, 12)), ("ReLU", (1, 384, 12, 12)), ("Conv2d", (1, 384, 12, 12)),
+    ("ReLU", (1, 384, 12, 12)), ("Conv2d", (1, 256, 12, 12)), ("ReLU", (1, 256, 12, 12)),
+    ("MaxPool2d", (1, 256, 5, 5)), ("Flatten", (1, 6400)), ("Linear", (1, 4096)), ("ReLU", (1, 4096)),
+    ("Dropout", (1, 4096)), ("Linear", (1, 4096)), ("ReLU", (1, 4096)), ("Dropout", (1, 4096)),
+    ("Linear", (1, 10)),
+]  # fmt: skip
+
+
+def _vgg_table(channels):
+    flat = channels[-1] * 7 * 7
+    blocks = [("Sequential", (1, c, 224 >> (i + 1), 224 >> (i + 1))) for i, c in enumerate(channels)]
+    head = [("Flatten", (1, flat)), ("Linear", (1, 4096)), ("ReLU", (1, 4096)), ("Dropout", (1, 4096)),
+            ("Linear", (1, 4096)), ("ReLU", (1, 4096)), ("Dropout", (1, 4096)), ("Linear", (1, 10))]  # fmt: skip
+    return blocks + head
+
+
+GOOGLENET_TABLE = [
+    ("Sequential", (1, 64, 24, 24)), ("Sequential", (1, 192, 12, 12)), ("Sequential", (1, 480, 6, 6)),
+    ("Sequential", (1, 832, 3, 3)), ("Sequential", (1, 1024)), ("Linear", (1, 10)),
+]  # fmt: skip
+RESNET18_TABLE = [
+    ("Sequential", (1, 64, 56, 56)), ("Sequential", (1, 64, 56, 56)), ("Sequential", (1, 128, 28, 28)),
+    ("Sequential", (1, 256, 14, 14)), ("Sequential", (1, 512, 7, 7)), ("AdaptiveAvgPool2d", (1, 512, 1, 1)),
+    ("Flatten", (1, 512)), ("Linear", (1, 10)),
+]  # fmt: skip
+DENSENET_TABLE = [  # (name, shape): the seed loops over named_children()
+    ("0", (1, 64, 48, 48)), ("1", (1, 64, 48, 48)), ("2", (1, 64, 48, 48)), ("3", (1, 64, 24, 24)),
+    ("DenseBlosk_0", (1, 192, 24, 24)), ("transition_block_0", (1, 96, 12, 12)),
+    ("DenseBlosk_1", (1, 224, 12, 12)), ("transition_block_1", (1, 112, 6, 6)),
+    ("DenseBlosk_2", (1, 240, 6, 6)), ("transition_block_2", (1, 120, 3, 3)),
+    ("DenseBlosk_3", (1, 248, 3, 3)), ("BN", (1, 248, 3, 3)), ("relu", (1, 248, 3, 3)),
+    ("global_avg_pool", (1, 248, 1, 1)), ("fc", (1, 10)),
+]  # fmt: skip
+
+
+def _propagate(net, shape, by_name=False):
+    """The seeds' loop: feed a random input through the top-level layers, one row per layer."""
+    X = mt.rand(size=shape, dtype=mt.float32)
+    rows = []
+    with mt.no_grad():
+        for name, layer in net.named_children():
+            X = layer(X)
+            rows.append((name if by_name else layer.__class__.__name__, X.shape))
+    return rows
+
+
+@pytest.mark.parametrize("name", ["lenet", "lenet_relu"])
+def test_lenet_shape_table(name):
+    table = [(("ReLU" if name == "lenet_relu" and i == 1 else n), s) for i, (n, s) in enumerate(LENET_TABLE)]
+    assert _propagate(models.get_model(name), (1, 1, 28, 28)) == table
+
+
+def test_googlenet_shape_table():
+    assert _propagate(models.get_model("googlenet"), (1, 1, 96, 96)) == GOOGLENET_TABLE
+
+
+def test_densenet_shape_table():
+    assert _propagate(models.get_model("densenet"), (1, 1, 96, 96), by_name=True) == DENSENET_TABLE
+
+
+@pytest.mark.slow
+def test_alexnet_shape_table():
+    assert _propagate(models.get_model("alexnet"), (1, 1, 224, 224)) == ALEXNET_TABLE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, channels", [("vgg11", (64, 128, 256, 512, 512)), ("vgg11_small", (16, 32, 64, 128, 128))]
+)
+def test_vgg_shape_table(name, channels):
+    assert _propagate(models.get_model(name), (1, 1, 224, 224)) == _vgg_table(channels)
+
+
+@pytest.mark.slow
+def test_resnet18_shape_table():
+    net = models.get_model("resnet18")
+    assert _propagate(net, (1, 1, 224, 224)) == RESNET18_TABLE
+    # the second seed shows b1's layers one by one: conv, BN and ReLU 64x112x112, max pool 64x56x56
+    assert _propagate(net[0], (1, 1, 224, 224)) == [
+        ("Conv2d", (1, 64, 112, 112)), ("BatchNorm2d", (1, 64, 112, 112)), ("ReLU", (1, 64, 112, 112)),
+        ("MaxPool2d", (1, 64, 56, 56)),
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_resnet34_shapes():
+    """Four layers of 3, 4, 6, 3 blocks: 64x56x56, 64x56x56, 128x28x28, 256x14x14, 512x7x7, then 1000 classes."""
+    net = models.resnet34()
+    rows = []
+    for name, child in net.named_children():
+        child.register_forward_hook(lambda m, i, out, name=name: rows.append((name, out.shape)))
+    with mt.no_grad():
+        net(mt.rand(1, 3, 224, 224))
+    assert rows == [
+        ("pre", (1, 64, 56, 56)), ("layer1", (1, 64, 56, 56)), ("layer2", (1, 128, 28, 28)),
+        ("layer3", (1, 256, 14, 14)), ("layer4", (1, 512, 7, 7)), ("fc", (1, 1000)),
+    ]  # fmt: skip
+    assert [len(getattr(net, f"layer{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
+
+
+# ------------------------------------------------------------------ keys and parameter counts
+def _ours(name):
+    return models.resnet34() if name == "resnet34" else models.get_model(name)
+
+
+@pytest.mark.parametrize("name", models.MODELS)
+def test_state_dict_keys_and_parameter_count_match_pytorch(name):
+    torch.manual_seed(0)
+    ref = _torch_nets.BUILDERS[name]()
+    ours = _ours(name)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    for (key, ours_v), ref_v in zip(ours.state_dict().items(), ref.state_dict().values()):
+        assert ours_v.shape == tuple(ref_v.shape), key
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref.parameters())
+
+
+def test_lenet_parameter_count_is_the_books():
+    assert sum(p.numel() for p in models.get_model("lenet").parameters()) == 61_706
+
+
+def test_named_keys_quoted_in_nets_md():
+    assert "2.0.p2_1.bias" in models.get_model("googlenet").state_dict()
+    assert "DenseBlosk_0.net.0.2.weight" in models.get_model("densenet").state_dict()
+    assert "layer1.0.left.0.weight" in models.resnet34().state_dict()
+    assert "0.weight" in models.get_model("lenet").state_dict()
+
+
+# ------------------------------------------------------------------ logits and gradients vs PyTorch
+TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
+
+
+def _no_dropout(net):
+    """Put every Dropout in eval (identity); the rest keeps its mode."""
+    for m in net.modules():
+        if type(m).__name__ == "Dropout":
+            m.eval()
+
+
+def _close(ours, ref, rtol, what, floor=0.0, slack=0.0):
+    """|ours − ref| ≤ rtol · (|ref| + max(max|ref|, floor)) + slack.
+
+    Relative, with the tensor's own scale as floor; ``floor`` is for tensors that are zero up to
+    round-off (a conv bias followed by batch norm in training has an exactly zero gradient), where
+    the scale is that of the net's other gradients; ``slack`` is an absolute allowance.
+    """
+    ours, ref = np.asarray(ours, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
+    scale = max(float(np.max(np.abs(ref))) if ref.size else 0.0, floor)
+    err = np.abs(ours - ref)
+    bound = rtol * (np.abs(ref) + scale) + slack + 1e-300
+    worst = float(np.max(err / bound)) if ref.size else 0.0
+    assert worst <= 1.0, (
+        f"{what}: max error {float(err.max()):.3e} exceeds {rtol:g} relative (scale {scale:.3e}, slack {slack:.2e})"
+    )
+
+
+def _torch_run(name, tdtype, train, x, y):
+    """The seed's PyTorch net (seeded weights) on (x, y): its state dict, logits, loss, grads, buffers after."""
+    torch.manual_seed(1)
+    ref = _torch_nets.BUILDERS[name]().to(tdtype)
+    state = {k: v.detach().cpu().numpy().copy() for k, v in ref.state_dict().items()}
+    ref.train(train)
+    _no_dropout(ref)
+    out = ref(torch.from_numpy(x).to(tdtype))
+    loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y))
+    loss.backward()
+    return {
+        "state": state,
+        "logits": out.detach().numpy(),
+        "loss": loss.detach().numpy(),
+        "grads": {k: p.grad.numpy() for k, p in ref.named_parameters()},
+        "buffers": {k: b.numpy() for k, b in ref.named_buffers()},
+    }
+
+
+def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10):
+    """Our net with PyTorch's weights: logits, loss, every gradient and the buffers after the step.
+
+    float64: against PyTorch in float64 to 1e-9 relative. float32: against PyTorch in float64, to
+    1e-4 relative or, where float32 itself cannot do better (batch norm over a handful of values,
+    a ReLU kink), to 3× PyTorch's own float32 error on the same tensor.
+    """
+    gen = np.random.default_rng(7)
+    x = gen.standard_normal((batch, in_channels, size, size))
+    y = gen.integers(0, num_classes, size=batch)
+    ref = _torch_run(name, torch.float64, train, x, y)
+    ref32 = _torch_run(name, torch.float32, train, x, y) if dtype == np.float32 else None
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+
+    def slack(kind, key=None):  # 3× PyTorch's float32 error (0 in float64)
+        if ref32 is None:
+            return 0.0
+        a, b = (ref32[kind], ref[kind]) if key is None else (ref32[kind][key], ref[kind][key])
+        return 3.0 * float(np.max(np.abs(np.asarray(a, np.float64) - b)))
+
+    ours = _ours(name).to(dtype)
+    ours.load_state_dict(ref["state"])  # PyTorch's weights and buffers (as NumPy arrays), by key
+    ours.train(train)
+    _no_dropout(ours)
+    out = ours(mt.tensor(x.astype(dtype)))
+    loss = nn.functional.cross_entropy(out, mt.tensor(y))
+    loss.backward()
+
+    assert out.dtype == dtype
+    _close(out.numpy(), ref["logits"], rtol, f"{name} logits", slack=slack("logits"))
+    _close(loss.numpy(), ref["loss"], rtol, f"{name} loss", slack=slack("loss"))
+    grad_scale = max(float(np.max(np.abs(g))) for g in ref["grads"].values())
+    checked = 0
+    for key, p in ours.named_parameters():
+        assert p.grad is not None, f"{name}: no gradient for {key}"
+        assert p.grad.dtype == dtype and p.grad.shape == p.shape
+        _close(
+            p.grad.numpy(), ref["grads"][key], rtol, f"{name} grad of {key}", floor=grad_scale,
+            slack=slack("grads", key),
+        )  # fmt: skip
+        checked += 1
+    assert checked == len(ref["grads"])
+    for key, b in ours.named_buffers():  # after the step: running statistics and batch counters
+        if b.dtype.kind == "f":
+            assert b.dtype == dtype
+            _close(b.numpy(), ref["buffers"][key], rtol, f"{name} buffer {key}", slack=slack("buffers", key))
+        else:
+            assert int(b.item()) == int(ref["buffers"][key]), key
+
+
+FAST_CASES = [  # (name, input size, batch)
+    ("lenet", 28, 4),
+    ("lenet_relu", 28, 4),
+    ("googlenet", 32, 2),
+    ("resnet18", 32, 3),
+    ("densenet", 32, 3),
+]
+FLOAT32_CASES = FAST_CASES[:3] + [("resnet18", 64, 4), ("densenet", 64, 4)]
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("name, size, batch", FAST_CASES, ids=[c[0] for c in FAST_CASES])
+def test_matches_pytorch_float64(name, size, batch, train):
+    _cross_check(name, size, batch, np.float64, train)
+
+
+@pytest.mark.parametrize("name, size, batch", FLOAT32_CASES, ids=[c[0] for c in FLOAT32_CASES])
+def test_matches_pytorch_float32(name, size, batch):
+    _cross_check(name, size, batch, np.float32, True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("name", ["googlenet", "resnet18", "densenet"])
+def test_matches_pytorch_float64_at_96(name, train):
+    _cross_check(name, 96, 2, np.float64, train)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["alexnet", "vgg11_small", "vgg11"])
+def test_matches_pytorch_at_224(name):
+    """The Linear after the Flatten fixes the input at 224; no batch norm, so train mode = eval mode here."""
+    _cross_check(name, 224, 2, np.float64, True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_resnet34_matches_pytorch(train):
+    """The seed's ImageNet-style net: 3 channels, 1000 classes, 224 input (its avg_pool2d(7) needs 7x7)."""
+    _cross_check("resnet34", 224, 2, np.float64, train, in_channels=3, num_classes=1000)
+
+
+# ------------------------------------------------------------------ factories, options, summary
+def test_get_model_names_and_options():
+    assert set(models.MODELS) == set(models.INPUT_SIZES)
+    assert models.MODELS == (
+        "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_small", "googlenet", "resnet18", "resnet34", "densenet",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="unknown model 'lenet6'"):
+        models.get_model("lenet6")
+    net = models.get_model("lenet", in_channels=3, num_classes=7)
+    assert net[0].weight.shape == (6, 3, 5, 5) and net[11].out_features == 7
+    assert models.default_input_shape("googlenet") == (1, 1, 96, 96)
+
+
+def test_lenet_xavier_init_is_the_books_distribution():
+    mt.manual_seed(3)
+    net = models.get_model("lenet", init="xavier")
+    for m in net:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            fan_in = m.weight.shape[1] * int(np.prod(m.weight.shape[2:]))
+            fan_out = m.weight.shape[0] * int(np.prod(m.weight.shape[2:]))
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            w = m.weight.numpy()
+            assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    # the default init's bound is 1/sqrt(fan_in), visibly different on the 400->120 Linear
+    default = models.get_model("lenet")
+    assert np.abs(default[7].weight.numpy()).max() <= 1 / np.sqrt(400)
+    assert np.abs(net[7].weight.numpy()).max() > 1 / np.sqrt(400)
+    # deterministic under the seed
+    mt.manual_seed(3)
+    again = models.get_model("lenet", init="xavier")
+    np.testing.assert_array_equal(again[0].weight.numpy(), net[0].weight.numpy())
+    with pytest.raises(ValueError, match="init"):
+        models.get_model("lenet", init="he")
+
+
+def test_resnet34_rejects_small_inputs_clearly():
+    with pytest.raises(ValueError, match="224"):
+        with mt.no_grad():
+            models.resnet34(in_channels=1, num_classes=10)(mt.rand(1, 1, 64, 64))
+
+
+def test_summary_rows_and_total():
+    text = models.summarize(models.get_model("lenet"), "1x1x28x28")
+    lines = text.splitlines()
+    assert lines[1].split() == ["layer", "type", "output", "shape", "params"]
+    assert lines[2].split() == ["0", "Conv2d", "1x6x28x28", "156"]
+    assert lines[-2].split() == ["11", "Linear", "1x10", "850"]
+    assert lines[-1] == "total parameters: 61,706"
+    densenet = models.summarize(models.get_model("densenet"), (1, 1, 96, 96))
+    assert "DenseBlosk_3" in densenet and "1x248x3x3" in densenet
+    net = models.get_model("resnet18")
+    assert net.training
+    models.summarize(net, (2, 1, 64, 64))
+    assert net.training and all(m.training for m in net.modules())  # mode restored
+    assert int(net[0][1].num_batches_tracked.item()) == 0  # ran in eval: no statistics updated
+    with pytest.raises(ValueError, match="1x1x28x28"):
+        models.summarize(net, "1by28")
