@@ -397,6 +397,7 @@ def read_checkpoint(path) -> Checkpoint:
     recorded = meta["model"].get("tensors", {})
     if set(recorded) != set(weights) or any(list(weights[k].shape) != recorded[k]["shape"] for k in weights):
         raise CheckpointError(f"checkpoint {folder}: {MODEL_FILE} does not hold the tensors listed in {META_FILE}")
+    weights = {k: weights[k] for k in recorded}  # the state_dict's own order (safetensors sorts its keys)
     opt_meta = meta.get("optimizer")
     optimizer_state = None
     if opt_meta is not None:
