@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 from .harness import pin_threads
 
@@ -55,6 +56,11 @@ def main(argv=None) -> int:
 
     pin_threads(args.threads)  # torch's intra-op pool, numba's pool
 
+    from . import harness
+
+    if args.quick:
+        harness.SETTLE_S = 0.0
+
     from .cases_models import case_epochs, case_lenet, case_resnet
     from .cases_ops import case_blas, case_conv, case_ops, case_scaling
     from .cases_proc import case_firststep, case_memory
@@ -81,6 +87,7 @@ def main(argv=None) -> int:
     rows, skipped = [], []
     for case in args.cases:
         fn, title = runners[case]
+        t0 = time.perf_counter()
         try:
             new = fn(args)
         except Missing as exc:
@@ -91,7 +98,7 @@ def main(argv=None) -> int:
             skipped.append(Skipped(case, f"{type(exc).__name__}: {exc}"))
             print(f"\n== {title}\nFAILED: {type(exc).__name__}: {exc}", flush=True)
             continue
-        print_rows(title, new)
+        print_rows(f"{title}  [{time.perf_counter() - t0:.1f} s]", new)
         rows.extend(new)
     write_json(args.json, meta, rows, skipped)
     print(f"\n# load at end {meta.get('loadavg_end')}; results written to {args.json}")

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .harness import Row, child_env
 from .nets import Missing
@@ -34,12 +35,26 @@ def run_worker(task: str, engine: str, args, timeout: float = 900.0) -> dict:
     raise WorkerFailed(f"{task}/{engine} exited {proc.returncode}: {tail[0][:200]}")
 
 
+def run_workers(jobs, args) -> list[dict]:
+    """Run ``(task, engine)`` jobs one after the other (``--quick``: side by side, timing is moot there)."""
+    if not args.quick:
+        return [run_worker(task, engine, args) for task, engine in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: run_worker(job[0], job[1], args), jobs))
+
+
 def case_firststep(args) -> list[Row]:
-    """Import + build LeNet + one step in a new process, after a first process warmed numba's cache."""
-    cold = run_worker("firststep", "ours", args)  # compiles and writes the numba cache (if stale)
+    """Import + build LeNet + one step in a new process, after a first process warmed numba's cache.
+
+    PyTorch has no such cache, but its second process is the one measured too (the OS file cache
+    is warm for both). ``--quick`` runs PyTorch once, beside our cache-filling run.
+    """
+    if args.quick:
+        cold, torch_warm = run_workers([("firststep", "ours"), ("firststep", "torch")], args)
+    else:
+        cold, _ = run_workers([("firststep", "ours"), ("firststep", "torch")], args)
+        torch_warm = run_worker("firststep", "torch", args)
     warm = run_worker("firststep", "ours", args)
-    run_worker("firststep", "torch", args)  # torch has no such cache; the second run is measured alike
-    torch_warm = run_worker("firststep", "torch", args)
     return [Row(
         "firststep", "new process: import + LeNet build + first step (warm numba cache)",
         1e3 * warm["seconds"], 1e3 * torch_warm["seconds"],
@@ -52,7 +67,7 @@ def case_firststep(args) -> list[Row]:
 def case_memory(args) -> list[Row]:
     rows = []
     try:
-        o, t = run_worker("mem_lenet", "ours", args), run_worker("mem_lenet", "torch", args)
+        o, t = run_workers([("mem_lenet", "ours"), ("mem_lenet", "torch")], args)
         what = f"LeNet train loop b{o['batch']} x{o['steps']} steps ({o['data']})"
         rows.append(Row("memory", f"{what}: peak RSS", o["peak_rss_mb"], t["peak_rss_mb"], unit="MB",
                         note="target < 1024 MB (ours)", extra={"ours": o, "torch": t}))
@@ -64,8 +79,8 @@ def case_memory(args) -> list[Row]:
     except WorkerFailed as exc:
         rows.append(Row("memory", "LeNet train loop", None, None, unit="MB", note=f"FAILED: {exc}"[:160]))
     try:
-        o, t = run_worker("mem_vgg", "ours", args), run_worker("mem_vgg", "torch", args)
-        what = f"VGG-11-small 224x224 b{o['batch']} fwd+bwd"
+        o, t = run_workers([("mem_vgg", "ours"), ("mem_vgg", "torch")], args)
+        what = f"VGG-11-small 224x224 b{o['batch']} fwd+bwd" + (" (channels/16)" if args.quick else "")
         rows.append(Row("memory", f"{what}: peak RSS", o["peak_rss_mb"], t["peak_rss_mb"], unit="MB",
                         extra={"ours": o, "torch": t}))
         rows.append(Row("memory", "  VGG: peak RSS above model built", o["peak_rss_mb"] - o["model_rss_mb"],

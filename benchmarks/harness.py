@@ -1,8 +1,9 @@
 """Timing, results and the printed tables; no engine code here.
 
-``compare(ours, torch, repeat, warmup)`` calls both functions interleaved and keeps the median of
-each side. A ``Row`` is one line of a table: the two medians, the ratio ours/torch and, where the
-work is countable, the FLOPs and the rate each side reached.
+``compare(ours, torch, repeat, warmup)`` calls both functions in alternating blocks, with a pause
+at each switch, and keeps the median of each side. A ``Row`` is one line of a table: the two
+medians, the ratio ours/torch and, where the work is countable, the FLOPs and the rate each side
+reached.
 """
 
 from __future__ import annotations
@@ -100,23 +101,32 @@ def _time_once(fn) -> float:
     return time.perf_counter() - t0
 
 
-def compare(ours, torch_fn, repeat: int, warmup: int = 1):
-    """Call ``ours`` and ``torch_fn`` interleaved; return their lists of seconds per call.
+SETTLE_S = 0.3  # pause when switching engines: lets the other's spinning BLAS/OpenMP threads go to sleep
 
-    Warm-up calls (numba compilation, allocator and cache warm-up) are not kept. The order of
-    the pair alternates so that neither side always runs right after the other's garbage.
+
+def compare(ours, torch_fn, repeat: int, warmup: int = 1, blocks: int = 2, settle: float | None = None):
+    """Time ``ours`` and ``torch_fn`` in alternating blocks; return their lists of seconds per call.
+
+    Both engines live in this process, and each leaves its worker threads spinning for a while
+    after a call (OpenBLAS's threads busy-wait about 0.1 s; torch's OpenMP pool too). On a small
+    machine those spinning threads steal the cores from the other engine, so calls interleaved
+    one by one would measure each engine slowed down by the other (20-80 % here). Instead each
+    side runs ``repeat / blocks`` calls back to back, as in a training loop, after a pause of
+    ``settle`` seconds; the blocks alternate (ours, torch, ours, torch) so that a change in the
+    machine's load during the run hits both sides. Warm-up calls (numba compilation and cache
+    load, allocator warm-up) come first and are not kept.
     """
-    for _ in range(warmup):
-        ours()
-        torch_fn()
+    settle = SETTLE_S if settle is None else settle
+    for fn in (ours, torch_fn):
+        for _ in range(warmup):
+            fn()
+    blocks = max(1, min(blocks, repeat))
+    sizes = [repeat // blocks + (1 if b < repeat % blocks else 0) for b in range(blocks)]
     t_ours, t_torch = [], []
-    for i in range(repeat):
-        if i % 2 == 0:
-            t_ours.append(_time_once(ours))
-            t_torch.append(_time_once(torch_fn))
-        else:
-            t_torch.append(_time_once(torch_fn))
-            t_ours.append(_time_once(ours))
+    for size in sizes:
+        for fn, out in ((ours, t_ours), (torch_fn, t_torch)):
+            time.sleep(settle)
+            out.extend(_time_once(fn) for _ in range(size))
     return t_ours, t_torch
 
 

@@ -24,20 +24,32 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 
 
-def rss_mb() -> float:
-    """Current resident set size (Linux /proc), in MiB."""
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (Linux), in MiB."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
 
 
+def rss_mb() -> float:
+    """Current resident set size, in MiB."""
+    return _status_mb("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    VmHWM, not ``getrusage().ru_maxrss``: Linux carries ru_maxrss across fork + exec, so a child
+    would report its parent's peak when that was higher. Off Linux, fall back to ru_maxrss.
+    """
+    hwm = _status_mb("VmHWM")
+    if hwm == hwm:  # not NaN
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
@@ -58,14 +70,14 @@ class Engine:
 
             self.mt, self.F = mt, F
 
-    def model(self, name: str):
+    def model(self, name: str, **kwargs):
         from .nets import TORCH_NETS, ours
 
         if self.name == "torch":
             self.torch.manual_seed(0)
-            return TORCH_NETS[name]()
+            return TORCH_NETS[name](**kwargs)
         self.mt.manual_seed(0)
-        return ours(name)
+        return ours(name, **kwargs)
 
     def sgd(self, model, lr):
         if self.name == "torch":
@@ -161,7 +173,7 @@ def task_mem_lenet(eng: Engine, quick: bool) -> dict:
 
 def task_mem_vgg(eng: Engine, quick: bool) -> dict:
     base = rss_mb()
-    model = eng.model("vgg11_small")
+    model = eng.model("vgg11_small", **({} if not quick else {"ratio": 16}))  # quick: channels / 16
     n = 16 if not quick else 1
     x, y = random_batch(n, 1, 224, 224)
     opt = eng.sgd(model, 0.05)
