@@ -1,0 +1,188 @@
+"""SGD and Adam against ``torch.optim``: 20 steps from equal weights with equal gradients.
+
+The gradients are a fixed function of the step and the current weights (the gradient of a
+quadratic plus a step-dependent drift), computed in NumPy and handed to both optimizers, so the
+check isolates the update rules. float32 throughout, compared to float32 round-off.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import minitorch_cnn as mt
+from minitorch_cnn import nn, optim
+
+torch = pytest.importorskip("torch")
+
+SHAPES = [(5, 4), (4,), (3, 2, 2)]
+
+
+def _grad(step, weights, i):
+    gen = np.random.default_rng(100 * step + i)
+    return (0.7 * weights + gen.standard_normal(weights.shape)).astype(np.float32)
+
+
+def _run_both(make_ours, make_ref, steps=20, skip=None):
+    gen = np.random.default_rng(0)
+    init = [gen.standard_normal(s).astype(np.float32) for s in SHAPES]
+    ours = [nn.Parameter(mt.tensor(w.copy())) for w in init]
+    ref = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in init]
+    opt, ref_opt = make_ours(ours), make_ref(ref)
+    for step in range(steps):
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        for i, (p, r) in enumerate(zip(ours, ref)):
+            if skip is not None and skip(step, i):
+                continue  # no gradient this step: both optimizers must leave it (and its state) alone
+            g = _grad(step, r.detach().numpy(), i)
+            p.grad = mt.tensor(g.copy())
+            r.grad = torch.from_numpy(g.copy())
+        opt.step()
+        ref_opt.step()
+    for p, r in zip(ours, ref):
+        assert p.dtype == np.float32
+        np.testing.assert_allclose(p.numpy(), r.detach().numpy(), rtol=2e-6, atol=2e-6)
+    return opt, ref_opt, ours, ref
+
+
+SGD_CASES = [
+    dict(lr=0.1),
+    dict(lr=0.05, momentum=0.9),
+    dict(lr=0.05, momentum=0.9, dampening=0.3),
+    dict(lr=0.05, momentum=0.9, nesterov=True),
+    dict(lr=0.05, momentum=0.5, weight_decay=0.01),
+    dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+]
+
+
+@pytest.mark.parametrize("kw", SGD_CASES, ids=[str(k) for k in SGD_CASES])
+def test_sgd_matches_torch(kw):
+    _run_both(lambda ps: optim.SGD(ps, **kw), lambda ps: torch.optim.SGD(ps, **kw))
+
+
+ADAM_CASES = [
+    dict(),
+    dict(lr=0.01, betas=(0.8, 0.99)),
+    dict(lr=0.01, weight_decay=0.05),
+    dict(lr=0.01, amsgrad=True),
+    dict(lr=0.02, eps=1e-3, amsgrad=True, weight_decay=0.01),
+]
+
+
+@pytest.mark.parametrize("kw", ADAM_CASES, ids=[str(k) for k in ADAM_CASES])
+def test_adam_matches_torch(kw):
+    _run_both(lambda ps: optim.Adam(ps, **kw), lambda ps: torch.optim.Adam(ps, foreach=False, **kw))
+
+
+def test_parameters_without_gradient_are_skipped_like_torch():
+    skip = lambda step, i: i == 1 and step % 3 == 0  # noqa: E731
+    _run_both(lambda ps: optim.Adam(ps, lr=0.01), lambda ps: torch.optim.Adam(ps, lr=0.01), skip=skip)
+    _run_both(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9), skip=skip)
+
+
+def test_param_groups_with_their_own_lr():
+    def ours(ps):
+        return optim.SGD([{"params": ps[:1], "lr": 0.5}, {"params": ps[1:]}], lr=0.1, momentum=0.9)
+
+    def ref(ps):
+        return torch.optim.SGD([{"params": ps[:1], "lr": 0.5}, {"params": ps[1:]}], lr=0.1, momentum=0.9)
+
+    opt, ref_opt, *_ = _run_both(ours, ref)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
+    assert [len(g["params"]) for g in opt.param_groups] == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_state_dict_is_pytorchs_layout_json_plus_arrays_and_resumes_exactly(kind):
+    def make(ps):
+        return optim.SGD(ps, lr=0.05, momentum=0.9) if kind == "sgd" else optim.Adam(ps, lr=0.01, amsgrad=True)
+
+    def make_ref(ps):
+        return torch.optim.SGD(ps, lr=0.05, momentum=0.9) if kind == "sgd" else torch.optim.Adam(ps, lr=0.01, amsgrad=True)
+
+    opt, ref_opt, ours, ref = _run_both(make, make_ref, steps=10)
+    sd, ref_sd = opt.state_dict(), ref_opt.state_dict()
+    assert sd["param_groups"][0]["params"] == ref_sd["param_groups"][0]["params"] == [0, 1, 2]
+    assert set(sd["state"]) == set(ref_sd["state"])
+    for i, entry in sd["state"].items():
+        assert set(entry) == set(ref_sd["state"][i])
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_allclose(value, ref_sd["state"][i][key].numpy(), rtol=2e-6, atol=1e-7)
+            else:
+                assert value == float(ref_sd["state"][i][key])
+    # split into JSON (scalars, groups) and arrays, as a checkpoint does, then resume in a new optimizer
+    arrays = {f"{i}.{k}": v for i, e in sd["state"].items() for k, v in e.items() if isinstance(v, np.ndarray)}
+    meta = json.loads(json.dumps({
+        "param_groups": sd["param_groups"],
+        "scalars": {f"{i}.{k}": v for i, e in sd["state"].items() for k, v in e.items() if not isinstance(v, np.ndarray)},
+    }))  # fmt: skip
+    state = {}
+    for key, value in {**arrays, **meta["scalars"]}.items():
+        i, k = key.split(".", 1)
+        state.setdefault(int(i), {})[k] = value
+    fresh = make(ours)
+    fresh.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    for step in range(10, 15):
+        fresh.zero_grad()
+        ref_opt.zero_grad()
+        for i, (p, r) in enumerate(zip(ours, ref)):
+            g = _grad(step, r.detach().numpy(), i)
+            p.grad, r.grad = mt.tensor(g.copy()), torch.from_numpy(g.copy())
+        fresh.step()
+        ref_opt.step()
+    for p, r in zip(ours, ref):
+        np.testing.assert_allclose(p.numpy(), r.detach().numpy(), rtol=2e-6, atol=2e-6)
+
+
+def test_load_state_dict_checks_groups():
+    p = [nn.Parameter(mt.ones(2)), nn.Parameter(mt.ones(3))]
+    opt = optim.SGD(p, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="parameter group 0 has 1 parameters"):
+        opt.load_state_dict({"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]})
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict(
+            {"state": {0: {"momentum_buffer": np.zeros(5, np.float32)}}, "param_groups": opt.state_dict()["param_groups"]}
+        )
+
+
+def test_zero_grad_and_argument_errors():
+    p = nn.Parameter(mt.ones(3))
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = mt.ones(3)
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is not None and float(p.grad.sum()) == 0
+    opt.zero_grad()
+    assert p.grad is None
+    opt.step()  # no gradient: nothing happens
+    assert float(p.sum()) == 3
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([p], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="empty"):
+        optim.Adam([])
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(p, lr=0.1)
+
+
+def test_training_a_model_end_to_end_with_model_parameters():
+    """net.parameters() feeds the optimizer; the loss goes down on a tiny problem."""
+    mt.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x = mt.randn(32, 4)
+    y = mt.tensor((np.arange(32) % 3).astype(np.int64))
+    opt = optim.Adam(net.parameters(), lr=0.05)
+    loss_fn = nn.CrossEntropyLoss()
+    first = None
+    for _ in range(30):
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        first = first if first is not None else float(loss.item())
+    assert float(loss.item()) < 0.7 * first
+    assert all(p.dtype == np.float32 and p.grad_fn is None for p in net.parameters())
