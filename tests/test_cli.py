@@ -1,0 +1,145 @@
+"""The command line end to end on a tiny fake Fashion-MNIST written as IDX files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minitorch_cnn import cli, data, train
+from minitorch_cnn.checkpoint import read_checkpoint
+
+
+@pytest.fixture(scope="module")
+def fake_data(tmp_path_factory):
+    """64 training and 32 test 28x28 images in the layout of the real files (DIR/fashion-mnist/*.gz)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 64), ("t10k", 32)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        for k in range(n):  # a learnable pattern: a bright column per class
+            images[k, :, 2 + 2 * labels[k]] = 255
+        data.write_idx(root / "fashion-mnist" / f"{split}-images-idx3-ubyte.gz", images)
+        data.write_idx(root / "fashion-mnist" / f"{split}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_eval_resume_end_to_end(fake_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run(["train", "lenet", "--epochs", "2", "--batch-size", "16", "--data-dir", str(fake_data),
+                             "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "64 training and 32 test images; sgd lr 0.9, batch 16, 2 epochs on cpu" in stdout
+    assert "epoch 1: loss " in stdout and "epoch 2: loss " in stdout and "examples/sec on cpu" in stdout
+    for name in ("metrics.csv", "metrics.json", "curves.png"):
+        assert (out / name).is_file()
+    ckpt = read_checkpoint(out)
+    assert ckpt.epoch == 2 and ckpt.config["net"] == "lenet" and ckpt.config["init"] == "xavier"
+    assert ckpt.config["lr"] == 0.9 and ckpt.config["batch_size"] == 16 and ckpt.config["seed"] == 0
+
+    code, stdout, err = run(["eval", str(out), "--data-dir", str(fake_data)], capsys)
+    assert code == 0, err
+    test_acc = json.loads((out / "metrics.json").read_text())["epochs"][-1]["test_acc"]
+    assert f"test acc {test_acc:.3f} on 32 images" in stdout and "lenet after 2 epoch(s)" in stdout
+
+    # a second fresh run into the same folder is refused; a conflicting flag on resume too
+    code, _, err = run(["train", "lenet", "--epochs", "3", "--data-dir", str(fake_data), "--out", str(out)], capsys)
+    assert code == 1 and "already holds the checkpoints of a run" in err
+    code, _, err = run(["train", "lenet", "--epochs", "3", "--lr", "0.1", "--resume", "--data-dir", str(fake_data),
+                        "--out", str(out)], capsys)
+    assert code == 1 and "--lr 0.1 (the run used 0.9)" in err
+
+    code, stdout, err = run(["train", "lenet", "--epochs", "3", "--resume", "--data-dir", str(fake_data),
+                             "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "resuming from" in stdout and "epoch 3: loss" in stdout and "epoch 1:" not in stdout
+    assert read_checkpoint(out).epoch == 3 and read_checkpoint(out).config["batch_size"] == 16
+
+
+def test_better_recipe_flags_reach_the_run(fake_data, tmp_path, capsys):
+    out = tmp_path / "adam"
+    code, stdout, err = run(["train", "lenet_relu", "--epochs", "1", "--optimizer", "adam", "--lr", "0.001",
+                             "--batch-size", "32", "--init", "default", "--seed", "3", "--data-dir", str(fake_data),
+                             "--out", str(out)], capsys)
+    assert code == 0, err
+    c = read_checkpoint(out).config
+    assert (c["net"], c["optimizer"], c["lr"], c["init"], c["seed"]) == ("lenet_relu", "adam", 0.001, "default", 3)
+    assert read_checkpoint(out).optimizer_type == "Adam"
+
+
+def test_resize_flag(fake_data, tmp_path, capsys):
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--resize", "32", "--data-dir", str(fake_data),
+                             "--out", str(tmp_path / "r")], capsys)
+    assert code == 1 and "Linear" in err and "400" in err  # LeNet's Linear(400) cannot take 32x32: a clear error
+    assert train.default_config("lenet", resize=32)["resize"] == 32
+
+
+def test_nan_loss_exit_code_and_message(fake_data, tmp_path, capsys):
+    with np.errstate(all="ignore"):
+        code, _, err = run(["train", "lenet_relu", "--epochs", "2", "--lr", "1e30", "--data-dir", str(fake_data),
+                            "--out", str(tmp_path / "nan")], capsys)
+    assert code == 1 and "loss is" in err and "at epoch" in err and "step" in err and "smaller --lr" in err
+
+
+def test_bad_command_lines(capsys):
+    for argv, expected in (
+        (["train", "lenet7"], "invalid choice: 'lenet7'"),
+        (["train", "lenet", "--epochs", "0"], "expected a positive integer"),
+        (["train", "lenet", "--lr", "fast"], "expected a number"),
+        (["train", "lenet", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["train", "lenet", "--device", "tpu"], "expected one of cpu, cuda"),
+        (["train", "lenet", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "required: COMMAND"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert expected in capsys.readouterr().err, argv
+
+
+def test_missing_data_gives_the_data_layers_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data.FashionMNIST, "system_dirs", (str(tmp_path / "no-system-package"),))
+    monkeypatch.setattr(data.FashionMNIST, "mirrors", ("http://127.0.0.1:9/",))  # refused at once, no network
+    code, _, err = run(["train", "lenet", "--epochs", "1", "--data-dir", str(tmp_path / "empty"),
+                        "--out", str(tmp_path / "run")], capsys)
+    assert code == 1
+    assert "Fashion-MNIST: the training files" in err or "Fashion-MNIST: the test files" in err
+    assert "apt-get install dataset-fashion-mnist" in err and "--data-dir" in err
+
+
+def test_eval_of_a_missing_or_corrupt_checkpoint(tmp_path, capsys):
+    code, _, err = run(["eval", str(tmp_path / "nothing")], capsys)
+    assert code == 1 and "no such file or directory" in err
+    bad = tmp_path / "epoch-0001"
+    bad.mkdir()
+    (bad / "checkpoint.json").write_text("{not json")
+    code, _, err = run(["eval", str(bad)], capsys)
+    assert code == 1 and "checkpoint.json is corrupt: not valid JSON" in err
+
+
+def test_summary_and_bench(capsys):
+    code, stdout, _ = run(["summary", "lenet"], capsys)
+    assert code == 0 and "1x16x5x5" in stdout and "total parameters: 61,706" in stdout
+    code, stdout, _ = run(["summary", "lenet", "--input", "2x1x28x28"], capsys)
+    assert code == 0 and "input 2x1x28x28 -> output 2x10" in stdout
+    code, _, err = run(["summary", "lenet", "--input", "1xAx28"], capsys)
+    assert code == 1 and "input shape" in err
+    code, stdout, _ = run(["bench"], capsys)
+    assert code == 0 and "python -m benchmarks" in stdout
+
+
+def test_python_dash_m_works_the_same():
+    result = subprocess.run([sys.executable, "-m", "minitorch_cnn", "summary", "lenet"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "total parameters: 61,706" in result.stdout
