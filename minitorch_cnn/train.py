@@ -139,6 +139,8 @@ def resolve_config(net: str, given: dict, saved: dict | None = None) -> dict:
         return default_config(net, **given)
     if saved.get("net") != net:
         raise CheckpointError(f"the checkpoint to resume holds net {saved.get('net')!r}, not {net!r}")
+    if given.get("resize") == 28:  # the images' own size: the same as no resizing
+        given = dict(given, resize=None)
     conflicts = [f"--{k.replace('_', '-')} {given[k]} (the run used {saved.get(k)})" for k in RUN_KEYS
                  if given.get(k) is not None and k in saved and given[k] != saved[k]]
     if conflicts:

@@ -63,6 +63,14 @@ def test_train_eval_resume_end_to_end(fake_data, tmp_path, capsys):
     assert "resuming from" in stdout and "epoch 3: loss" in stdout and "epoch 1:" not in stdout
     assert read_checkpoint(out).epoch == 3 and read_checkpoint(out).config["batch_size"] == 16
 
+    # the interrupted-and-resumed run ends with the same weights, byte for byte, as a straight 3-epoch run
+    straight = tmp_path / "straight"
+    code, _, err = run(["train", "lenet", "--epochs", "3", "--batch-size", "16", "--data-dir", str(fake_data),
+                        "--out", str(straight), "--no-progress"], capsys)
+    assert code == 0, err
+    assert (read_checkpoint(straight).path / "model.safetensors").read_bytes() == \
+        (read_checkpoint(out).path / "model.safetensors").read_bytes()
+
 
 def test_better_recipe_flags_reach_the_run(fake_data, tmp_path, capsys):
     out = tmp_path / "adam"

@@ -208,6 +208,7 @@ def test_configs():
     assert merged["lr"] == 0.5 and merged["epochs"] == 5
     with pytest.raises(CheckpointError, match=r"cannot resume with different settings: --lr 0.1 \(the run used 0.5\)"):
         train.resolve_config("lenet", {"lr": 0.1}, saved)
+    assert train.resolve_config("lenet", {"resize": 28, "lr": 0.5}, saved)["resize"] is None
     with pytest.raises(CheckpointError, match="holds net 'lenet', not 'alexnet'"):
         train.resolve_config("alexnet", {}, saved)
 
