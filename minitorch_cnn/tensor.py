@@ -33,10 +33,19 @@ class Tensor:
             data = data.astype(dtype)
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require gradients, got {data.dtype}")
-        self.data = data
+        self._data = data
         self.requires_grad = bool(requires_grad)
         self.grad: Tensor | None = None
         self.grad_fn = None  # the autograd Node that made this tensor (None for a leaf)
+
+    @property
+    def data(self):
+        """The raw array (NumPy or CuPy). Assigning a Tensor stores its array: ``p.data -= lr * p.grad``."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value.data if isinstance(value, Tensor) else value
 
     # ------------------------------------------------------------------ facts
     shape = property(lambda self: tuple(self.data.shape))
@@ -85,12 +94,13 @@ class Tensor:
     def detach(self) -> Tensor:
         return Tensor(self.data)
 
-    def to(self, device=None, dtype=None) -> Tensor:
-        """A tensor on ``device`` / with ``dtype``: self when nothing changes, else a graph-tracked copy."""
-        if device is not None and not isinstance(device, str):
-            device, dtype = None, device  # t.to(float64)
-        if device is not None and device not in ("cpu", "cuda") and not str(device).startswith("cuda"):
-            device, dtype = None, device  # t.to("float64")
+    def to(self, *args, device=None, dtype=None) -> Tensor:
+        """``t.to("cuda")``, ``t.to(mt.float64)``, ``t.to("cuda", mt.float64)``: self when nothing changes."""
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in backend.DEVICES:
+                device = arg
+            else:
+                dtype = arg
         return _F().to(self, device=device, dtype=dtype)
 
     def cpu(self):
@@ -179,6 +189,9 @@ class Tensor:
         if self.data.size != 1:
             raise RuntimeError(f"bool of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.item())
+
+    def __format__(self, spec):
+        return format(self.item(), spec) if self.data.size == 1 and spec else repr(self)
 
     def __float__(self):
         return float(self.item())

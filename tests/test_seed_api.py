@@ -13,8 +13,6 @@ import re
 import textwrap
 import types
 
-import pytest
-
 import minitorch_cnn
 from minitorch_cnn import models
 from minitorch_cnn import nn as mt_nn
@@ -696,10 +694,6 @@ for i in range(10):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Tensor (tensor.py) lacks __format__ (f'{l.sum():.3f}') and `p.data -= tensor` stores a Tensor in .data",
-)
 def test_edge_detection_training_seed():
     printed, ns = run(EDGE_TRAINING_SEED)
     w = ns["conv2d"].weight.numpy().ravel()
