@@ -138,6 +138,8 @@ class Tensor:
             gradient = gradient.data if isinstance(gradient, Tensor) else gradient
             if tuple(gradient.shape) != self.shape:
                 raise ValueError(f"backward: gradient shape {tuple(gradient.shape)} != tensor shape {self.shape}")
+            if backend.device_of(gradient) != self.device:
+                raise ValueError(f"backward: gradient on {backend.device_of(gradient)} for a tensor on {self.device}")
         backward(self, gradient, retain_graph=retain_graph)
 
     def requires_grad_(self, requires_grad=True):
@@ -155,8 +157,14 @@ class Tensor:
         return self
 
     def copy_(self, other):
-        self.data[...] = other.data if isinstance(other, Tensor) else other
+        """Copy ``other``'s values in (from any device, as ``torch.Tensor.copy_``)."""
+        self.data[...] = self._on_my_device(other)
         return self
+
+    def _on_my_device(self, value):
+        """A Tensor's or array's values on this tensor's device (moved explicitly, not left to CuPy)."""
+        value = value.data if isinstance(value, Tensor) else value
+        return backend.to_device(value, self.device) if backend.is_array(value) else value
 
     # -------------------------------------------- operators: delegate to the ops
     __add__ = lambda a, b: _F().add(a, b)
@@ -183,7 +191,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __setitem__(self, index, value):  # in-place write to the values; not tracked by autograd
-        self.data[_F().shape.raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.data[_F().shape.raw_index(index)] = self._on_my_device(value)
 
     def __bool__(self):
         if self.data.size != 1:

@@ -13,7 +13,8 @@ class Dropout(Function):
     @staticmethod
     def forward(ctx, a, *, p):
         keep = rng().random(a.shape, dtype=a.dtype) >= p  # drawn on the host from the seeded generator
-        scale = xp_of(a).asarray(keep, dtype=a.dtype) * a.dtype.type(1 / (1 - p))  # mask / (1 - p)
+        # the bool mask crosses to a's device (1 byte per element), then becomes a's dtype there
+        scale = xp_of(a).asarray(keep).astype(a.dtype) * a.dtype.type(1 / (1 - p))  # mask / (1 - p)
         ctx.save_for_backward(scale)
         return a * scale
 

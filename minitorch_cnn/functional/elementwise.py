@@ -283,6 +283,8 @@ def where(condition, input, other):
 def _compare(name, ufunc):
     def compare(input, other):
         check_tensor(name, input)
+        if isinstance(other, Tensor) and other.device != input.device:
+            raise ValueError(f"{name}: both operands must be on one device, got {input.device} and {other.device}")
         other = other.data if isinstance(other, Tensor) else other
         return Tensor(ufunc(xp_of(input.data), input.data, other))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import to_numpy, xp_of
 from ..tensor import Tensor
 from ._util import check_float, check_ndim, check_tensor
 
@@ -57,9 +57,10 @@ def _class_targets(op, input, target, reduction):
     if target.device != input.device:
         raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
     t, k = target.data, input.shape[1]
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= k):
-        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
-        raise ValueError(f"{op}: target label {bad} is out of range for {k} classes [0, {k - 1}]")
+    if t.size:
+        lo, hi = (int(v) for v in to_numpy(xp_of(t).stack((t.min(), t.max()))))  # one sync on a GPU
+        if lo < 0 or hi >= k:
+            raise ValueError(f"{op}: target label {lo if lo < 0 else hi} is out of range for {k} classes [0, {k - 1}]")
     return t
 
 

@@ -6,7 +6,7 @@ Statistics are per channel c, over the M = N·H·W values of that channel (M = N
 from __future__ import annotations
 
 from ..autograd import Function
-from ..backend import is_array, xp_of
+from ..backend import device_of, is_array, xp_of
 from ..tensor import Tensor
 from ._util import check_float, check_tensor
 
@@ -128,6 +128,8 @@ def batch_norm(
         for name, a in (("running_mean", running_mean), ("running_var", running_var)):
             if tuple(a.shape) != (C,):
                 raise ValueError(f"{op}: expected {name} of shape ({C},) for {C} features, got {tuple(a.shape)}")
+            if device_of(a) != input.device:  # updated in place: never a silent copy to another device
+                raise ValueError(f"{op}: input is on {input.device} but {name} is on {device_of(a)}")
     if momentum is not None and not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{op}: expected momentum in [0, 1] or None, got {momentum!r}")
     if eps <= 0:

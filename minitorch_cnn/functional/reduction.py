@@ -85,10 +85,12 @@ class Max(Function):
         xp = xp_of(g)
         if ctx.axis is None:
             return (ctx.ties * (g / ctx.ties.sum()),)
-        da = xp.zeros(ctx.shape, dtype=g.dtype)
-        g = g.reshape(ctx.index.shape)
-        xp.put_along_axis(da, ctx.index, g, axis=ctx.axis)
-        return (da,)
+        g = g.reshape(ctx.index.shape)  # (..., 1, ...): size 1 along the reduced axis
+        # one-hot along the axis (not put_along_axis, which CuPy 13 lacks): da = g where position == index
+        shape = [1] * len(ctx.shape)
+        shape[ctx.axis] = ctx.shape[ctx.axis]
+        positions = xp.arange(ctx.shape[ctx.axis]).reshape(shape)
+        return (xp.where(positions == ctx.index, g, xp.zeros((), dtype=g.dtype)),)
 
 
 def sum(input, dim=None, keepdim=False):
