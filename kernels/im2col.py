@@ -35,8 +35,9 @@ Two paths, one contract
 
 ``im2col`` / ``col2im`` dispatch: a NumPy array takes the numba path when
 ``backend.use_numba(array)`` (the default; force the generic path with the environment variable
-``MINITORCH_CNN_KERNELS=generic`` or ``backend.set_kernel_path("generic")``); any other array
-(CuPy) takes the generic path.
+``MINITORCH_CNN_KERNELS=generic`` or ``backend.set_kernel_path("generic")``); a CuPy array takes
+the CUDA kernels of ``kernels/cuda.py`` (col2im as a gather, no atomics) on the same default
+path, and the generic path when it is forced.
 
 Set ``NUMBA_DISABLE_JIT=1`` in the environment to run the numba kernels as ordinary Python
 (slow, but steppable in a debugger and printable).
@@ -48,7 +49,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from minitorch_cnn.backend import use_numba, xp_of
+from minitorch_cnn.backend import use_cuda_kernels, use_numba, xp_of
 
 
 def conv_out_size(size: int, k: int, s: int = 1, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
@@ -196,7 +197,10 @@ def im2col(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None
            [3., 4., 6., 7.],
            [4., 5., 7., 8.]])
     """
-    impl = im2col_numba if use_numba(x) else im2col_generic
+    if use_cuda_kernels(x):
+        from .cuda import im2col_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = im2col_numba if use_numba(x) else im2col_generic
     return impl(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, Ho, Wo)
 
 
@@ -211,5 +215,8 @@ def col2im(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    impl = col2im_numba if use_numba(cols) else col2im_generic
+    if use_cuda_kernels(cols):
+        from .cuda import col2im_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = col2im_numba if use_numba(cols) else col2im_generic
     return impl(cols, x_shape, sh, sw, ph, pw, dh, dw)

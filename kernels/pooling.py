@@ -16,7 +16,9 @@ window count (which depends on count_include_pad and ceil_mode) is done by the c
 
 Two paths, as in ``im2col``: the generic path reuses ``im2col``/``col2im`` (pad with -inf for
 max, 0 for sum, then reduce over the kh×kw axis), written with ``xp`` only so CuPy runs it; the
-numba path loops over windows directly (no column tensor), ``prange`` over the batch.
+numba path loops over windows directly (no column tensor), ``prange`` over the batch. CuPy
+arrays take the CUDA kernels of ``kernels/cuda.py`` (the backward passes as gathers, no atomics)
+unless the generic path is forced.
 ``NUMBA_DISABLE_JIT=1`` runs the plain loops un-jitted.
 """
 
@@ -26,7 +28,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from minitorch_cnn.backend import use_numba, xp_of
+from minitorch_cnn.backend import use_cuda_kernels, use_numba, xp_of
 
 from .im2col import col2im_generic, conv_out_size, im2col_generic
 
@@ -206,23 +208,35 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=No
            [7., 8.]]), array([[3, 3],
            [3, 3]]))
     """
-    impl = max_pool2d_forward_numba if use_numba(x) else max_pool2d_forward_generic
+    if use_cuda_kernels(x):
+        from .cuda import max_pool2d_forward_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = max_pool2d_forward_numba if use_numba(x) else max_pool2d_forward_generic
     return impl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
 
 
 def max_pool2d_backward(grad, argmax, x_shape, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1):
     """dL/dx ``(N, C, H, W)`` of max pooling: ``grad (N, C, Ho, Wo)`` added at each argmax pixel."""
-    impl = max_pool2d_backward_numba if use_numba(grad) else max_pool2d_backward_generic
+    if use_cuda_kernels(grad):
+        from .cuda import max_pool2d_backward_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = max_pool2d_backward_numba if use_numba(grad) else max_pool2d_backward_generic
     return impl(grad, argmax, x_shape, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 def sum_pool2d_forward(x, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=None):
     """Window sums ``(N, C, Ho, Wo)`` of ``x (N, C, H, W)`` (padding reads 0)."""
-    impl = sum_pool2d_forward_numba if use_numba(x) else sum_pool2d_forward_generic
+    if use_cuda_kernels(x):
+        from .cuda import sum_pool2d_forward_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = sum_pool2d_forward_numba if use_numba(x) else sum_pool2d_forward_generic
     return impl(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
 
 
 def sum_pool2d_backward(grad, x_shape, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1):
     """Adjoint of ``sum_pool2d_forward``: ``(N, C, H, W)``, each pixel gets the sum of its windows' grads."""
-    impl = sum_pool2d_backward_numba if use_numba(grad) else sum_pool2d_backward_generic
+    if use_cuda_kernels(grad):
+        from .cuda import sum_pool2d_backward_cuda as impl  # loaded with the first CuPy array
+    else:
+        impl = sum_pool2d_backward_numba if use_numba(grad) else sum_pool2d_backward_generic
     return impl(grad, x_shape, kh, kw, sh, sw, ph, pw, dh, dw)

@@ -10,7 +10,9 @@ works, ``cupy_ndarray`` is a placeholder class that no array is an instance of, 
 
 This module also holds the process-wide defaults: the default dtype (float32), the kernel path
 (``numba`` or ``generic``; environment variable ``MINITORCH_CNN_KERNELS``) and the random
-generator seeded by :func:`manual_seed`.
+generator seeded by :func:`manual_seed`. The kernel path picks between the compiled kernels (numba
+loops for NumPy arrays, CUDA kernels from ``kernels/cuda.py`` for CuPy arrays) and the
+array-generic path written with ``xp`` only, on either device.
 """
 
 from __future__ import annotations
@@ -153,12 +155,16 @@ _kernel_path = _kernel_path_from_env()
 
 
 def get_kernel_path() -> str:
-    """``"numba"`` (the fast CPU path) or ``"generic"`` (the array-generic path CuPy runs)."""
+    """``"numba"`` (the compiled kernels: numba on NumPy, CUDA on CuPy) or ``"generic"`` (``xp`` only)."""
     return _kernel_path
 
 
 def set_kernel_path(path: str) -> None:
-    """Force the kernel path for NumPy arrays; CuPy arrays always take the generic path."""
+    """Choose the kernel path: ``"numba"`` (compiled kernels, the default) or ``"generic"``.
+
+    ``"numba"`` sends NumPy arrays through the numba loops and CuPy arrays through the CUDA
+    kernels of ``kernels/cuda.py``; ``"generic"`` sends both through the array-generic path.
+    """
     global _kernel_path
     if path not in KERNEL_PATHS:
         raise ValueError(f"set_kernel_path: expected one of {KERNEL_PATHS}, got {path!r}")
@@ -167,7 +173,12 @@ def set_kernel_path(path: str) -> None:
 
 def use_numba(array) -> bool:
     """True when ``array`` should go through the numba kernels (a NumPy array, path "numba")."""
-    return _kernel_path == "numba" and isinstance(array, np.ndarray)
+    return _kernel_path == "numba" and isinstance(array, np.ndarray) and not isinstance(array, cupy_ndarray)
+
+
+def use_cuda_kernels(array) -> bool:
+    """True when ``array`` should go through the CUDA kernels (a CuPy array, path "numba")."""
+    return _kernel_path == "numba" and isinstance(array, cupy_ndarray)
 
 
 # ---------------------------------------------------------------- randomness
