@@ -67,7 +67,16 @@ class Optimizer:
     def _params_with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None:
+                self._state_to_device(p)
                 yield p, p.grad.data
+
+    def _state_to_device(self, p):
+        """Move ``p``'s state arrays to ``p``'s device (the module may have moved since the last step)."""
+        state = self.state.get(p)
+        if state:
+            for k, v in state.items():
+                if backend.is_array(v) and backend.device_of(v) != p.device:
+                    state[k] = backend.to_device(v, p.device)
 
     def step(self, closure=None):
         loss = None
