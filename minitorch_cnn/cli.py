@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resize images to PIXELSxPIXELS (bilinear); 0 for none (default: the book's for NET, "
                         "e.g. 224 for alexnet, none for lenet)")
     p.add_argument("--dataset", choices=train.DATASETS, help="fashion-mnist (default) or mnist")
+    p.add_argument("--subset", type=_positive_int, metavar="N",
+                   help="use only the first N images of the training and of the test set (quick smoke runs)")
     p.add_argument("--device", type=_device, help="cpu (default) or cuda")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with the dataset's IDX files (searched first; then $MINITORCH_CNN_DATA, the "
@@ -124,7 +126,7 @@ def _cmd_train(args) -> int:
     given = {
         "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "optimizer": args.optimizer,
         "momentum": args.momentum, "weight_decay": args.weight_decay, "init": args.init, "seed": args.seed,
-        "dataset": args.dataset, "device": args.device,
+        "dataset": args.dataset, "subset": args.subset, "device": args.device,
         "resize": None if args.resize is None else (args.resize or 28),  # 0: none = the images' own 28
     }
     given = {k: v for k, v in given.items() if v is not None}

@@ -76,8 +76,9 @@ RECIPES = {
 
 # What defines a run. Changing one of RUN_KEYS on --resume would silently make another run.
 CONFIG_KEYS = ("net", "dataset", "epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay",
-               "seed", "resize", "init", "device")
-RUN_KEYS = ("net", "dataset", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "seed", "resize", "init")
+               "seed", "resize", "init", "subset", "device")
+RUN_KEYS = ("net", "dataset", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "seed", "resize", "init",
+            "subset")
 OPTIMIZERS = ("sgd", "adam")
 INITS = ("xavier", "default")
 DATASETS = ("fashion-mnist", "mnist")
@@ -94,7 +95,7 @@ def default_config(net: str = "lenet", **overrides) -> dict:
     if net not in RECIPES:
         raise ValueError(f"unknown net {net!r}: expected one of {', '.join(RECIPES)}")
     config = {"net": net, "dataset": "fashion-mnist", "epochs": 10, "optimizer": "sgd", "momentum": 0.0,
-              "weight_decay": 0.0, "seed": 0, "init": "xavier", "device": "cpu", **RECIPES[net]}
+              "weight_decay": 0.0, "seed": 0, "init": "xavier", "subset": None, "device": "cpu", **RECIPES[net]}
     unknown = set(overrides) - set(CONFIG_KEYS)
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}: expected some of {', '.join(CONFIG_KEYS)}")
@@ -127,6 +128,10 @@ def check_config(config: dict) -> dict:
         raise ValueError(f"resize must be a positive integer (pixels) or None, got {c['resize']!r}")
     if c["resize"] == 28:
         c["resize"] = None
+    c.setdefault("subset", None)
+    if c["subset"] is not None and (isinstance(c["subset"], bool) or not isinstance(c["subset"], int)
+                                    or c["subset"] < 1):
+        raise ValueError(f"subset must be a positive integer (images) or None, got {c['subset']!r}")
     c["device"] = backend.check_device(c["device"]) if c["device"] is not None else "cpu"
     return c
 
@@ -175,19 +180,26 @@ def build_optimizer(config: dict, params):
 def build_loaders(config: dict, data_dir=None, train: bool = True, download: bool = True):
     """(train_loader or None, test_loader) over Fashion-MNIST (or MNIST), resized when ``resize`` is set.
 
-    The training loader shuffles with the run's seed; the test loader keeps the file order."""
+    The training loader shuffles with the run's seed; the test loader keeps the file order. With
+    ``subset`` N, only the first N images of each split are used (quick smoke runs of big nets)."""
     from . import data  # noqa: PLC0415 - the data layer is only needed when data is loaded
 
     cls = data.FashionMNIST if config.get("dataset", "fashion-mnist") == "fashion-mnist" else data.MNIST
     transform = data.Resize(config["resize"]) if config.get("resize") else None
     device = config.get("device", "cpu")
-    test = data.DataLoader(cls(root=data_dir, train=False, download=download, transform=transform),
-                           batch_size=config["batch_size"], shuffle=False, device=device)
+    subset = config.get("subset")
+
+    def dataset(is_train):
+        ds = cls(root=data_dir, train=is_train, download=download, transform=transform)
+        if subset is not None and subset < len(ds):
+            ds = data.ArrayDataset(ds.images[:subset], ds.targets[:subset], transform=transform)
+        return ds
+
+    test = data.DataLoader(dataset(False), batch_size=config["batch_size"], shuffle=False, device=device)
     train_loader = None
     if train:
-        train_loader = data.DataLoader(cls(root=data_dir, train=True, download=download, transform=transform),
-                                       batch_size=config["batch_size"], shuffle=True, seed=config["seed"],
-                                       device=device)
+        train_loader = data.DataLoader(dataset(True), batch_size=config["batch_size"], shuffle=True,
+                                       seed=config["seed"], device=device)
     return train_loader, test
 
 

@@ -83,6 +83,13 @@ def test_better_recipe_flags_reach_the_run(fake_data, tmp_path, capsys):
     assert read_checkpoint(out).optimizer_type == "Adam"
 
 
+def test_subset_flag(fake_data, tmp_path, capsys):
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--subset", "20", "--batch-size", "8",
+                             "--data-dir", str(fake_data), "--out", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    assert "20 training and 20 test images" in stdout and read_checkpoint(tmp_path / "s").config["subset"] == 20
+
+
 def test_resize_flag(fake_data, tmp_path, capsys):
     code, stdout, err = run(["train", "lenet", "--epochs", "1", "--resize", "32", "--data-dir", str(fake_data),
                              "--out", str(tmp_path / "r")], capsys)
