@@ -612,3 +612,13 @@ def test_cuda_kernels_equal_numba(geo, n, c, seed, dtype):
                                   sum_pool2d_forward_numba(x, *geometry))
     np.testing.assert_array_equal(cuda.sum_pool2d_backward_cuda(cupy.asarray(gy), x.shape, *geometry).get(),
                                   sum_pool2d_backward_numba(gy, x.shape, *geometry))
+
+
+@pytest.mark.skipif(HAS_GPU, reason="a GPU is present, so the benchmark runs instead of exiting")
+def test_gpu_benchmark_exits_with_the_reason(capsys):
+    from benchmarks import gpu as gpu_benchmark
+
+    with pytest.raises(SystemExit) as info:
+        gpu_benchmark.main([])
+    assert info.value.code == 1
+    assert "no GPU to benchmark" in capsys.readouterr().err
