@@ -60,11 +60,13 @@ __all__ = [
     "train",
 ]
 
-# The book's settings per net (Dive into Deep Learning, chapters 6-7): lr, batch size, input size.
-# resize None: the images' own 28x28.
+# The book's settings per net (Dive into Deep Learning, chapters 6-8): lr, batch size, input size.
+# resize None: the images' own 28x28. A net of models.MODELS missing here gets lr 0.1, batch 256
+# and its models.INPUT_SIZES.
 RECIPES = {
     "lenet": {"lr": 0.9, "batch_size": 256, "resize": None},
     "lenet_relu": {"lr": 0.9, "batch_size": 256, "resize": None},
+    "lenet_bn": {"lr": 1.0, "batch_size": 256, "resize": None},  # the book's LeNet with batch norm (sec. 8.5)
     "alexnet": {"lr": 0.01, "batch_size": 128, "resize": 224},
     "vgg11": {"lr": 0.05, "batch_size": 128, "resize": 224},
     "vgg11_small": {"lr": 0.05, "batch_size": 128, "resize": 224},
@@ -92,10 +94,12 @@ class NonFiniteLossError(RuntimeError):
 # ---------------------------------------------------------------------------- configs
 def default_config(net: str = "lenet", **overrides) -> dict:
     """The book's recipe for ``net`` (10 epochs, SGD, Xavier init, seed 0, CPU), with ``overrides``."""
-    if net not in RECIPES:
-        raise ValueError(f"unknown net {net!r}: expected one of {', '.join(RECIPES)}")
+    if net not in models.MODELS:
+        raise ValueError(f"unknown net {net!r}: expected one of {', '.join(models.MODELS)}")
+    size = models.INPUT_SIZES.get(net, 28)
+    recipe = RECIPES.get(net, {"lr": 0.1, "batch_size": 256, "resize": None if size == 28 else size})
     config = {"net": net, "dataset": "fashion-mnist", "epochs": 10, "optimizer": "sgd", "momentum": 0.0,
-              "weight_decay": 0.0, "seed": 0, "init": "xavier", "subset": None, "device": "cpu", **RECIPES[net]}
+              "weight_decay": 0.0, "seed": 0, "init": "xavier", "subset": None, "device": "cpu", **recipe}
     unknown = set(overrides) - set(CONFIG_KEYS)
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}: expected some of {', '.join(CONFIG_KEYS)}")
@@ -377,6 +381,8 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
             finally:
                 bar.close()
             epoch_time = time.perf_counter() - t0
+            if n == 0:
+                raise ValueError(f"fit: the training loader yielded no batches in epoch {epoch}")
             train_examples += n
             train_time += epoch_time
             t1 = time.perf_counter()
