@@ -9,7 +9,9 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
 2. conv internals: ``_unfold`` (im2col) and ``_fold`` (col2im) wrapped with timers; the rest of
    the conv's time is its matrix products, the bias add and the bias-gradient sum.
 3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
-   GFLOP/s, beside one big sgemm of the same size: how far the batching is from BLAS's best.
+   GFLOP/s, beside one big sgemm of the same size: how far the batching is from BLAS's best;
+   and the costs around them: fresh page-faulting buffers against a reused one, the handoff
+   between numba's and OpenBLAS's thread pools, the bias-gradient reduction.
 4. cProfile, top functions by own time (NumPy calls, numba dispatch, Python overhead).
 
 The wrappers are installed on the live classes of this process only; nothing is written back.
@@ -173,6 +175,45 @@ def conv_products(quick: bool, repeat: int) -> str:
     return "\n".join(lines)
 
 
+def conv_overheads(quick: bool, repeat: int) -> str:
+    """Costs around the products: fresh (page-faulting) buffers, the numba <-> BLAS thread handoff, db."""
+    import numpy as np
+    from minitorch_cnn.kernels import col2im, im2col
+
+    N, C, H, O = (64, 64, 32, 64) if not quick else (2, 4, 8, 4)
+    K, L = C * 9, H * H
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+    w_mat = rng.standard_normal((1, O, K), dtype=np.float32)
+    cols = im2col(x, 3, 3, 1, 1, 1, 1)
+    g = rng.standard_normal((N, O, H, H), dtype=np.float32)
+    buf = np.empty_like(cols)
+
+    def med(fn):
+        fn()
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return 1e3 * sorted(ts)[len(ts) // 2]
+
+    mat = lambda: np.matmul(w_mat, cols.reshape(N, 1, K, L))
+    t_im, t_mm = med(lambda: im2col(x, 3, 3, 1, 1, 1, 1)), med(mat)
+    t_seq = med(lambda: (im2col(x, 3, 3, 1, 1, 1, 1), mat()))
+    rows = [
+        (f"fresh {cols.nbytes / 2**20:.0f} MiB buffer, filled (np.empty + copyto)", med(lambda: np.copyto(np.empty_like(cols), cols))),
+        ("same, into a reused buffer", med(lambda: np.copyto(buf, cols))),
+        ("im2col (numba, parallel)", t_im),
+        ("col2im (numba, parallel)", med(lambda: col2im(cols, x.shape, 1, 1, 1, 1))),
+        ("forward product alone", t_mm),
+        (f"im2col then product (sum alone {t_im + t_mm:.1f}: handoff cost)", t_seq),
+        ("db = grad.sum(axis=(0, 2, 3))", med(lambda: g.sum(axis=(0, 2, 3)))),
+        ("db via grad.reshape(N, O, L).sum(2).sum(0)", med(lambda: g.reshape(N, O, L).sum(axis=2).sum(axis=0))),
+    ]
+    return "\n".join(f"{label:<62} {ms:8.2f} ms" for label, ms in rows)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,6 +248,8 @@ def main(argv=None) -> int:
     if args.work == "conv":
         print("\n## 3. the conv's products alone (median of", args.repeat, ")")
         print(conv_products(args.quick, args.repeat))
+        print("\n## 3b. around the products")
+        print(conv_overheads(args.quick, args.repeat))
 
     prof = cProfile.Profile()
     prof.enable()
