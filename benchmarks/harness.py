@@ -95,7 +95,6 @@ def median_ms(samples_s) -> float:
 
 
 def _time_once(fn) -> float:
-    gc.collect()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -125,6 +124,7 @@ def compare(ours, torch_fn, repeat: int, warmup: int = 1, blocks: int = 2, settl
     t_ours, t_torch = [], []
     for size in sizes:
         for fn, out in ((ours, t_ours), (torch_fn, t_torch)):
+            gc.collect()  # once per block: a full collection with torch loaded takes tens of ms
             time.sleep(settle)
             out.extend(_time_once(fn) for _ in range(size))
     return t_ours, t_torch
@@ -133,6 +133,7 @@ def compare(ours, torch_fn, repeat: int, warmup: int = 1, blocks: int = 2, settl
 def time_alone(fn, repeat: int, warmup: int = 1):
     for _ in range(warmup):
         fn()
+    gc.collect()
     return [_time_once(fn) for _ in range(repeat)]
 
 
