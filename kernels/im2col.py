@@ -31,7 +31,9 @@ Two paths, one contract
   ``col2im_loops``, importable and runnable un-jitted) compiled once at module level with
   ``numba.njit(parallel=True, cache=True)``; ``prange`` runs the images of the batch in parallel
   (each image writes only its own slice of the output, so there are no races). The padding is
-  handled by a bounds check instead of a padded copy.
+  handled by a bounds check instead of a padded copy. ``im2col_t_loops``/``col2im_t_loops`` are
+  the same loops for conv2d's batch-inner layout (see ``im2col``'s ``out``), taken when the
+  column tensor is laid out that way.
 
 ``im2col`` / ``col2im`` dispatch: a NumPy array takes the numba path when
 ``backend.use_numba(array)`` (the default; force the generic path with the environment variable
@@ -79,11 +81,11 @@ def conv_out_size(size: int, k: int, s: int = 1, p: int = 0, d: int = 1, ceil_mo
 
 
 # ---------------------------------------------------------------- generic path (NumPy or CuPy)
-def im2col_generic(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None):
+def im2col_generic(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None, out=None):
     """Column tensor ``(N, C, kh, kw, Ho, Wo)`` of ``x (N, C, H, W)``, with ``xp`` slicing only.
 
     ``Ho``/``Wo`` default to ``conv_out_size``; a larger value (pooling's ceil_mode) pads the
-    bottom/right with ``pad_value`` as far as the last window needs.
+    bottom/right with ``pad_value`` as far as the last window needs. ``out``: see ``im2col``.
     """
     xp = xp_of(x)
     N, C, H, W = x.shape
@@ -93,7 +95,7 @@ def im2col_generic(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0,
     extra_h = max(0, (Ho - 1) * sh + (kh - 1) * dh + 1 - (H + 2 * ph))
     extra_w = max(0, (Wo - 1) * sw + (kw - 1) * dw + 1 - (W + 2 * pw))
     x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph + extra_h), (pw, pw + extra_w)), constant_values=pad_value)
-    cols = xp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+    cols = xp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype) if out is None else out
     for i in range(kh):
         top = i * dh
         for j in range(kw):
@@ -158,37 +160,98 @@ def col2im_loops(cols, dx, sh, sw, ph, pw, dh, dw):
                                 dx[n, c, h, w] += cols[n, c, i, j, oh, ow]
 
 
+def im2col_t_loops(x, cols_t, sh, sw, ph, pw, dh, dw, pad_value):
+    """``im2col_loops`` writing the batch-inner layout ``cols_t (C, kh, kw, N, Ho, Wo)``.
+
+    ``cols_t[c, i, j, n] == cols[n, c, i, j]``: conv2d's layout, where ``cols_t`` read as
+    (C·kh·kw, N·Ho·Wo) is the column matrix of the whole batch. Same loops, same parallel split.
+    """
+    N, C, H, W = x.shape
+    kh, kw, Ho, Wo = cols_t.shape[1], cols_t.shape[2], cols_t.shape[4], cols_t.shape[5]
+    for n in prange(N):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(Ho):
+                        h = oh * sh - ph + i * dh
+                        for ow in range(Wo):
+                            w = ow * sw - pw + j * dw
+                            if 0 <= h < H and 0 <= w < W:
+                                cols_t[c, i, j, n, oh, ow] = x[n, c, h, w]
+                            else:
+                                cols_t[c, i, j, n, oh, ow] = pad_value
+
+
+def col2im_t_loops(cols_t, dx, sh, sw, ph, pw, dh, dw):
+    """``col2im_loops`` reading the batch-inner layout ``cols_t (C, kh, kw, N, Ho, Wo)``."""
+    N, C, H, W = dx.shape
+    kh, kw, Ho, Wo = cols_t.shape[1], cols_t.shape[2], cols_t.shape[4], cols_t.shape[5]
+    for n in prange(N):  # image n writes only dx[n]: no two threads touch the same pixel
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(Ho):
+                        h = oh * sh - ph + i * dh
+                        if h < 0 or h >= H:
+                            continue  # this row of windows sits in the padding
+                        for ow in range(Wo):
+                            w = ow * sw - pw + j * dw
+                            if 0 <= w < W:
+                                dx[n, c, h, w] += cols_t[c, i, j, n, oh, ow]
+
+
 _im2col_jit = numba.njit(parallel=True, cache=True)(im2col_loops)
 _col2im_jit = numba.njit(parallel=True, cache=True)(col2im_loops)
+_im2col_t_jit = numba.njit(parallel=True, cache=True)(im2col_t_loops)
+_col2im_t_jit = numba.njit(parallel=True, cache=True)(col2im_t_loops)
 
 
-def im2col_numba(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None):
+def _batch_inner(cols):
+    """``cols (N, C, kh, kw, Ho, Wo)`` as ``(C, kh, kw, N, Ho, Wo)`` when that is its contiguous layout, else None."""
+    cols_t = cols.transpose(1, 2, 3, 0, 4, 5)
+    return cols_t if cols_t.flags.c_contiguous else None
+
+
+def im2col_numba(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None, out=None):
     """Same contract as ``im2col_generic``, for NumPy arrays, with the jitted loops."""
     N, C, H, W = x.shape
     Ho = conv_out_size(H, kh, sh, ph, dh) if Ho is None else Ho
     Wo = conv_out_size(W, kw, sw, pw, dw) if Wo is None else Wo
     x = np.ascontiguousarray(x)  # one compiled layout per dtype
-    cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
-    _im2col_jit(x, cols, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
+    cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype) if out is None else out
+    cols_t = _batch_inner(cols)
+    if cols_t is not None:  # conv2d's layout: loops compiled for it (a strided view runs 2-3× slower)
+        _im2col_t_jit(x, cols_t, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
+    else:
+        _im2col_jit(x, cols, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
     return cols
 
 
 def col2im_numba(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
-    """Same contract as ``col2im_generic``, for NumPy arrays, with the jitted loops."""
-    cols = np.ascontiguousarray(cols)
+    """Same contract as ``col2im_generic``, for NumPy arrays, with the jitted loops.
+
+    ``cols`` may be a strided view; conv2d passes its batch-inner layout, which has its own loops.
+    """
     dx = np.zeros(tuple(x_shape), dtype=cols.dtype)
-    _col2im_jit(cols, dx, sh, sw, ph, pw, dh, dw)
+    cols_t = _batch_inner(cols)
+    if cols_t is not None:
+        _col2im_t_jit(cols_t, dx, sh, sw, ph, pw, dh, dw)
+    else:
+        _col2im_jit(np.ascontiguousarray(cols), dx, sh, sw, ph, pw, dh, dw)
     return dx
 
 
 # ---------------------------------------------------------------- dispatch
-def im2col(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None):
+def im2col(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None, out=None):
     """Gather every kh×kw window of ``x (N, C, H, W)`` into ``cols (N, C, kh, kw, Ho, Wo)``.
 
     ``cols[n, c, i, j, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]``; positions in the
     padding read ``pad_value`` (0 for convolution and average pooling, -inf for max pooling).
-    Always a new array (never a view of ``x``). The numba path serves NumPy arrays, the generic
-    path CuPy arrays (and NumPy when the generic path is forced).
+    Always a new array (never a view of ``x``), or ``out`` when given: an array of that shape
+    and dtype with any strides, e.g. ``buf.transpose(3, 0, 1, 2, 4, 5)`` of a ``buf`` laid out
+    ``(C, kh, kw, N, Ho, Wo)`` so that ``buf.reshape(C·kh·kw, N·Ho·Wo)`` is one column matrix for
+    the whole batch (conv2d's layout). The numba path serves NumPy arrays, the generic path CuPy
+    arrays (and NumPy when the generic path is forced).
 
     >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
     >>> im2col(x, 2, 2).reshape(4, 4)   # rows: taps (i, j); columns: output positions (oh, ow)
@@ -198,14 +261,21 @@ def im2col(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None
            [4., 5., 7., 8.]])
     """
     if use_cuda_kernels(x):
-        from .cuda import im2col_cuda as impl  # loaded with the first CuPy array
-    else:
-        impl = im2col_numba if use_numba(x) else im2col_generic
-    return impl(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, Ho, Wo)
+        from .cuda import im2col_cuda  # loaded with the first CuPy array
+
+        cols = im2col_cuda(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, Ho, Wo)
+        if out is None:
+            return cols
+        out[...] = cols
+        return out
+    impl = im2col_numba if use_numba(x) else im2col_generic
+    return impl(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, Ho, Wo, out)
 
 
 def col2im(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
     """Adjoint of ``im2col``: add every entry of ``cols (N, C, kh, kw, Ho, Wo)`` back to its pixel.
+
+    ``cols`` may be a strided view (the transposed layout ``im2col``'s ``out`` describes).
 
     Returns a new ``(N, C, H, W)`` array (``x_shape``); entries that came from the padding are
     dropped, entries from overlapping windows add up.

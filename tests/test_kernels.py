@@ -12,7 +12,7 @@ import pytest
 from _conv_cases import distinct_values, examples, geometries, max_pool2d_reference, out_size, path, to_xp, windows
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from minitorch_cnn.kernels.im2col import col2im_loops, im2col_loops
+from minitorch_cnn.kernels.im2col import col2im_loops, col2im_t_loops, im2col_loops, im2col_t_loops
 from minitorch_cnn.kernels.pooling import max_pool2d_forward_generic, max_pool2d_forward_loops
 
 from minitorch_cnn import backend, kernels
@@ -133,6 +133,25 @@ def test_numba_and_generic_agree_float32():
     )
 
 
+@pytest.mark.parametrize("path", ["numba", "generic"])
+def test_batch_inner_layout_equals_the_plain_one(path):
+    """im2col into conv2d's (C, kh, kw, N, Ho, Wo) layout, and col2im from it, equal the plain layout."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
+    args = (3, 2, 2, 1, 1, 1, 2, 1)
+    im2col, col2im = (
+        (kernels.im2col_numba, kernels.col2im_numba) if path == "numba" else (kernels.im2col_generic, kernels.col2im_generic)
+    )
+    plain = im2col(x, *args)
+    buf = np.empty(plain.shape[1:4] + plain.shape[:1] + plain.shape[4:], np.float32)  # (C, kh, kw, N, Ho, Wo)
+    view = buf.transpose(3, 0, 1, 2, 4, 5)
+    assert im2col(x, *args, out=view) is view
+    np.testing.assert_array_equal(view, plain)
+    c = rng.standard_normal(plain.shape).astype(np.float32)
+    buf[...] = c.transpose(1, 2, 3, 0, 4, 5)
+    np.testing.assert_array_equal(col2im(view, x.shape, *args[2:]), col2im(c, x.shape, *args[2:]))
+
+
 def test_unjitted_loops_run_as_plain_python():
     """The numba kernels are plain Python functions; run them un-jitted on a tiny input."""
     rng = np.random.default_rng(2)
@@ -143,6 +162,12 @@ def test_unjitted_loops_run_as_plain_python():
     dx = np.zeros(x.shape)
     col2im_loops(cols, dx, 1, 1, 0, 0, 1, 1)
     np.testing.assert_allclose(dx, kernels.col2im_generic(cols, x.shape))
+    cols_t = np.empty((2, 2, 2, 1, 3, 2))  # the batch-inner layout (C, kh, kw, N, Ho, Wo)
+    im2col_t_loops(x, cols_t, 1, 1, 0, 0, 1, 1, 0.0)
+    np.testing.assert_array_equal(cols_t, cols.transpose(1, 2, 3, 0, 4, 5))
+    dx_t = np.zeros(x.shape)
+    col2im_t_loops(cols_t, dx_t, 1, 1, 0, 0, 1, 1)
+    np.testing.assert_array_equal(dx_t, dx)
     y, argmax = np.empty((1, 2, 2, 1)), np.empty((1, 2, 2, 1), np.int64)
     max_pool2d_forward_loops(x, y, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
     y_ref, argmax_ref = max_pool2d_forward_generic(x, 2, 2, 2, 2)
