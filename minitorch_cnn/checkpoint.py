@@ -213,7 +213,9 @@ def save_checkpoint(directory, model, optimizer=None, *, epoch: int, config: dic
     epoch = int(epoch)
 
     weights = {k: _host(t.data if hasattr(t, "data") else t) for k, t in model.state_dict().items()}
-    model_bytes = safetensors.numpy.save(weights, metadata={"format": "pt", "writer": FORMAT})
+    # one metadata key only: safetensors writes a multi-key metadata map in a per-process order,
+    # and equal weights should give equal bytes (the writer is named in checkpoint.json)
+    model_bytes = safetensors.numpy.save(weights, metadata={"format": "pt"})
     if optimizer is not None:
         opt_arrays, opt_meta = _split_optimizer_state(optimizer.state_dict())
         opt_meta["type"] = type(optimizer).__name__
