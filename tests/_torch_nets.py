@@ -22,6 +22,18 @@ def lenet(first_relu=False):
         nn.Linear(84, 10))  # fmt: skip
 
 
+# LeNet with batch norm (the book's sec. 8.5; not among the seeds): BN before every sigmoid
+def lenet_bn():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+        nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(84, 10))  # fmt: skip
+
+
 # ------------------------------------------------------------------ AlexNet (book)
 def alexnet():
     return nn.Sequential(
@@ -287,6 +299,7 @@ def densenet():
 BUILDERS = {
     "lenet": lenet,
     "lenet_relu": lambda: lenet(first_relu=True),
+    "lenet_bn": lenet_bn,
     "alexnet": alexnet,
     "vgg11": vgg11,
     "vgg11_small": vgg11_small,

@@ -4,6 +4,10 @@
 AvgPool2d(2,2), Flatten, Linear(400,120), Sigmoid, Linear(120,84), Sigmoid, Linear(84,10))``:
 61,706 parameters; state-dict keys ``0.weight``, ``0.bias``, ``3.*``, ``7.*``, ``9.*``, ``11.*``.
 The ``relu`` variant (``lenet_relu``) puts a ReLU after the first convolution instead of a sigmoid.
+
+``lenet_bn`` is the book's LeNet with batch normalisation (sec. 8.5): a BatchNorm after every
+convolution and hidden linear layer, before its sigmoid, and no padding on the first convolution
+(so 16×4×4 = 256 features reach the first linear layer); 44,878 parameters.
 """
 
 from __future__ import annotations
@@ -55,4 +59,22 @@ def lenet_relu(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Seq
     return lenet(in_channels, num_classes, init=init, first_activation="relu")
 
 
-__all__ = ["init_xavier_", "lenet", "lenet_relu"]
+def lenet_bn(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Sequential:
+    """The book's LeNet with batch norm: Conv → BatchNorm → Sigmoid everywhere (state-dict keys as the book's)."""
+    _check_init(init)
+    net = nn.Sequential(
+        nn.Conv2d(in_channels, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(84, num_classes),
+    )
+    if init == "xavier":
+        init_xavier_(net)
+    return net
+
+
+__all__ = ["init_xavier_", "lenet", "lenet_bn", "lenet_relu"]
