@@ -249,3 +249,17 @@ def test_no_pickle_anywhere(saved):
     for f in saved.iterdir():
         assert b"\x80\x04\x95" not in f.read_bytes()[:3]  # no pickle protocol header
     assert json.loads((saved / "checkpoint.json").read_text())["format"] == checkpoint.FORMAT
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through private temporary files; the results get the umask's usual mode."""
+    mask = os.umask(0o022)
+    try:
+        net = nn.Linear(2, 2)
+        folder = save_checkpoint(tmp_path / "ckpts", net, epoch=1)
+        assert (folder.stat().st_mode & 0o777) == 0o755
+        for f in folder.iterdir():
+            assert (f.stat().st_mode & 0o777) == 0o644, f.name
+        assert ((tmp_path / "ckpts" / "latest").stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(mask)

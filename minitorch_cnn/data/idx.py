@@ -138,6 +138,9 @@ def atomic_write(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        mask = os.umask(0)  # read the umask (only possible by setting it)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private (0600); a plain open() would not
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
