@@ -9,7 +9,7 @@ Cases (default: all but ``epochs``):
   scaling    conv time against batch size and image size, with FLOPs and GFLOP/s per row
   firststep  import + first LeNet step in a new process with a warm numba cache (subprocesses)
   memory     peak RSS of a LeNet loop and of VGG-11-small 224×224 b16 fwd+bwd (one subprocess each)
-  epochs     opt-in, slow: one LeNet epoch on each side, extrapolated to 10 (labelled as such)
+  epochs     opt-in, slow: --epochs N LeNet epochs on each side (default 1, extrapolated to 10, labelled)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def parse_args(argv=None):
                    help=f"comma-separated cases among {','.join(ALL_CASES)} (default: all but epochs)")
     p.add_argument("--repeat", type=int, default=7, help="timed calls per side and case (median kept)")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls per side before timing")
+    p.add_argument("--epochs", type=int, default=1, help="LeNet epochs per side in the epochs case (10: no extrapolation)")
     p.add_argument("--model-repeat", type=int, default=3, help="cap on timed steps of the ResNet-18 case")
     p.add_argument("--threads", type=int, default=None,
                    help="threads of BLAS, numba and torch (default 2; 1 with --quick, where spinning pools only waste time)")
@@ -46,8 +47,8 @@ def parse_args(argv=None):
         args.repeat, args.warmup, args.model_repeat = 1, 1, 1
     if args.threads is None:
         args.threads = 1 if args.quick else 2
-    if args.repeat < 1 or args.warmup < 0 or args.threads < 1:
-        p.error("--repeat and --threads must be >= 1, --warmup >= 0")
+    if args.repeat < 1 or args.warmup < 0 or args.threads < 1 or args.epochs < 1:
+        p.error("--repeat, --threads and --epochs must be >= 1, --warmup >= 0")
     return args
 
 
