@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import xp_of
 from ._util import check_float, normalize_dim
@@ -27,18 +29,26 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
+        # 1 / (1 + e^-a) keeps full relative precision on both tails (for a << 0, e^-a is large and
+        # 1 + e^-a ≈ e^-a, so σ ≈ e^a; 1 + tanh(a/2) would cancel there). Where e^-a overflows
+        # (a < -88 in float32) it is inf and σ = 1/inf = 0, the limit (below the smallest normal).
+        # Four in-place passes, no temporaries: LeNet's sigmoids are a sixth of its step otherwise.
         xp = xp_of(a)
-        # e = e^-|a| in (0, 1] never overflows; σ(a) = 1/(1+e) for a >= 0 and e/(1+e) for a < 0,
-        # so σ keeps full relative precision on both tails (1 + tanh(a/2) would cancel for a << 0)
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1, e) / (1 + e)
+        out = xp.negative(a)
+        with np.errstate(over="ignore"):
+            xp.exp(out, out=out)  # e^-a
+        out += 1
+        xp.reciprocal(out, out=out)  # 1 / (1 + e^-a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return (g * out * (1 - out),)
+        da = 1 - out  # g · out · (1 − out), in place after the first pass
+        da *= out
+        da *= g
+        return (da,)
 
 
 class Tanh(Function):
