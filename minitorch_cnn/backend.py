@@ -19,13 +19,7 @@ from __future__ import annotations
 
 import os
 
-# numba's parallel kernels run on an OpenMP pool whose idle workers spin (busy-wait) between
-# kernels; on a small machine they take the cores OpenBLAS needs for the matrix products that come
-# next (a LeNet step on 2 cores: 72 ms spinning, 45 ms passive). Passive workers sleep instead.
-# Read once, when the pool starts (the first parallel kernel); an explicit setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 DEVICES = ("cpu", "cuda")
 

@@ -173,3 +173,17 @@ def test_unjitted_loops_run_as_plain_python():
     y_ref, argmax_ref = max_pool2d_forward_generic(x, 2, 2, 2, 2)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(argmax, argmax_ref)
+
+
+def test_parallel_loops_run_on_numbas_workqueue_pool():
+    """kernels/ picks numba's workqueue layer (OpenMP workers spin and starve OpenBLAS), unless the
+    user chose a layer with NUMBA_THREADING_LAYER."""
+    import os
+
+    import numba
+    from minitorch_cnn.kernels import im2col
+
+    im2col(np.ones((2, 2, 5, 5), np.float32), 3, 3)  # starts numba's pool
+    expected = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
+    if expected in ("workqueue", "omp", "tbb"):
+        assert numba.threading_layer() == expected
