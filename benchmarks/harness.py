@@ -17,22 +17,20 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# numba's kernel threads are left to the engine's own default (one; see kernels/__init__.py)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def pin_threads(threads: int) -> None:
-    """Set the thread counts of every pool the two engines use.
+    """Set the thread counts of the BLAS and OpenMP pools the two engines use.
 
-    The environment variables only take effect before NumPy, numba and torch are imported, which
-    is why ``__main__`` calls this first; the runtime calls below cover the libraries that are
-    already loaded (numba's pool and torch's intra-op pool).
+    The environment variables only take effect before NumPy and torch are imported, which is why
+    ``__main__`` calls this first; the runtime call below covers torch's intra-op pool when torch
+    is already loaded. numba's kernel threads keep the engine's default (one thread, see
+    ``kernels/__init__.py``).
     """
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
-    if "numba" in sys.modules:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 

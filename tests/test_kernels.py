@@ -176,8 +176,8 @@ def test_unjitted_loops_run_as_plain_python():
 
 
 def test_parallel_loops_run_on_numbas_workqueue_pool():
-    """kernels/ picks numba's workqueue layer (OpenMP workers spin and starve OpenBLAS), unless the
-    user chose a layer with NUMBA_THREADING_LAYER."""
+    """kernels/ picks numba's workqueue layer (OpenMP workers spin and starve OpenBLAS) and one
+    kernel thread, unless the user set NUMBA_THREADING_LAYER / NUMBA_NUM_THREADS."""
     import os
 
     import numba
@@ -187,3 +187,40 @@ def test_parallel_loops_run_on_numbas_workqueue_pool():
     expected = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
     if expected in ("workqueue", "omp", "tbb"):
         assert numba.threading_layer() == expected
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        assert numba.get_num_threads() == 1
+
+
+def test_kernels_on_several_threads_equal_one_thread():
+    """The prange loops give the same bits on every thread count (each image writes only its own
+    slice, so there is nothing to race on)."""
+    import numba
+    from minitorch_cnn.kernels import pooling
+
+    threads = min(4, numba.config.NUMBA_NUM_THREADS)
+    if threads < 2:
+        pytest.skip("numba sees a single CPU: nothing to run in parallel")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 3, 9, 8)).astype(np.float32)
+    runs = []
+    previous, previous_path = numba.get_num_threads(), backend.get_kernel_path()
+    backend.set_kernel_path("numba")
+    try:
+        for t in (1, threads):
+            numba.set_num_threads(t)
+            cols = kernels.im2col(x, 3, 2, 2, 1, 1, 0, 1, 2)
+            dx = kernels.col2im(cols, x.shape, 2, 1, 1, 0, 1, 2)
+            buf = np.empty(cols.shape[1:4] + cols.shape[:1] + cols.shape[4:], np.float32)  # conv2d's layout
+            cols_t = kernels.im2col(x, 3, 2, 2, 1, 1, 0, 1, 2, out=buf.transpose(3, 0, 1, 2, 4, 5))
+            dx_t = kernels.col2im(cols_t, x.shape, 2, 1, 1, 0, 1, 2)
+            y, arg = pooling.max_pool2d_forward(x, 3, 3, 2, 2, 1, 1)
+            dmax = pooling.max_pool2d_backward(np.ones_like(y), arg, x.shape, 3, 3, 2, 2, 1, 1)
+            s = pooling.sum_pool2d_forward(x, 2, 2, 1, 1)
+            ds = pooling.sum_pool2d_backward(np.ones_like(s), x.shape, 2, 2, 1, 1)
+            runs.append((cols, dx, buf.copy(), dx_t, y, arg, dmax, s, ds))
+    finally:
+        numba.set_num_threads(previous)
+        backend.set_kernel_path(previous_path)
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+    assert np.array_equal(runs[0][2].transpose(3, 0, 1, 2, 4, 5), runs[0][0])  # the two layouts agree
