@@ -22,3 +22,28 @@ def test_conv_backprop_page(kernel_path):
         backend.set_kernel_path(previous)
     assert result.attempted > 40, f"only {result.attempted} examples ran: is the page still doctest-formatted?"
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {PAGE.name} failed (see output)"
+
+
+README = PAGE.parent.parent / "README.md"
+
+
+def test_readme_python_blocks_run():
+    """Each ```python block of the README runs as written (against this package, never torch)."""
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_readme_parameter_counts_are_the_models():
+    import re
+
+    from minitorch_cnn import models
+
+    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \| `minitorch-cnn summary \1` \|$", README.read_text(), flags=re.M)
+    assert len(rows) == 6
+    for name, count in rows:
+        net = models.get_model(name)
+        assert sum(p.data.size for p in net.parameters()) == int(count.replace(",", "")), name
