@@ -99,6 +99,17 @@ def case_conv(args) -> list[Row]:
         case = conv_case(N, C, H, H, O, 3, 1, 1, backward=backward,
                          note="target ratio <= 0.8" if backward else "forward only, grad mode on")
         rows.append(run_op_case(case, "conv", args.repeat, args.warmup, backward=backward))
+    # the same layer on the array-generic kernels (the path CuPy takes), forced on NumPy
+    from minitorch_cnn import backend
+
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path("generic")
+    try:
+        case = conv_case(N, C, H, H, O, 3, 1, 1, label=f"conv2d N{N} C{C} {H}x{H} k3 s1 p1 O{O} GENERIC path",
+                         note="MINITORCH_CNN_KERNELS=generic")
+        rows.append(run_op_case(case, "conv", args.repeat, args.warmup, backward=True))
+    finally:
+        backend.set_kernel_path(previous)
     return rows
 
 
