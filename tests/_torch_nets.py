@@ -22,15 +22,15 @@ def lenet(first_relu=False):
         nn.Linear(84, 10))  # fmt: skip
 
 
-# LeNet with batch norm (the book's sec. 8.5; not among the seeds): BN before every sigmoid
-def lenet_bn():
+# LeNet with batch norm (the book's sec. 8.5; not among the seeds): BN before every sigmoid (or ReLU)
+def lenet_bn(act=nn.Sigmoid):
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), act(),
         nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), act(),
         nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
-        nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(256, 120), nn.BatchNorm1d(120), act(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), act(),
         nn.Linear(84, 10))  # fmt: skip
 
 
@@ -300,6 +300,7 @@ BUILDERS = {
     "lenet": lenet,
     "lenet_relu": lambda: lenet(first_relu=True),
     "lenet_bn": lenet_bn,
+    "lenet_bn_relu": lambda: lenet_bn(nn.ReLU),
     "alexnet": alexnet,
     "vgg11": vgg11,
     "vgg11_small": vgg11_small,

@@ -258,6 +258,7 @@ FAST_CASES = [  # (name, input size, batch)
     ("lenet", 28, 4),
     ("lenet_relu", 28, 4),
     ("lenet_bn", 28, 4),
+    ("lenet_bn_relu", 28, 4),
     ("googlenet", 32, 2),
     ("resnet18", 32, 3),
     ("densenet", 32, 3),
@@ -301,7 +302,7 @@ def test_resnet34_matches_pytorch(train):
 def test_get_model_names_and_options():
     assert set(models.MODELS) == set(models.INPUT_SIZES)
     assert models.MODELS == (
-        "lenet", "lenet_relu", "lenet_bn", "alexnet", "vgg11", "vgg11_small", "googlenet", "resnet18", "resnet34", "densenet",
+        "lenet", "lenet_relu", "lenet_bn", "lenet_bn_relu", "alexnet", "vgg11", "vgg11_small", "googlenet", "resnet18", "resnet34", "densenet",
     )  # fmt: skip
     with pytest.raises(ValueError, match="unknown model 'lenet6'"):
         models.get_model("lenet6")

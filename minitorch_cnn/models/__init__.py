@@ -9,7 +9,7 @@ from __future__ import annotations
 from .alexnet import alexnet
 from .densenet import densenet
 from .googlenet import googlenet
-from .lenet import init_xavier_, lenet, lenet_bn, lenet_relu
+from .lenet import init_xavier_, lenet, lenet_bn, lenet_bn_relu, lenet_relu
 from .resnet import resnet18, resnet34
 from .summary import parse_shape, summarize
 from .vgg import vgg11, vgg11_small
@@ -18,6 +18,7 @@ _FACTORIES = {
     "lenet": lenet,
     "lenet_relu": lenet_relu,
     "lenet_bn": lenet_bn,
+    "lenet_bn_relu": lenet_bn_relu,
     "alexnet": alexnet,
     "vgg11": vgg11,
     "vgg11_small": vgg11_small,
@@ -34,6 +35,7 @@ INPUT_SIZES = {
     "lenet": 28,
     "lenet_relu": 28,
     "lenet_bn": 28,
+    "lenet_bn_relu": 28,
     "alexnet": 224,
     "vgg11": 224,
     "vgg11_small": 224,
@@ -72,6 +74,7 @@ __all__ = [
     "init_xavier_",
     "lenet",
     "lenet_bn",
+    "lenet_bn_relu",
     "lenet_relu",
     "parse_shape",
     "resnet18",

@@ -59,17 +59,22 @@ def lenet_relu(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Seq
     return lenet(in_channels, num_classes, init=init, first_activation="relu")
 
 
-def lenet_bn(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Sequential:
-    """The book's LeNet with batch norm: Conv → BatchNorm → Sigmoid everywhere (state-dict keys as the book's)."""
+def lenet_bn(in_channels: int = 1, num_classes: int = 10, init=None, activation: str = "sigmoid") -> nn.Sequential:
+    """The book's LeNet with batch norm: Conv → BatchNorm → Sigmoid everywhere (state-dict keys as the book's).
+
+    ``activation="relu"`` (``lenet_bn_relu``) puts ReLUs where the sigmoids were."""
     _check_init(init)
+    if activation not in ("sigmoid", "relu"):
+        raise ValueError(f"lenet_bn: activation must be 'sigmoid' or 'relu', got {activation!r}")
+    act = nn.Sigmoid if activation == "sigmoid" else nn.ReLU
     net = nn.Sequential(
-        nn.Conv2d(in_channels, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.Conv2d(in_channels, 6, kernel_size=5), nn.BatchNorm2d(6), act(),
         nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), act(),
         nn.AvgPool2d(kernel_size=2, stride=2),
         nn.Flatten(),
-        nn.Linear(16 * 4 * 4, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(16 * 4 * 4, 120), nn.BatchNorm1d(120), act(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), act(),
         nn.Linear(84, num_classes),
     )
     if init == "xavier":
@@ -77,4 +82,9 @@ def lenet_bn(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Seque
     return net
 
 
-__all__ = ["init_xavier_", "lenet", "lenet_bn", "lenet_relu"]
+def lenet_bn_relu(in_channels: int = 1, num_classes: int = 10, init=None) -> nn.Sequential:
+    """``lenet_bn`` with ReLUs instead of sigmoids."""
+    return lenet_bn(in_channels, num_classes, init=init, activation="relu")
+
+
+__all__ = ["init_xavier_", "lenet", "lenet_bn", "lenet_bn_relu", "lenet_relu"]
