@@ -67,6 +67,8 @@ RECIPES = {
     "lenet": {"lr": 0.9, "batch_size": 256, "resize": None},
     "lenet_relu": {"lr": 0.9, "batch_size": 256, "resize": None},
     "lenet_bn": {"lr": 1.0, "batch_size": 256, "resize": None},  # the book's LeNet with batch norm (sec. 8.5)
+    # not the book's: the batch-norm LeNet with ReLUs, SGD with momentum (test acc 0.897-0.899 over 3 seeds, 10 epochs)
+    "lenet_bn_relu": {"lr": 0.1, "momentum": 0.9, "batch_size": 256, "resize": None},
     "alexnet": {"lr": 0.01, "batch_size": 128, "resize": 224},
     "vgg11": {"lr": 0.05, "batch_size": 128, "resize": 224},
     "vgg11_small": {"lr": 0.05, "batch_size": 128, "resize": 224},
