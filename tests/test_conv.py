@@ -90,7 +90,7 @@ def test_edge_detection_kernel_is_learned(path):
             tw -= 3e-2 * tw.grad
             tw.grad = None
     np.testing.assert_allclose(host(weight), tw.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(loss, float(t_loss), rtol=1e-4)
+    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-4)
     np.testing.assert_allclose(host(weight).reshape(2), [1.0, -1.0], atol=0.15)
     assert loss < 0.5
 
