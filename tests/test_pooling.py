@@ -1,4 +1,4 @@
-"""max_pool2d, avg_pool2d, adaptive_avg_pool2d on every kernel path, against the worked values of
+"""max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d on every kernel path, against the worked values of
 NETS.md, plain-loop pool2d references, PyTorch (outputs and gradients) and gradcheck."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from _conv_cases import (
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from minitorch_cnn import backend
-from minitorch_cnn.functional import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from minitorch_cnn import backend, nn
+from minitorch_cnn.functional import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from minitorch_cnn.tensor import Tensor
 from minitorch_cnn.testing import gradcheck
 
@@ -203,6 +203,78 @@ def test_adaptive_output_size_forms(path):
     np.testing.assert_allclose(host(adaptive_avg_pool2d(x, 1))[..., 0, 0], host(x).mean(axis=(2, 3)))
 
 
+@examples(30)
+@given(
+    H=st.integers(1, 9), W=st.integers(1, 9), Ho=st.integers(1, 6), Wo=st.integers(1, 6),
+    dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16),
+)
+def test_adaptive_max_pool(path, H, W, Ho, Wo, dtype, seed):
+    """PyTorch's bins (overlapping when the sizes do not divide); loops, PyTorch and gradcheck."""
+    rng = np.random.default_rng(seed)
+    x = distinct_values(rng, (2, 3, H, W)).astype(dtype)  # distinct: one maximum per bin
+    xt = leaf(x, path)
+    y = adaptive_max_pool2d(xt, (Ho, Wo))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(to_xp(g, path))
+    assert y.shape == (2, 3, Ho, Wo) and y.dtype == dtype and xt.grad.dtype == dtype
+
+    y_ref, dx_ref = np.zeros((2, 3, Ho, Wo)), np.zeros(x.shape)
+    for n in range(2):
+        for c in range(3):
+            for i in range(Ho):
+                for j in range(Wo):
+                    h0, h1 = (i * H) // Ho, -(-((i + 1) * H) // Ho)
+                    w0, w1 = (j * W) // Wo, -(-((j + 1) * W) // Wo)
+                    best = (h0, w0)
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            if x[n, c, h, w] > x[n, c][best]:
+                                best = (h, w)
+                    y_ref[n, c, i, j] = x[n, c][best]
+                    dx_ref[n, c][best] += g[n, c, i, j]
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(host(y), y_ref, **tol)
+    np.testing.assert_allclose(host(xt.grad), dx_ref, **tol)
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.adaptive_max_pool2d(tx, (Ho, Wo))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
+    if dtype == np.float64:
+        gradcheck(lambda t: adaptive_max_pool2d(t, (Ho, Wo)), [leaf(x, path)])
+
+
+def test_adaptive_max_pool_ties_and_layer_as_pytorch(path):
+    """Equal values: each bin's gradient goes to its first pixel in row-major order, as PyTorch's."""
+    x = np.ones((1, 2, 5, 4))
+    xt = leaf(x, path)
+    layer = nn.AdaptiveMaxPool2d((3, 3))
+    assert repr(layer) == repr(torch.nn.AdaptiveMaxPool2d((3, 3)))
+    y = layer(xt)
+    y.sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    TF.adaptive_max_pool2d(tx, (3, 3)).sum().backward()
+    np.testing.assert_array_equal(host(xt.grad), tx.grad.numpy())
+    assert host(xt.grad).sum() == 2 * 9  # one pixel per bin, bins can share a pixel
+
+
+@pytest.mark.parametrize("divisor", [1, 3, 7])
+def test_avg_pool_divisor_override_as_pytorch(path, divisor):
+    rng = np.random.default_rng(divisor)
+    x = rng.standard_normal((2, 2, 5, 6))
+    xt = leaf(x, path)
+    y = nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, divisor_override=divisor)(xt)
+    g = rng.standard_normal(y.shape)
+    y.backward(to_xp(g, path))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.avg_pool2d(tx, 3, stride=2, padding=1, ceil_mode=True, divisor_override=divisor)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    gradcheck(lambda t: avg_pool2d(t, 3, 2, 1, True, True, divisor), [leaf(x, path)])
+
+
 # ---------------------------------------------------------------- bad input
 def _t(shape, dtype=np.float64):
     return Tensor(np.zeros(shape, dtype))
@@ -224,6 +296,11 @@ def _t(shape, dtype=np.float64):
         (avg_pool2d, (_t((1, 1, 4, 4)), 2.5), {}, TypeError, "avg_pool2d: expected kernel_size"),
         (adaptive_avg_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_avg_pool2d: expected a 4-D input"),
         (adaptive_avg_pool2d, (_t((1, 1, 4, 4)), 0), {}, ValueError, "adaptive_avg_pool2d: expected a positive"),
+        (adaptive_max_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_max_pool2d: expected a 4-D input"),
+        (adaptive_max_pool2d, (_t((1, 1, 4, 4)), (2, 0)), {}, ValueError, "adaptive_max_pool2d: expected a positive"),
+        (adaptive_max_pool2d, (_t((1, 1, 4, 4), np.int64), 1), {}, TypeError, "adaptive_max_pool2d: expected a floating"),
+        (adaptive_max_pool2d, (_t((1, 1, 4, 4)), 1), {"return_indices": True}, ValueError, "return_indices"),
+        (avg_pool2d, (_t((1, 1, 4, 4)), 2), {"divisor_override": 0}, ValueError, "avg_pool2d: expected divisor_override"),
     ],
 )
 def test_bad_input(fn, args, kwargs, error, match):

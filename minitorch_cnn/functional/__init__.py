@@ -27,7 +27,7 @@ from .elementwise import (
 from .linear import linear, matmul
 from .loss import cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from .reduction import argmax, max, mean, min, sum
 from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
 

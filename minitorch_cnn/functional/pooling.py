@@ -1,4 +1,5 @@
-"""Pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, with PyTorch's semantics.
+"""Pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``, with
+PyTorch's semantics.
 
 Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo); the channel count never changes. Windows are laid
 out as in convolution (kernel kh×kw, stride s defaulting to the kernel, padding p, dilation d for
@@ -92,6 +93,49 @@ def _bin_average_matrix(xp, size, out, dtype):
 
 
 # ---------------------------------------------------------------- public functions
+class AdaptiveMaxPool2d(Function):
+    """y[n, c, i, j] = max over bin (i, j), the bins of ``adaptive_avg_pool2d`` (PyTorch's boundaries).
+
+    The bins have different sizes, so there is no fixed window for the kernels: the forward loops
+    over the Ho·Wo bins (few) and takes each bin's max over all images and channels at once.
+    Backward: as in max pooling, g goes to the bin's winning pixel (the first in row-major order on
+    ties), and a pixel that wins several overlapping bins receives the sum.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, out_size):
+        xp = xp_of(x)
+        N, C, H, W = x.shape
+        y = xp.empty((N, C, *out_size), dtype=x.dtype)
+        winner = xp.empty((N, C, *out_size), dtype=xp.int64)  # flat index h·W + w of the max in x[n, c]
+        for i, (h0, h1) in enumerate(_bins(H, out_size[0])):
+            for j, (w0, w1) in enumerate(_bins(W, out_size[1])):
+                region = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)  # (N, C, bin rows · bin cols)
+                k = region.argmax(axis=2)  # (N, C), the first maximum on ties
+                y[:, :, i, j] = region.max(axis=2)
+                winner[:, :, i, j] = (h0 + k // (w1 - w0)) * W + w0 + k % (w1 - w0)
+        ctx.save_for_backward(winner)
+        ctx.x_shape = x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (winner,) = ctx.saved_tensors
+        xp = xp_of(g)
+        N, C, H, W = ctx.x_shape
+        dx = xp.zeros(N * C * H * W, dtype=g.dtype)
+        plane = xp.arange(N * C) * (H * W)  # (N·C,) where each (n, c) plane starts in the flat dx
+        for i in range(g.shape[2]):
+            for j in range(g.shape[3]):  # bin by bin: within one bin every (n, c) hits a different pixel
+                dx[plane + winner[:, :, i, j].reshape(-1)] += g[:, :, i, j].reshape(-1)
+        return (dx.reshape(N, C, H, W),)
+
+
+def _bins(size, out):
+    """PyTorch's adaptive bins along one axis: [(floor(i·size/out), ceil((i+1)·size/out)) for i < out]."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
 def _check_input(op, input):
     check_float(op, input)
     check_ndim(op, input, 4)
@@ -152,7 +196,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return MaxPool2d.apply(input, geometry=geometry, out_size=out_size)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Mean over each window, as ``torch.nn.functional.avg_pool2d``.
 
     Args:
@@ -161,6 +205,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         count_include_pad: divide by the whole window, padded zeros included (True, PyTorch's
             default), or only by the number of real input pixels in it (False). Either way, the part
             of a ceil_mode window that overhangs the padded input is not counted.
+        divisor_override: a positive int dividing every window's sum instead of its count.
 
     >>> import numpy as np
     >>> from minitorch_cnn.tensor import Tensor
@@ -171,7 +216,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     op = "avg_pool2d"
     _check_input(op, input)
     geometry, out_size = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
-    divisor = _window_counts(xp_of(input.data), input.shape, geometry, out_size, count_include_pad, input.dtype)
+    xp = xp_of(input.data)
+    if divisor_override is None:
+        divisor = _window_counts(xp, input.shape, geometry, out_size, count_include_pad, input.dtype)
+    elif isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override < 1:
+        raise ValueError(f"{op}: expected divisor_override to be a positive int, got {divisor_override!r}")
+    else:
+        divisor = xp.full(out_size, divisor_override, dtype=input.dtype)  # (Ho, Wo)
     return AvgPool2d.apply(input, geometry=geometry, out_size=out_size, divisor=divisor)
 
 
@@ -207,12 +258,39 @@ def adaptive_avg_pool2d(input, output_size):
     """
     op = "adaptive_avg_pool2d"
     _check_input(op, input)
+    return AdaptiveAvgPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
+
+
+def _adaptive_size(op, input, output_size):
+    """(Ho, Wo) from an int or a pair; a None entry keeps that input size."""
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         output_size = tuple(input.shape[2 + a] if v is None else v for a, v in enumerate(output_size))
     Ho, Wo = pair(op, output_size, "output_size")
     if Ho < 1 or Wo < 1:
         raise ValueError(f"{op}: expected a positive output_size, got {output_size!r}")
-    return AdaptiveAvgPool2d.apply(input, out_size=(Ho, Wo))
+    return Ho, Wo
 
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over ``output_size`` bins, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    The bins are those of ``adaptive_avg_pool2d``; the gradient of each bin goes to its one maximum
+    (the first in row-major order on ties). ``return_indices`` is not supported.
+
+    >>> import numpy as np
+    >>> from minitorch_cnn.tensor import Tensor
+    >>> adaptive_max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), (2, 1)).numpy()[0, 0]
+    array([[ 7.],
+           [15.]])
+    """
+    op = "adaptive_max_pool2d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices=True is not supported")
+    _check_input(op, input)
+    return AdaptiveMaxPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
+
+
+__all__ = [
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d",
+]

@@ -5,6 +5,7 @@ from . import init
 from .containers import ModuleList, Sequential
 from .layers import (
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
