@@ -216,6 +216,24 @@ def test_memory_budget_setter():
         set_conv_memory_budget(0)
 
 
+def test_unbatched_input_is_a_batch_of_one_as_pytorch(path):
+    """conv2d of one (C, H, W) image gives (O, Ho, Wo): the batched values and gradients, and PyTorch's."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 6, 5)), rng.standard_normal((4, 2, 3, 2)), rng.standard_normal(4)
+    single, batch = leaf(x, path), leaf(x[None], path)
+    ws, wb = leaf(w, path), leaf(w, path)
+    y = conv2d(single, ws, leaf(b, path), stride=(2, 1), padding=1)
+    yb = conv2d(batch, wb, leaf(b, path), stride=(2, 1), padding=1)
+    assert y.shape == yb.shape[1:] == (4, 3, 6)
+    y.sum().backward()
+    yb.sum().backward()
+    np.testing.assert_array_equal(host(y), host(yb)[0])
+    np.testing.assert_array_equal(host(single.grad), host(batch.grad)[0])
+    np.testing.assert_array_equal(host(ws.grad), host(wb.grad))
+    ty = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=(2, 1), padding=1)
+    np.testing.assert_allclose(host(y), ty.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_float32_end_to_end_and_partial_grads(path):
     rng = np.random.default_rng(5)
     x = leaf(rng.standard_normal((2, 3, 5, 5)).astype(np.float32), path)
@@ -241,7 +259,8 @@ def _t(shape, dtype=np.float64):
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((_t((3, 4, 4)), _t((1, 3, 2, 2))), {}, ValueError, r"conv2d: expected a 4-D input, got shape \(3, 4, 4\)"),
+        ((_t((4, 4)), _t((1, 3, 2, 2))), {}, ValueError, r"conv2d: expected a 3-D or 4-D input, got shape \(4, 4\)"),
+        ((_t((1, 1, 3, 4, 4)), _t((1, 3, 2, 2))), {}, ValueError, r"conv2d: expected a 3-D or 4-D input, got shape \(1, 1, 3, 4, 4\)"),
         ((_t((1, 3, 4, 4)), _t((3, 2, 2))), {}, ValueError, "conv2d: expected a 4-D weight"),
         ((_t((1, 3, 4, 4)), _t((2, 2, 2, 2))), {}, ValueError, "conv2d: weight of shape .* expects 2 input channels"),
         ((_t((1, 4, 4, 4)), _t((3, 2, 2, 2))), {"groups": 2}, ValueError, "conv2d: groups=2 must divide"),

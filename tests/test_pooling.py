@@ -275,6 +275,23 @@ def test_avg_pool_divisor_override_as_pytorch(path, divisor):
     gradcheck(lambda t: avg_pool2d(t, 3, 2, 1, True, True, divisor), [leaf(x, path)])
 
 
+def test_unbatched_input_is_a_batch_of_one_as_pytorch(path):
+    """A (C, H, W) image pools to (C, Ho, Wo): the values and gradients of the same image batched."""
+    rng = np.random.default_rng(5)
+    x = distinct_values(rng, (3, 7, 6))
+    for fn, args in ((max_pool2d, (3, 2, 1)), (avg_pool2d, (2,)), (adaptive_avg_pool2d, ((3, 2),)),
+                     (adaptive_max_pool2d, ((3, 2),))):
+        single, batch = leaf(x, path), leaf(x[None], path)
+        y, yb = fn(single, *args), fn(batch, *args)
+        assert y.shape == yb.shape[1:]
+        y.sum().backward()
+        yb.sum().backward()
+        np.testing.assert_array_equal(host(y), host(yb)[0])
+        np.testing.assert_array_equal(host(single.grad), host(batch.grad)[0])
+        ty = getattr(TF, fn.__name__)(torch.tensor(x), *args)
+        np.testing.assert_allclose(host(y), ty.numpy(), rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------- bad input
 def _t(shape, dtype=np.float64):
     return Tensor(np.zeros(shape, dtype))
@@ -283,8 +300,8 @@ def _t(shape, dtype=np.float64):
 @pytest.mark.parametrize(
     ("fn", "args", "kwargs", "error", "match"),
     [
-        (max_pool2d, (_t((4, 4)), 2), {}, ValueError, r"max_pool2d: expected a 4-D input, got shape \(4, 4\)"),
-        (avg_pool2d, (_t((1, 4, 4)), 2), {}, ValueError, "avg_pool2d: expected a 4-D input"),
+        (max_pool2d, (_t((4, 4)), 2), {}, ValueError, r"max_pool2d: expected a 3-D or 4-D input, got shape \(4, 4\)"),
+        (avg_pool2d, (_t((1, 1, 1, 4, 4)), 2), {}, ValueError, "avg_pool2d: expected a 3-D or 4-D input"),
         (max_pool2d, (_t((1, 1, 4, 4), np.int64), 2), {}, TypeError, "max_pool2d: expected a floating-point"),
         (max_pool2d, (_t((1, 1, 2, 2)), 3), {}, ValueError, "max_pool2d: the window .* larger than the padded input"),
         (avg_pool2d, (_t((1, 1, 2, 2)), (1, 3)), {}, ValueError, "avg_pool2d: the window .* larger"),
@@ -294,9 +311,9 @@ def _t(shape, dtype=np.float64):
         (max_pool2d, (_t((1, 1, 4, 4)), 2), {"padding": -1}, ValueError, "non-negative padding"),
         (max_pool2d, (_t((1, 1, 4, 4)), 2), {"dilation": 0}, ValueError, "positive dilation"),
         (avg_pool2d, (_t((1, 1, 4, 4)), 2.5), {}, TypeError, "avg_pool2d: expected kernel_size"),
-        (adaptive_avg_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_avg_pool2d: expected a 4-D input"),
+        (adaptive_avg_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_avg_pool2d: expected a 3-D or 4-D input"),
         (adaptive_avg_pool2d, (_t((1, 1, 4, 4)), 0), {}, ValueError, "adaptive_avg_pool2d: expected a positive"),
-        (adaptive_max_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_max_pool2d: expected a 4-D input"),
+        (adaptive_max_pool2d, (_t((4, 4)), 1), {}, ValueError, "adaptive_max_pool2d: expected a 3-D or 4-D input"),
         (adaptive_max_pool2d, (_t((1, 1, 4, 4)), (2, 0)), {}, ValueError, "adaptive_max_pool2d: expected a positive"),
         (adaptive_max_pool2d, (_t((1, 1, 4, 4), np.int64), 1), {}, TypeError, "adaptive_max_pool2d: expected a floating"),
         (adaptive_max_pool2d, (_t((1, 1, 4, 4)), 1), {"return_indices": True}, ValueError, "return_indices"),

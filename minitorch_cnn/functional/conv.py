@@ -230,7 +230,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation of ``input`` with ``weight``, as ``torch.nn.functional.conv2d``.
 
     Args:
-        input: (N, C, H, W) float tensor.
+        input: (N, C, H, W) float tensor, or (C, H, W) for one image (the output is then 3-D too).
         weight: (O, C/groups, kh, kw) tensor of the same dtype and device.
         bias: optional (O,) tensor added to every output position of each channel.
         stride: int or (sh, sw), the step between windows.
@@ -254,7 +254,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     op = "conv2d"
     check_float(op, input)
     check_float(op, weight, "weight")
-    check_ndim(op, input, 4)
+    check_ndim(op, input, (3, 4))
+    if input.ndim == 3:  # one unbatched image (C, H, W), as PyTorch allows: a batch of one
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     check_ndim(op, weight, 4, "weight")
     if weight.dtype != input.dtype:
         raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")

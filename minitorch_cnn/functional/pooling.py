@@ -1,7 +1,8 @@
 """Pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``, with
 PyTorch's semantics.
 
-Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo); the channel count never changes. Windows are laid
+Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo); the channel count never changes. One unbatched
+image (C, H, W) is pooled as a batch of one and gives (C, Ho, Wo), as in PyTorch. Windows are laid
 out as in convolution (kernel kh×kw, stride s defaulting to the kernel, padding p, dilation d for
 max pooling); the loops live in ``minitorch_cnn.kernels`` (numba on NumPy, ``xp`` slicing on
 CuPy). g below is the upstream gradient dL/dy (N, C, Ho, Wo).
@@ -138,9 +139,14 @@ def _bins(size, out):
 
 def _check_input(op, input):
     check_float(op, input)
-    check_ndim(op, input, 4)
+    check_ndim(op, input, (3, 4))
     if min(input.shape) < 1:
-        raise ValueError(f"{op}: expected a non-empty (N, C, H, W) input, got shape {input.shape}")
+        raise ValueError(f"{op}: expected a non-empty (N, C, H, W) or (C, H, W) input, got shape {input.shape}")
+
+
+def _unbatched(pool, input, *args, **kwargs):
+    """Run ``pool`` on one (C, H, W) image as a batch of one, as PyTorch allows."""
+    return pool(input.unsqueeze(0), *args, **kwargs).squeeze(0)
 
 
 def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -175,7 +181,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max over each window, as ``torch.nn.functional.max_pool2d``.
 
     Args:
-        input: (N, C, H, W) float tensor.
+        input: (N, C, H, W) float tensor, or one (C, H, W) image.
         kernel_size: int or (kh, kw).
         stride: int or (sh, sw); defaults to the kernel size (windows side by side).
         padding: int or (ph, pw), at most half the kernel; padded positions never win.
@@ -192,6 +198,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     op = "max_pool2d"
     _check_input(op, input)
+    if input.ndim == 3:
+        return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode)
     geometry, out_size = _window(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool2d.apply(input, geometry=geometry, out_size=out_size)
 
@@ -200,7 +208,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """Mean over each window, as ``torch.nn.functional.avg_pool2d``.
 
     Args:
-        input: (N, C, H, W) float tensor.
+        input: (N, C, H, W) float tensor, or one (C, H, W) image.
         kernel_size, stride, padding, ceil_mode: as in ``max_pool2d`` (stride defaults to the kernel).
         count_include_pad: divide by the whole window, padded zeros included (True, PyTorch's
             default), or only by the number of real input pixels in it (False). Either way, the part
@@ -215,6 +223,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     op = "avg_pool2d"
     _check_input(op, input)
+    if input.ndim == 3:
+        return _unbatched(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     geometry, out_size = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
     xp = xp_of(input.data)
     if divisor_override is None:
@@ -258,6 +268,8 @@ def adaptive_avg_pool2d(input, output_size):
     """
     op = "adaptive_avg_pool2d"
     _check_input(op, input)
+    if input.ndim == 3:
+        return _unbatched(adaptive_avg_pool2d, input, output_size)
     return AdaptiveAvgPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
 
 
@@ -287,6 +299,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if return_indices:
         raise ValueError(f"{op}: return_indices=True is not supported")
     _check_input(op, input)
+    if input.ndim == 3:
+        return _unbatched(adaptive_max_pool2d, input, output_size)
     return AdaptiveMaxPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
 
 

@@ -329,7 +329,7 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        _check_input(self, input, (4,))
+        _check_input(self, input, (3, 4))
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def extra_repr(self):
@@ -350,7 +350,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input):
-        _check_input(self, input, (4,))
+        _check_input(self, input, (3, 4))
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                             self.divisor_override)
 
@@ -364,7 +364,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        _check_input(self, input, (4,))
+        _check_input(self, input, (3, 4))
         return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self):
@@ -379,7 +379,7 @@ class AdaptiveMaxPool2d(Module):
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
-        _check_input(self, input, (4,))
+        _check_input(self, input, (3, 4))
         return F.adaptive_max_pool2d(input, self.output_size)
 
     def extra_repr(self):
