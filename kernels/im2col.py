@@ -29,7 +29,8 @@ Two paths, one contract
   strided slice per offset, never looping over output positions.
 * numba (``im2col_numba``, ``col2im_numba``): plain Python loops (``im2col_loops``,
   ``col2im_loops``, importable and runnable un-jitted) compiled once at module level with
-  ``numba.njit(parallel=True, cache=True)``; ``prange`` runs the images of the batch in parallel
+  ``numba.njit(parallel=True, cache=True)`` (``compile_loops``: the cache goes to the user's cache
+  folder, see ``kernels/_jit.py``); ``prange`` runs the images of the batch in parallel
   (each image writes only its own slice of the output, so there are no races). The padding is
   handled by a bounds check instead of a padded copy. ``im2col_t_loops``/``col2im_t_loops`` are
   the same loops for conv2d's batch-inner layout (see ``im2col``'s ``out``), taken when the
@@ -47,11 +48,12 @@ Set ``NUMBA_DISABLE_JIT=1`` in the environment to run the numba kernels as ordin
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
 from minitorch_cnn.backend import use_cuda_kernels, use_numba, xp_of
+
+from ._jit import compile_loops
 
 
 def conv_out_size(size: int, k: int, s: int = 1, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
@@ -200,10 +202,10 @@ def col2im_t_loops(cols_t, dx, sh, sw, ph, pw, dh, dw):
                                 dx[n, c, h, w] += cols_t[c, i, j, n, oh, ow]
 
 
-_im2col_jit = numba.njit(parallel=True, cache=True)(im2col_loops)
-_col2im_jit = numba.njit(parallel=True, cache=True)(col2im_loops)
-_im2col_t_jit = numba.njit(parallel=True, cache=True)(im2col_t_loops)
-_col2im_t_jit = numba.njit(parallel=True, cache=True)(col2im_t_loops)
+_im2col_jit = compile_loops(im2col_loops)
+_col2im_jit = compile_loops(col2im_loops)
+_im2col_t_jit = compile_loops(im2col_t_loops)
+_col2im_t_jit = compile_loops(col2im_t_loops)
 
 
 def _batch_inner(cols):

@@ -24,12 +24,12 @@ unless the generic path is forced.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
 from minitorch_cnn.backend import use_cuda_kernels, use_numba, xp_of
 
+from ._jit import compile_loops
 from .im2col import col2im_generic, conv_out_size, im2col_generic
 
 
@@ -159,10 +159,10 @@ def sum_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, dh, dw):
                                 dx[n, c, h, w] += g
 
 
-_max_fwd_jit = numba.njit(parallel=True, cache=True)(max_pool2d_forward_loops)
-_max_bwd_jit = numba.njit(parallel=True, cache=True)(max_pool2d_backward_loops)
-_sum_fwd_jit = numba.njit(parallel=True, cache=True)(sum_pool2d_forward_loops)
-_sum_bwd_jit = numba.njit(parallel=True, cache=True)(sum_pool2d_backward_loops)
+_max_fwd_jit = compile_loops(max_pool2d_forward_loops)
+_max_bwd_jit = compile_loops(max_pool2d_backward_loops)
+_sum_fwd_jit = compile_loops(sum_pool2d_forward_loops)
+_sum_bwd_jit = compile_loops(sum_pool2d_backward_loops)
 
 
 def max_pool2d_forward_numba(x, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=None):

@@ -7,6 +7,8 @@ numba loops against the jitted ones.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from _conv_cases import distinct_values, examples, geometries, max_pool2d_reference, out_size, path, to_xp, windows
@@ -224,3 +226,29 @@ def test_kernels_on_several_threads_equal_one_thread():
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
     assert np.array_equal(runs[0][2].transpose(3, 0, 1, 2, 4, 5), runs[0][0])  # the two layouts agree
+
+
+def test_compiled_loops_are_cached_outside_the_package(monkeypatch, tmp_path):
+    """numba's cache goes to the user's cache folder: files beside an installed package are unknown to
+    pip, outlive an uninstall, and then shadow an editable install as an empty namespace package."""
+    import importlib
+    from pathlib import Path
+
+    import numba
+    from minitorch_cnn.kernels import _jit
+
+    im2col_module = importlib.import_module("minitorch_cnn.kernels.im2col")
+    package = Path(im2col_module.__file__).resolve().parent
+    for disp in (im2col_module._im2col_t_jit, importlib.import_module("minitorch_cnn.kernels.pooling")._max_fwd_jit):
+        cache = Path(disp._cache._cache_path).resolve()
+        assert cache.is_relative_to(Path(_jit.cache_dir()).resolve())
+        assert not cache.is_relative_to(package)
+    assert numba.config.CACHE_DIR != _jit.cache_dir() or "NUMBA_CACHE_DIR" in os.environ  # set per call only
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _jit.cache_dir() == str(tmp_path / "minitorch_cnn" / "numba")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert _jit.cache_dir() == str(tmp_path / "mine")
+    with_cache = _jit.compile_loops(lambda a: a + 1)
+    assert Path(with_cache._cache._cache_path).is_relative_to(tmp_path / "mine")

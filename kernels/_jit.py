@@ -1,0 +1,37 @@
+"""``compile_loops``: ``numba.njit(parallel=True, cache=True)`` with the cache in the user's cache folder.
+
+By default numba writes its cache beside the source, which for an installed package means inside
+site-packages. pip does not know those files: uninstalling leaves a folder of them behind, and
+that folder then shadows a later editable install of the package (Python imports it as an empty
+namespace package). So the compiled loops are cached in ``$NUMBA_CACHE_DIR`` when it is set, else
+in ``$XDG_CACHE_HOME/minitorch_cnn/numba`` (``~/.cache/minitorch_cnn/numba``). Where that folder
+cannot be written, numba falls back to its own choice.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+
+def cache_dir() -> str:
+    """Where numba caches the compiled kernels."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "minitorch_cnn", "numba")
+
+
+def compile_loops(loops):
+    """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
+
+    numba fixes a function's cache folder when the function is wrapped, from ``numba.config.CACHE_DIR``;
+    it is set for this call only, so other numba users in the process keep their own setting.
+    """
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = cache_dir()
+    try:
+        return numba.njit(parallel=True, cache=True)(loops)
+    finally:
+        numba.config.CACHE_DIR = previous
