@@ -28,13 +28,12 @@ Two paths, one contract
   so the same source runs on NumPy and CuPy. It loops over the kh×kw kernel offsets and copies one
   strided slice per offset, never looping over output positions.
 * numba (``im2col_numba``, ``col2im_numba``): plain Python loops (``im2col_loops``,
-  ``col2im_loops``, importable and runnable un-jitted) compiled once at module level with
+  ``col2im_loops``, importable and runnable un-jitted, written for conv2d's batch-inner layout
+  ``(C, kh, kw, N, Ho, Wo)``; other layouts are viewed or copied to it) compiled once at module level with
   ``numba.njit(parallel=True, cache=True)`` (``compile_loops``: the cache goes to the user's cache
   folder, see ``kernels/_jit.py``); ``prange`` runs the images of the batch in parallel
   (each image writes only its own slice of the output, so there are no races). The padding is
-  handled by a bounds check instead of a padded copy. ``im2col_t_loops``/``col2im_t_loops`` are
-  the same loops for conv2d's batch-inner layout (see ``im2col``'s ``out``), taken when the
-  column tensor is laid out that way.
+  handled by a bounds check instead of a padded copy.
 
 ``im2col`` / ``col2im`` dispatch: a NumPy array takes the numba path when
 ``backend.use_numba(array)`` (the default; force the generic path with the environment variable
@@ -126,48 +125,11 @@ def col2im_generic(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
 
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
-def im2col_loops(x, cols, sh, sw, ph, pw, dh, dw, pad_value):
-    """Fill ``cols (N, C, kh, kw, Ho, Wo)`` from ``x (N, C, H, W)``; plain loops, parallel over N."""
-    N, C, H, W = x.shape
-    kh, kw, Ho, Wo = cols.shape[2], cols.shape[3], cols.shape[4], cols.shape[5]
-    for n in prange(N):
-        for c in range(C):
-            for i in range(kh):
-                for j in range(kw):
-                    for oh in range(Ho):
-                        h = oh * sh - ph + i * dh
-                        for ow in range(Wo):
-                            w = ow * sw - pw + j * dw
-                            if 0 <= h < H and 0 <= w < W:
-                                cols[n, c, i, j, oh, ow] = x[n, c, h, w]
-                            else:
-                                cols[n, c, i, j, oh, ow] = pad_value
-
-
-def col2im_loops(cols, dx, sh, sw, ph, pw, dh, dw):
-    """Add ``cols (N, C, kh, kw, Ho, Wo)`` into the zeroed ``dx (N, C, H, W)``; the adjoint loops."""
-    N, C, H, W = dx.shape
-    kh, kw, Ho, Wo = cols.shape[2], cols.shape[3], cols.shape[4], cols.shape[5]
-    for n in prange(N):  # image n writes only dx[n]: no two threads touch the same pixel
-        for c in range(C):
-            for i in range(kh):
-                for j in range(kw):
-                    for oh in range(Ho):
-                        h = oh * sh - ph + i * dh
-                        if h < 0 or h >= H:
-                            continue  # this row of windows sits in the padding
-                        for ow in range(Wo):
-                            w = ow * sw - pw + j * dw
-                            if 0 <= w < W:
-                                dx[n, c, h, w] += cols[n, c, i, j, oh, ow]
-
-
-def im2col_t_loops(x, cols_t, sh, sw, ph, pw, dh, dw, pad_value):
-    """``im2col_loops`` writing the batch-inner layout ``cols_t (C, kh, kw, N, Ho, Wo)``.
-
-    ``cols_t[c, i, j, n] == cols[n, c, i, j]``: conv2d's layout, where ``cols_t`` read as
-    (C·kh·kw, N·Ho·Wo) is the column matrix of the whole batch. Same loops, same parallel split.
-    """
+# The loops write and read the batch-inner layout cols_t (C, kh, kw, N, Ho, Wo), conv2d's, where
+# cols_t[c, i, j, n] == cols[n, c, i, j] and cols_t read as (C·kh·kw, N·Ho·Wo) is the column matrix
+# of the whole batch. im2col_numba hands the (N, C, kh, kw, Ho, Wo) view of it to other callers.
+def im2col_loops(x, cols_t, sh, sw, ph, pw, dh, dw, pad_value):
+    """Fill ``cols_t (C, kh, kw, N, Ho, Wo)`` from ``x (N, C, H, W)``; plain loops, parallel over N."""
     N, C, H, W = x.shape
     kh, kw, Ho, Wo = cols_t.shape[1], cols_t.shape[2], cols_t.shape[4], cols_t.shape[5]
     for n in prange(N):
@@ -184,8 +146,8 @@ def im2col_t_loops(x, cols_t, sh, sw, ph, pw, dh, dw, pad_value):
                                 cols_t[c, i, j, n, oh, ow] = pad_value
 
 
-def col2im_t_loops(cols_t, dx, sh, sw, ph, pw, dh, dw):
-    """``col2im_loops`` reading the batch-inner layout ``cols_t (C, kh, kw, N, Ho, Wo)``."""
+def col2im_loops(cols_t, dx, sh, sw, ph, pw, dh, dw):
+    """Add ``cols_t (C, kh, kw, N, Ho, Wo)`` into the zeroed ``dx (N, C, H, W)``; the adjoint loops."""
     N, C, H, W = dx.shape
     kh, kw, Ho, Wo = cols_t.shape[1], cols_t.shape[2], cols_t.shape[4], cols_t.shape[5]
     for n in prange(N):  # image n writes only dx[n]: no two threads touch the same pixel
@@ -204,8 +166,6 @@ def col2im_t_loops(cols_t, dx, sh, sw, ph, pw, dh, dw):
 
 _im2col_jit = compile_loops(im2col_loops)
 _col2im_jit = compile_loops(col2im_loops)
-_im2col_t_jit = compile_loops(im2col_t_loops)
-_col2im_t_jit = compile_loops(col2im_t_loops)
 
 
 def _batch_inner(cols):
@@ -215,31 +175,32 @@ def _batch_inner(cols):
 
 
 def im2col_numba(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None, out=None):
-    """Same contract as ``im2col_generic``, for NumPy arrays, with the jitted loops."""
+    """Same contract as ``im2col_generic``, for NumPy arrays, with the jitted loops.
+
+    Without ``out``, the result is the (N, C, kh, kw, Ho, Wo) view of a new batch-inner array.
+    """
     N, C, H, W = x.shape
     Ho = conv_out_size(H, kh, sh, ph, dh) if Ho is None else Ho
     Wo = conv_out_size(W, kw, sw, pw, dw) if Wo is None else Wo
     x = np.ascontiguousarray(x)  # one compiled layout per dtype
-    cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype) if out is None else out
-    cols_t = _batch_inner(cols)
-    if cols_t is not None:  # conv2d's layout: loops compiled for it (a strided view runs 2-3× slower)
-        _im2col_t_jit(x, cols_t, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
-    else:
-        _im2col_jit(x, cols, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
-    return cols
+    cols_t = _batch_inner(out) if out is not None else np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+    if cols_t is None:  # an ``out`` in another layout: fill a batch-inner array, then copy
+        out[...] = im2col_numba(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value, Ho, Wo)
+        return out
+    _im2col_jit(x, cols_t, sh, sw, ph, pw, dh, dw, x.dtype.type(pad_value))
+    return cols_t.transpose(3, 0, 1, 2, 4, 5) if out is None else out
 
 
 def col2im_numba(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
     """Same contract as ``col2im_generic``, for NumPy arrays, with the jitted loops.
 
-    ``cols`` may be a strided view; conv2d passes its batch-inner layout, which has its own loops.
+    ``cols`` in any other layout than conv2d's batch-inner one is first copied into it.
     """
     dx = np.zeros(tuple(x_shape), dtype=cols.dtype)
     cols_t = _batch_inner(cols)
-    if cols_t is not None:
-        _col2im_t_jit(cols_t, dx, sh, sw, ph, pw, dh, dw)
-    else:
-        _col2im_jit(np.ascontiguousarray(cols), dx, sh, sw, ph, pw, dh, dw)
+    if cols_t is None:
+        cols_t = np.ascontiguousarray(cols.transpose(1, 2, 3, 0, 4, 5))  # (C, kh, kw, N, Ho, Wo)
+    _col2im_jit(cols_t, dx, sh, sw, ph, pw, dh, dw)
     return dx
 
 
