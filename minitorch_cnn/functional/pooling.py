@@ -83,17 +83,19 @@ class AdaptiveAvgPool2d(Function):
         return (a_h.T @ g @ a_w,)  # (H, Ho) @ (N, C, Ho, Wo) @ (Wo, W) -> (N, C, H, W)
 
 
+def _bins(size, out):
+    """PyTorch's adaptive bins along one axis: [(floor(i·size/out), ceil((i+1)·size/out)) for i < out]."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
 def _bin_average_matrix(xp, size, out, dtype):
-    """(out, size) matrix averaging PyTorch's adaptive bins: start = ⌊i·size/out⌋, end = ⌈(i+1)·size/out⌉."""
-    i = xp.arange(out).reshape(out, 1)  # (out, 1)
-    start = (i * size) // out
-    end = -((-(i + 1) * size) // out)  # ceil division
-    pos = xp.arange(size).reshape(1, size)  # (1, size)
-    inside = (pos >= start) & (pos < end)  # (out, size)
-    return (inside / (end - start)).astype(dtype)
+    """(out, size) matrix averaging the bins of ``_bins``: row i is 1/(end − start) on [start, end)."""
+    a = xp.zeros((out, size), dtype=dtype)
+    for i, (start, end) in enumerate(_bins(size, out)):
+        a[i, start:end] = 1 / (end - start)
+    return a
 
 
-# ---------------------------------------------------------------- public functions
 class AdaptiveMaxPool2d(Function):
     """y[n, c, i, j] = max over bin (i, j), the bins of ``adaptive_avg_pool2d`` (PyTorch's boundaries).
 
@@ -132,11 +134,7 @@ class AdaptiveMaxPool2d(Function):
         return (dx.reshape(N, C, H, W),)
 
 
-def _bins(size, out):
-    """PyTorch's adaptive bins along one axis: [(floor(i·size/out), ceil((i+1)·size/out)) for i < out]."""
-    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
-
-
+# ---------------------------------------------------------------- public functions
 def _check_input(op, input):
     check_float(op, input)
     check_ndim(op, input, (3, 4))
