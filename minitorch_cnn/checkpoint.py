@@ -40,6 +40,7 @@ import safetensors
 import safetensors.numpy
 
 from . import backend
+from .data.idx import atomic_write, current_umask
 
 __all__ = [
     "Checkpoint",
@@ -83,31 +84,12 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Replace ``path`` by a file holding ``data`` atomically: a reader (or a crash) sees the old
-    file or the complete new one, never a mix. Temporary file in the same folder, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); a plain open() would not
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    file or the complete new one, never a mix (``data.idx.atomic_write``: temporary file, fsync, rename)."""
+    with atomic_write(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -249,7 +231,7 @@ def save_checkpoint(directory, model, optimizer=None, *, epoch: int, config: dic
 
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700); a plain mkdir would not
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700); a plain mkdir would not
         _write_synced(tmp / MODEL_FILE, model_bytes)
         _write_synced(tmp / OPTIMIZER_FILE, opt_bytes)
         _write_synced(tmp / META_FILE, meta_bytes)  # last: a folder with it is complete

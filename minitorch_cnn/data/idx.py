@@ -129,6 +129,13 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process's umask (reading it is only possible by setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path):
     """Open a temporary file beside ``path`` for binary writing; on success fsync it and rename it
@@ -138,9 +145,7 @@ def atomic_write(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        mask = os.umask(0)  # read the umask (only possible by setting it)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private (0600); a plain open() would not
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); a plain open() would not
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
