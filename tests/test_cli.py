@@ -110,7 +110,7 @@ def test_bad_command_lines(capsys):
     for argv, expected in (
         (["train", "lenet7"], "invalid choice: 'lenet7'"),
         (["train", "lenet", "--epochs", "0"], "expected a positive integer"),
-        (["train", "lenet", "--lr", "fast"], "expected a number"),
+        (["train", "lenet", "--lr", "fast"], "expected a finite number >= 0, got 'fast'"),
         (["train", "lenet", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
         (["train", "lenet", "--device", "tpu"], "expected one of cpu, cuda"),
         (["train", "lenet", "--bogus"], "unrecognized arguments: --bogus"),
