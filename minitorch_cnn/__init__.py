@@ -1,6 +1,6 @@
 """minitorch_cnn: a small, readable tensor engine with autograd and classic CNNs (``import minitorch_cnn as mt``)."""
 
-from . import functional, nn, optim  # `import minitorch_cnn as torch` then torch.nn.Conv2d, torch.optim.SGD
+from . import functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, torch.optim.SGD
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
     cuda_is_available,
