@@ -1,4 +1,4 @@
-"""The command line: ``minitorch-cnn train / eval / summary / bench`` (also ``python -m minitorch_cnn``).
+"""The command line: ``minitorch-cnn train / eval / summary / show / bench`` (also ``python -m minitorch_cnn``).
 
 ``minitorch-cnn train lenet`` is the book's recipe (10 epochs, SGD lr 0.9, batch 256, Xavier init)
 on Fashion-MNIST. Every flag left out takes the net's book value (``train.RECIPES``); with
@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", metavar="NET", choices=models.MODELS, help="one of: " + ", ".join(models.MODELS))
     p.add_argument("--input", metavar="SHAPE", help="input shape NxCxHxW (default: the net's, e.g. 1x1x28x28)")
 
+    p = sub.add_parser("show", help="draw what a trained net learned: filters, feature maps, confusion matrix",
+                       description="From the last checkpoint of RUN_DIR, write filters.png (the first conv's "
+                                   "kernels), feature_maps.png (one test image through each conv and pool layer) "
+                                   "and confusion.png (the test set's confusion matrix) beside its curves.png.")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a run folder (--out of train), its checkpoints/ folder, or one checkpoint folder")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the dataset's IDX files")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--image", type=_nonneg_int, default=0, metavar="INDEX",
+                   help="which test image to send through the net for feature_maps.png (default 0)")
+    p.add_argument("--out", metavar="DIR", help="where to write the pictures (default: the run folder)")
+
     sub.add_parser("bench", help="how to run the benchmarks against PyTorch",
                    description="Points to the benchmark suite.")
     return parser
@@ -151,6 +163,16 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_show(args) -> int:
+    from . import show  # noqa: PLC0415 - keeps `minitorch-cnn --help` light
+
+    try:
+        show.show_run(args.run_dir, data_dir=args.data_dir, device=args.device, index=args.image, out=args.out)
+    except show.PictureWriteError as exc:
+        return _error(str(exc))
+    return 0
+
+
 def _cmd_bench(args) -> int:
     print("The benchmarks time minitorch_cnn against PyTorch in the same run and print the ratios:\n"
           "    python -m benchmarks            (from a clone of the repository, with the test extra installed)\n"
@@ -158,7 +180,8 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "summary": _cmd_summary, "bench": _cmd_bench}
+COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "summary": _cmd_summary, "show": _cmd_show,
+            "bench": _cmd_bench}
 
 
 def main(argv=None) -> int:
