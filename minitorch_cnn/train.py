@@ -6,6 +6,8 @@ training tool needs around it:
 - a tqdm progress bar per epoch (loss, accuracy, examples/s; silent when stderr is not a terminal),
   a line per epoch (``epoch 3: loss 0.469, train acc 0.823, test acc 0.779``) and the final
   examples/s, as the book prints them;
+- in a Jupyter notebook: the notebook's progress bar (``tqdm.auto``) and the curves drawn under the
+  cell, redrawn after every epoch;
 - with ``out``: ``metrics.csv``, ``metrics.json`` and ``curves.png`` (train loss, train acc and
   test acc per epoch on one axes, as the book's animator draws them), rewritten atomically after
   every epoch, and a checkpoint after every epoch (:mod:`minitorch_cnn.checkpoint`);
@@ -27,6 +29,7 @@ import csv
 import io
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,6 +276,11 @@ def plot_curves(path, rows, epochs: int | None = None, title: str | None = None)
     """The book's animator picture: train loss, train acc and test acc against the epoch, as a PNG.
 
     Drawn with matplotlib's Agg canvas directly (no pyplot, no global backend switch); written atomically."""
+    atomic_write_bytes(path, curves_png(rows, epochs, title))
+
+
+def curves_png(rows, epochs: int | None = None, title: str | None = None) -> bytes:
+    """The bytes of :func:`plot_curves`'s PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - slow import, only when drawing
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
@@ -294,7 +302,32 @@ def plot_curves(path, rows, epochs: int | None = None, title: str | None = None)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+class _InlineCurves:
+    """In a Jupyter notebook, the curves under the running cell: one picture, redrawn after every epoch."""
+
+    def __init__(self):
+        self.handle = None
+
+    @staticmethod
+    def in_notebook() -> bool:
+        if "ipykernel" not in sys.modules:  # never import IPython just to find out
+            return False
+        try:
+            from IPython import get_ipython  # noqa: PLC0415
+        except ImportError:
+            return False
+        return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+
+    def show(self, png: bytes) -> None:
+        from IPython.display import Image, display  # noqa: PLC0415
+
+        if self.handle is None:
+            self.handle = display(Image(data=png, format="png"), display_id=True)
+        else:
+            self.handle.update(Image(data=png, format="png"))
 
 
 # ---------------------------------------------------------------------------- fit
@@ -344,6 +377,7 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
         out.mkdir(parents=True, exist_ok=True)
 
     n_batches = len(train_loader)
+    inline = _InlineCurves() if _InlineCurves.in_notebook() else None  # (tqdm.auto gives the notebook's bar)
     wall0 = time.perf_counter()
     train_examples, train_time = 0, 0.0
     epoch = start
@@ -402,6 +436,8 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
                 summary = {"epochs_completed": epoch, "checkpoint": str(history.checkpoint.relative_to(out))}
                 write_metrics(out, history.rows, config, summary)
                 plot_curves(out / "curves.png", history.rows, epochs, title=config.get("net"))
+            if inline is not None:
+                inline.show(curves_png(history.rows, epochs, title=config.get("net")))
     except KeyboardInterrupt:
         last = latest_checkpoint(ckpt_dir) if ckpt_dir is not None and ckpt_dir.is_dir() else None
         log(f"interrupted during epoch {epoch} (step {step} of {n_batches}); the unfinished epoch was not saved. "
