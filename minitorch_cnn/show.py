@@ -130,9 +130,10 @@ def plot_feature_maps(path, image, maps, title: str = "") -> Path:
     maps = list(maps)[:MAX_LAYERS]
     cols = max([MAX_CHANNELS if m.shape[0] > MAX_CHANNELS else m.shape[0] for _, m in maps] + [1])
     rows = 1 + len(maps)
-    fig = _figure(max(0.75 * cols + 1.8, 5.0), 0.9 * rows + 0.7)
-    grid = fig.add_gridspec(rows, cols, left=0.2, right=0.98, top=1 - 0.55 / (0.9 * rows + 0.7), bottom=0.02,
-                            wspace=0.08, hspace=0.35)
+    width, height = 0.75 * cols + 1.5, 0.9 * rows + 0.8
+    fig = _figure(width, height)
+    grid = fig.add_gridspec(rows, cols, left=1.3 / width, right=1 - 0.1 / width, top=1 - 0.65 / height,
+                            bottom=0.1 / height, wspace=0.08, hspace=0.35)
     img = np.asarray(image)
     ax = fig.add_subplot(grid[0, 0])
     ax.imshow(img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1), cmap="gray")
@@ -151,7 +152,8 @@ def plot_feature_maps(path, image, maps, title: str = "") -> Path:
                               ha="right", va="center")
             if r == 1:
                 ax.set_title(f"ch {c}", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle((title + "\n" if title else "") + "each map on its own colour scale (yellow: its largest values)",
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -217,7 +219,7 @@ def show_run(run_dir, *, data_dir=None, device: str = "cpu", index: int = 0, out
     first_name, first = convs[0]
     weight = backend.to_numpy(first.weight.data)
     made.append(plot_filters(out / "filters.png", weight,
-                             f"{about}: the first convolution ({first_name}), {weight.shape[0]} kernels "
+                             f"{about}: the first convolution (layer {first_name}), {weight.shape[0]} kernels "
                              f"{weight.shape[2]}×{weight.shape[3]} on {weight.shape[1]} input channel(s)"))
     x, label = test_set[index]
     maps = feature_maps(net, x)

@@ -27,14 +27,17 @@ def test_conv_backprop_page(kernel_path):
 README = PAGE.parent.parent / "README.md"
 
 
-def test_readme_python_blocks_run():
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
     """Each ```python block of the README runs as written (against this package, never torch)."""
     import re
+
+    monkeypatch.chdir(tmp_path)  # the blocks may write files (lenet_graph.png)
 
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 2
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert (tmp_path / "lenet_graph.png").stat().st_size > 10_000  # the graph picture's command
 
 
 def test_readme_parameter_counts_are_the_models():
