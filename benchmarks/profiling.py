@@ -6,7 +6,7 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
    shows milliseconds per op family, the number of calls, and any output or gradient that is not
    float32 (a hidden upcast). What the ops do not account for is autograd bookkeeping, gradient
    accumulation, the optimizer and Python glue: printed as "outside the ops".
-2. conv internals: ``_unfold`` (im2col) and ``_fold`` (col2im) wrapped with timers; the rest of
+2. conv internals: ``im2col`` and ``col2im`` (as conv.py calls them) wrapped with timers; the rest of
    the conv's time is its matrix products, the bias add and the bias-gradient sum.
 3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
    GFLOP/s, beside one big sgemm of the same size: how far the batching is from BLAS's best;
@@ -30,7 +30,7 @@ from .harness import pin_threads
 
 
 class OpTimer:
-    """Timers around every Function subclass's forward/backward (and conv's _unfold/_fold)."""
+    """Timers around every Function subclass's forward/backward (and conv's im2col/col2im)."""
 
     def __init__(self):
         self.ms = defaultdict(float)
@@ -72,7 +72,7 @@ class OpTimer:
                     self._wrap(cls, attr, f"{cls.__name__}.{attr}")
         from minitorch_cnn.functional import conv
 
-        for attr, label in (("_unfold", "conv: im2col (_unfold)"), ("_fold", "conv: col2im (_fold)")):
+        for attr, label in (("im2col", "conv: im2col"), ("col2im", "conv: col2im")):
             if attr in conv.__dict__:
                 self._wrap(conv, attr, label, static=False)
         return self
@@ -178,14 +178,15 @@ def conv_products(quick: bool, repeat: int) -> str:
 def conv_overheads(quick: bool, repeat: int) -> str:
     """Costs around the products: fresh (page-faulting) buffers, the numba <-> BLAS thread handoff, db."""
     import numpy as np
-    from minitorch_cnn.kernels import col2im, im2col
+    from minitorch_cnn.kernels import Window, col2im, im2col
 
     N, C, H, O = (64, 64, 32, 64) if not quick else (2, 4, 8, 4)
     K, L = C * 9, H * H
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, H), dtype=np.float32)
     w_mat = rng.standard_normal((1, O, K), dtype=np.float32)
-    cols = im2col(x, 3, 3, 1, 1, 1, 1)
+    window = Window.fit((H, H), (3, 3), (1, 1), (1, 1))
+    cols = im2col(x, window)  # (C, 3, 3, N, H, H)
     g = rng.standard_normal((N, O, H, H), dtype=np.float32)
     buf = np.empty_like(cols)
 
@@ -198,14 +199,14 @@ def conv_overheads(quick: bool, repeat: int) -> str:
             ts.append(time.perf_counter() - t0)
         return 1e3 * sorted(ts)[len(ts) // 2]
 
-    mat = lambda: np.matmul(w_mat, cols.reshape(N, 1, K, L))
-    t_im, t_mm = med(lambda: im2col(x, 3, 3, 1, 1, 1, 1)), med(mat)
-    t_seq = med(lambda: (im2col(x, 3, 3, 1, 1, 1, 1), mat()))
+    mat = lambda: np.matmul(w_mat, cols.reshape(1, K, N * L))
+    t_im, t_mm = med(lambda: im2col(x, window)), med(mat)
+    t_seq = med(lambda: (im2col(x, window), mat()))
     rows = [
         (f"fresh {cols.nbytes / 2**20:.0f} MiB buffer, filled (np.empty + copyto)", med(lambda: np.copyto(np.empty_like(cols), cols))),
         ("same, into a reused buffer", med(lambda: np.copyto(buf, cols))),
         ("im2col (numba, parallel)", t_im),
-        ("col2im (numba, parallel)", med(lambda: col2im(cols, x.shape, 1, 1, 1, 1))),
+        ("col2im (numba, parallel)", med(lambda: col2im(cols, x.shape, window))),
         ("forward product alone", t_mm),
         (f"im2col then product (sum alone {t_im + t_mm:.1f}: handoff cost)", t_seq),
         ("db = grad.sum(axis=(0, 2, 3))", med(lambda: g.sum(axis=(0, 2, 3)))),

@@ -1,12 +1,15 @@
 """The hot loops of the engine: pure functions on raw arrays (NumPy or CuPy), no tensors.
 
-* ``im2col`` / ``col2im`` (``kernels/im2col.py``): the column tensor of convolution and its
-  adjoint; the column layout ``(N, C, kh, kw, Ho, Wo)`` is documented there, once.
+* ``Window`` (``kernels/window.py``): the geometry of sliding windows (kernel, stride, padding,
+  dilation, output size), and ``pick``, the one dispatcher between the paths below.
+* ``im2col`` / ``col2im`` (``kernels/im2col.py``): the column matrix of convolution and its
+  adjoint; the column layout ``(C, kh, kw, N, Ho, Wo)`` is documented there, once.
 * max and sum pooling, forward and backward (``kernels/pooling.py``).
 
-Each kernel has two paths with one contract: numba loops for NumPy arrays (the default; force the
-other with ``MINITORCH_CNN_KERNELS=generic``) and an array-generic path written with ``xp`` only,
-which CuPy runs. ``NUMBA_DISABLE_JIT=1`` runs the numba loops as plain Python.
+Each kernel has three paths with one contract: numba loops for NumPy arrays (the default), CUDA
+kernels for CuPy arrays (``kernels/cuda.py``), and an array-generic path written with ``xp`` only
+(forced with ``MINITORCH_CNN_KERNELS=generic``). ``NUMBA_DISABLE_JIT=1`` runs the numba loops as
+plain Python.
 
 Threads. The loops are compiled with ``parallel=True`` (``prange`` over the batch), but run on
 one thread unless ``NUMBA_NUM_THREADS`` is set: they sit between matrix products, and after each
@@ -28,15 +31,17 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(1)  # for this (the importing) thread; see above
 
-from .im2col import col2im, col2im_generic, col2im_numba, conv_out_size, im2col, im2col_generic, im2col_numba
+from .im2col import col2im, col2im_generic, col2im_numba, im2col, im2col_generic, im2col_numba
 from .pooling import (
     max_pool2d_backward,
     max_pool2d_forward,
     sum_pool2d_backward,
     sum_pool2d_forward,
 )
+from .window import Window, conv_out_size, pick
 
 __all__ = [
+    "Window",
     "col2im",
     "col2im_generic",
     "col2im_numba",
@@ -46,6 +51,7 @@ __all__ = [
     "im2col_numba",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "pick",
     "sum_pool2d_backward",
     "sum_pool2d_forward",
 ]

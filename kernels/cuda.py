@@ -4,11 +4,10 @@ These serve CuPy arrays on the kernel path ``"numba"`` (the default; ``backend.u
 the path ``"generic"`` sends CuPy arrays through the ``xp``-only code of ``im2col.py`` and
 ``pooling.py`` instead. The contract of each function is the one of its generic twin: same
 arguments, same shapes, same results (bit for bit where the summation order is the same, see
-below). Only float32 and float64 are compiled (``DTYPES``); the dispatchers send anything else
-down the generic path.
+below). Only float32 and float64 are compiled (``DTYPES``); any other dtype is refused with a
+``TypeError`` naming it.
 
-``im2col.py`` and ``pooling.py`` import this module on the first CuPy array they meet (it imports
-``conv_out_size`` from ``im2col.py``, so a top-level import there would be circular).
+``window.pick`` imports this module on the first CuPy array it meets.
 
 One C source, compiled per dtype: ``source(dtype)`` puts ``typedef float T;`` (or ``double``)
 before ``SOURCE`` and CuPy compiles it with NVRTC on first use (``cupy.RawModule``, cached per
@@ -16,20 +15,22 @@ dtype). Each kernel gives one output element to each thread, in a grid-stride lo
 flat index, so any size runs with any grid. The arrays are C-contiguous; a flat index is split
 into coordinates by ``%`` and ``/``, last axis first.
 
-The index math (the same as the numba loops; ``t`` is ``n·C + c``, one (image, channel) plane)
+The index math (the same as the numba loops; ``t`` is ``n·C + c``, one (image, channel) plane;
+``dil_h, dil_w`` the dilation; ``cols`` in the column layout ``(C, kh, kw, N, Ho, Wo)`` of
+``im2col.py``)
 -------------------------------------------------------------------------------------------------
-``im2col_kernel``, one thread per column entry ``(n, c, i, j, oh, ow)``::
+``im2col_kernel``, one thread per column entry ``(c, i, j, n, oh, ow)``::
 
-    h = oh*sh - ph + i*dh,  w = ow*sw - pw + j*dw
-    cols[n, c, i, j, oh, ow] = x[n, c, h, w] if 0 <= h < H and 0 <= w < W else pad_value
+    h = oh*sh - ph + i*dil_h,  w = ow*sw - pw + j*dil_w
+    cols[c, i, j, n, oh, ow] = x[n, c, h, w] if 0 <= h < H and 0 <= w < W else pad_value
 
 ``col2im_gather_kernel``, one thread per input pixel ``(n, c, h, w)``: a **gather**. The pixel
-received a copy in window (oh, ow) at tap (i, j) exactly when ``h = oh*sh - ph + i*dh`` and
-``w = ow*sw - pw + j*dw``; solved for the window::
+received a copy in window (oh, ow) at tap (i, j) exactly when ``h = oh*sh - ph + i*dil_h`` and
+``w = ow*sw - pw + j*dil_w``; solved for the window::
 
-    ah = h + ph - i*dh,  aw = w + pw - j*dw
+    ah = h + ph - i*dil_h,  aw = w + pw - j*dil_w
     tap (i, j) touched the pixel  <=>  ah >= 0, ah % sh == 0, oh = ah / sh < Ho  (same for aw, ow)
-    dx[n, c, h, w] = Σ_{i, j ascending, touched} cols[n, c, i, j, oh, ow]
+    dx[n, c, h, w] = Σ_{i, j ascending, touched} cols[c, i, j, n, oh, ow]
 
 Each thread writes only its own pixel, so no two threads add into one address: no atomics, and
 the sum is deterministic. Taps are added in ascending (i, j), the order in which the numba and
@@ -59,7 +60,7 @@ import numpy as np
 
 from minitorch_cnn.backend import xp_of
 
-from .im2col import conv_out_size
+from .window import Window
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -75,50 +76,56 @@ KERNEL_NAMES = (
 
 SOURCE = r"""
 // T (float or double) is typedef'd before this source. Every array is C-contiguous.
-// One thread per output element, in a grid-stride loop over a 64-bit flat index.
+// One thread per output element, in a grid-stride loop over a 64-bit flat index. Every kernel
+// takes the same geometry after its arrays and total: N, C, H, W, kh, kw, Ho, Wo, sh, sw, ph, pw,
+// dil_h, dil_w (the pooling kernels do not need N and C: their t = n*C + c stays whole).
 #define GRID_STRIDE_LOOP(idx, total) \
     for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < (total); \
          idx += (long long)blockDim.x * gridDim.x)
 
-// cols (N, C, kh, kw, Ho, Wo) from x (N, C, H, W); taps in the padding read pad_value.
+// cols (C, kh, kw, N, Ho, Wo) from x (N, C, H, W); taps in the padding read pad_value.
 extern "C" __global__ void im2col_kernel(
-        const T* x, T* cols, long long total, int H, int W, int kh, int kw, int Ho, int Wo,
-        int sh, int sw, int ph, int pw, int dh, int dw, T pad_value) {
+        const T* x, T* cols, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
+        int sh, int sw, int ph, int pw, int dil_h, int dil_w, T pad_value) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int ow = t % Wo; t /= Wo;
         const int oh = t % Ho; t /= Ho;
+        const int n = t % N; t /= N;
         const int j = t % kw; t /= kw;
-        const int i = t % kh; t /= kh;  // t = n*C + c
-        const int h = oh * sh - ph + i * dh;
-        const int w = ow * sw - pw + j * dw;
-        cols[idx] = (0 <= h && h < H && 0 <= w && w < W) ? x[(t * H + h) * W + w] : pad_value;
+        const int i = t % kh; t /= kh;  // t = c
+        const int h = oh * sh - ph + i * dil_h;
+        const int w = ow * sw - pw + j * dil_w;
+        cols[idx] = (0 <= h && h < H && 0 <= w && w < W) ? x[(((long long)n * C + t) * H + h) * W + w] : pad_value;
     }
 }
 
-// dx (N, C, H, W) = the adjoint of im2col, as a gather: each pixel sums the column entries
-// copied from it, taps in ascending (i, j). No atomics: a thread writes only its own pixel.
+// dx (N, C, H, W) = the adjoint of im2col, as a gather from cols (C, kh, kw, N, Ho, Wo): each
+// pixel sums the column entries copied from it, taps in ascending (i, j). No atomics: a thread
+// writes only its own pixel.
 extern "C" __global__ void col2im_gather_kernel(
-        const T* cols, T* dx, long long total, int H, int W, int kh, int kw, int Ho, int Wo,
-        int sh, int sw, int ph, int pw, int dh, int dw) {
+        const T* cols, T* dx, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
+        int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int w = t % W; t /= W;
-        const int h = t % H; t /= H;  // t = n*C + c
+        const int h = t % H; t /= H;
+        const int c = t % C;
+        const int n = t / C;
         T acc = 0;
         for (int i = 0; i < kh; ++i) {
-            const int ah = h + ph - i * dh;  // = oh*sh when tap i of window row oh reads row h
+            const int ah = h + ph - i * dil_h;  // = oh*sh when tap i of window row oh reads row h
             if (ah < 0) break;               // ah only decreases with i
             if (ah % sh != 0) continue;
             const int oh = ah / sh;
             if (oh >= Ho) continue;
             for (int j = 0; j < kw; ++j) {
-                const int aw = w + pw - j * dw;
+                const int aw = w + pw - j * dil_w;
                 if (aw < 0) break;
                 if (aw % sw != 0) continue;
                 const int ow = aw / sw;
                 if (ow >= Wo) continue;
-                acc += cols[(((t * kh + i) * kw + j) * Ho + oh) * Wo + ow];
+                acc += cols[(((((long long)c * kh + i) * kw + j) * N + n) * Ho + oh) * Wo + ow];
             }
         }
         dx[idx] = acc;
@@ -128,8 +135,8 @@ extern "C" __global__ void col2im_gather_kernel(
 // y and argmax (N, C, Ho, Wo): the first maximum of each window in row-major tap order;
 // NaN beats numbers, padding taps are skipped; lowest = -inf.
 extern "C" __global__ void max_pool_forward_kernel(
-        const T* x, T* y, long long* argmax, long long total, int H, int W, int kh, int kw,
-        int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw, T lowest) {
+        const T* x, T* y, long long* argmax, long long total, int N, int C, int H, int W, int kh, int kw,
+        int Ho, int Wo, int sh, int sw, int ph, int pw, int dil_h, int dil_w, T lowest) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int ow = t % Wo; t /= Wo;
@@ -138,10 +145,10 @@ extern "C" __global__ void max_pool_forward_kernel(
         T best = lowest;
         long long best_k = 0;
         for (int i = 0; i < kh; ++i) {
-            const int h = oh * sh - ph + i * dh;
+            const int h = oh * sh - ph + i * dil_h;
             if (h < 0 || h >= H) continue;
             for (int j = 0; j < kw; ++j) {
-                const int w = ow * sw - pw + j * dw;
+                const int w = ow * sw - pw + j * dil_w;
                 if (w < 0 || w >= W) continue;
                 const T v = plane[h * W + w];
                 if (v > best || (v != v && best == best)) {
@@ -158,8 +165,8 @@ extern "C" __global__ void max_pool_forward_kernel(
 // dx (N, C, H, W): each pixel gathers the gradients of the windows whose argmax it is.
 // Taps in descending (i, j) visit the windows in ascending (oh, ow), the numba loop's order.
 extern "C" __global__ void max_pool_backward_gather_kernel(
-        const T* grad, const long long* argmax, T* dx, long long total, int H, int W, int kh,
-        int kw, int Ho, int Wo, int sh, int sw, int ph, int pw, int dh, int dw) {
+        const T* grad, const long long* argmax, T* dx, long long total, int N, int C, int H, int W, int kh,
+        int kw, int Ho, int Wo, int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int w = t % W; t /= W;
@@ -168,12 +175,12 @@ extern "C" __global__ void max_pool_backward_gather_kernel(
         const long long* am = argmax + t * Ho * Wo;
         T acc = 0;
         for (int i = kh - 1; i >= 0; --i) {
-            const int ah = h + ph - i * dh;
+            const int ah = h + ph - i * dil_h;
             if (ah < 0 || ah % sh != 0) continue;
             const int oh = ah / sh;
             if (oh >= Ho) continue;
             for (int j = kw - 1; j >= 0; --j) {
-                const int aw = w + pw - j * dw;
+                const int aw = w + pw - j * dil_w;
                 if (aw < 0 || aw % sw != 0) continue;
                 const int ow = aw / sw;
                 if (ow >= Wo) continue;
@@ -186,8 +193,8 @@ extern "C" __global__ void max_pool_backward_gather_kernel(
 
 // y (N, C, Ho, Wo): window sums, padding taps add nothing; a double accumulator.
 extern "C" __global__ void sum_pool_forward_kernel(
-        const T* x, T* y, long long total, int H, int W, int kh, int kw, int Ho, int Wo,
-        int sh, int sw, int ph, int pw, int dh, int dw) {
+        const T* x, T* y, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
+        int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int ow = t % Wo; t /= Wo;
@@ -195,10 +202,10 @@ extern "C" __global__ void sum_pool_forward_kernel(
         const T* plane = x + t * H * W;
         double acc = 0;
         for (int i = 0; i < kh; ++i) {
-            const int h = oh * sh - ph + i * dh;
+            const int h = oh * sh - ph + i * dil_h;
             if (h < 0 || h >= H) continue;
             for (int j = 0; j < kw; ++j) {
-                const int w = ow * sw - pw + j * dw;
+                const int w = ow * sw - pw + j * dil_w;
                 if (0 <= w && w < W) acc += plane[h * W + w];
             }
         }
@@ -209,8 +216,8 @@ extern "C" __global__ void sum_pool_forward_kernel(
 // dx (N, C, H, W): each pixel gathers the gradients of every window that contains it,
 // windows in ascending (oh, ow) as in the numba loop.
 extern "C" __global__ void sum_pool_backward_gather_kernel(
-        const T* grad, T* dx, long long total, int H, int W, int kh, int kw, int Ho, int Wo,
-        int sh, int sw, int ph, int pw, int dh, int dw) {
+        const T* grad, T* dx, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
+        int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int w = t % W; t /= W;
@@ -218,12 +225,12 @@ extern "C" __global__ void sum_pool_backward_gather_kernel(
         const T* g = grad + t * Ho * Wo;
         T acc = 0;
         for (int i = kh - 1; i >= 0; --i) {
-            const int ah = h + ph - i * dh;
+            const int ah = h + ph - i * dil_h;
             if (ah < 0 || ah % sh != 0) continue;
             const int oh = ah / sh;
             if (oh >= Ho) continue;
             for (int j = kw - 1; j >= 0; --j) {
-                const int aw = w + pw - j * dw;
+                const int aw = w + pw - j * dil_w;
                 if (aw < 0 || aw % sw != 0) continue;
                 const int ow = aw / sw;
                 if (ow < Wo) acc += g[oh * Wo + ow];
@@ -263,89 +270,74 @@ def _launch(cp, name, dtype, total, args):
     _kernel(cp, name, dtype)((grid,), (_BLOCK,), args)
 
 
-def _ints(*values):
-    return tuple(np.int32(v) for v in values)
+def _window_args(N, C, H, W, window: Window):
+    """The int32 geometry every kernel takes after its arrays and total:
+    ``N, C, H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dil_h, dil_w``."""
+    (kh, kw), stride, padding, dilation, (Ho, Wo) = window
+    return tuple(np.int32(v) for v in (N, C, H, W, kh, kw, Ho, Wo, *stride, *padding, *dilation))
 
 
 # ---------------------------------------------------------------- im2col / col2im
-def im2col_cuda(x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, pad_value=0.0, Ho=None, Wo=None):
+def im2col_cuda(x, window: Window, pad_value=0.0):
     """Same contract as ``im2col_generic``, for CuPy arrays, with ``im2col_kernel``."""
     cp = xp_of(x)
     N, C, H, W = x.shape
-    Ho = conv_out_size(H, kh, sh, ph, dh) if Ho is None else Ho
-    Wo = conv_out_size(W, kw, sw, pw, dw) if Wo is None else Wo
     x = cp.ascontiguousarray(x)
-    cols = cp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
-    args = (x, cols, np.int64(cols.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw), x.dtype.type(pad_value))
+    cols = cp.empty((C, *window.kernel, N, *window.out), dtype=x.dtype)
+    args = (x, cols, np.int64(cols.size), *_window_args(N, C, H, W, window), x.dtype.type(pad_value))
     _launch(cp, "im2col_kernel", x.dtype, cols.size, args)
     return cols
 
 
-def col2im_cuda(cols, x_shape, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
+def col2im_cuda(cols, x_shape, window: Window):
     """Same contract as ``col2im_generic``, for CuPy arrays, with the gather ``col2im_gather_kernel``."""
     cp = xp_of(cols)
-    N, C, kh, kw, Ho, Wo = cols.shape
-    H, W = x_shape[2], x_shape[3]
     cols = cp.ascontiguousarray(cols)
-    dx = cp.empty((N, C, H, W), dtype=cols.dtype)
-    args = (cols, dx, np.int64(dx.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw))
+    dx = cp.empty(tuple(x_shape), dtype=cols.dtype)
+    args = (cols, dx, np.int64(dx.size), *_window_args(*x_shape, window))
     _launch(cp, "col2im_gather_kernel", cols.dtype, dx.size, args)
     return dx
 
 
 # ---------------------------------------------------------------- pooling
-def _out_sizes(H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo):
-    Ho = conv_out_size(H, kh, sh, ph, dh) if Ho is None else Ho
-    Wo = conv_out_size(W, kw, sw, pw, dw) if Wo is None else Wo
-    return Ho, Wo
-
-
-def max_pool2d_forward_cuda(x, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=None):
+def max_pool2d_forward_cuda(x, window: Window):
     """Same contract as ``max_pool2d_forward_generic``: ``(y, argmax)``, argmax int64."""
     cp = xp_of(x)
-    N, C, H, W = x.shape
-    Ho, Wo = _out_sizes(H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
     x = cp.ascontiguousarray(x)
-    y = cp.empty((N, C, Ho, Wo), dtype=x.dtype)
-    argmax = cp.empty((N, C, Ho, Wo), dtype=np.int64)
+    y = cp.empty((*x.shape[:2], *window.out), dtype=x.dtype)
+    argmax = cp.empty(y.shape, dtype=np.int64)
     lowest = x.dtype.type(-np.inf)
-    args = (x, y, argmax, np.int64(y.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw), lowest)
+    args = (x, y, argmax, np.int64(y.size), *_window_args(*x.shape, window), lowest)
     _launch(cp, "max_pool_forward_kernel", x.dtype, y.size, args)
     return y, argmax
 
 
-def max_pool2d_backward_cuda(grad, argmax, x_shape, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1):
+def max_pool2d_backward_cuda(grad, argmax, x_shape, window: Window):
     """Same contract as ``max_pool2d_backward_generic``, as a gather (no atomics)."""
     cp = xp_of(grad)
-    N, C, Ho, Wo = grad.shape
-    H, W = x_shape[2], x_shape[3]
     grad = cp.ascontiguousarray(grad)
     argmax = cp.ascontiguousarray(argmax, dtype=np.int64)
-    dx = cp.empty((N, C, H, W), dtype=grad.dtype)
-    args = (grad, argmax, dx, np.int64(dx.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw))
+    dx = cp.empty(tuple(x_shape), dtype=grad.dtype)
+    args = (grad, argmax, dx, np.int64(dx.size), *_window_args(*x_shape, window))
     _launch(cp, "max_pool_backward_gather_kernel", grad.dtype, dx.size, args)
     return dx
 
 
-def sum_pool2d_forward_cuda(x, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=None):
+def sum_pool2d_forward_cuda(x, window: Window):
     """Same contract as ``sum_pool2d_forward_generic``: window sums, padding reads 0."""
     cp = xp_of(x)
-    N, C, H, W = x.shape
-    Ho, Wo = _out_sizes(H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
     x = cp.ascontiguousarray(x)
-    y = cp.empty((N, C, Ho, Wo), dtype=x.dtype)
-    args = (x, y, np.int64(y.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw))
+    y = cp.empty((*x.shape[:2], *window.out), dtype=x.dtype)
+    args = (x, y, np.int64(y.size), *_window_args(*x.shape, window))
     _launch(cp, "sum_pool_forward_kernel", x.dtype, y.size, args)
     return y
 
 
-def sum_pool2d_backward_cuda(grad, x_shape, kh, kw, sh, sw, ph=0, pw=0, dh=1, dw=1):
+def sum_pool2d_backward_cuda(grad, x_shape, window: Window):
     """Same contract as ``sum_pool2d_backward_generic``, as a gather (no atomics)."""
     cp = xp_of(grad)
-    N, C, Ho, Wo = grad.shape
-    H, W = x_shape[2], x_shape[3]
     grad = cp.ascontiguousarray(grad)
-    dx = cp.empty((N, C, H, W), dtype=grad.dtype)
-    args = (grad, dx, np.int64(dx.size), *_ints(H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw))
+    dx = cp.empty(tuple(x_shape), dtype=grad.dtype)
+    args = (grad, dx, np.int64(dx.size), *_window_args(*x_shape, window))
     _launch(cp, "sum_pool_backward_gather_kernel", grad.dtype, dx.size, args)
     return dx

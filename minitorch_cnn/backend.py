@@ -8,15 +8,16 @@ CuPy is imported lazily and guarded: on a machine with no CuPy or no GPU, everyt
 works, ``cupy_ndarray`` is a placeholder class that no array is an instance of, and asking for
 ``"cuda"`` raises :class:`DeviceUnavailableError` saying what is missing.
 
-This module also holds the process-wide defaults: the default dtype (float32), the kernel path
-(``numba`` or ``generic``; environment variable ``MINITORCH_CNN_KERNELS``) and the random
-generator seeded by :func:`manual_seed`. The kernel path picks between the compiled kernels (numba
+This module also holds the process-wide settings: the default dtype (float32), the kernel path
+(``numba`` or ``generic``; environment variable ``MINITORCH_CNN_KERNELS``), the memory budget of
+convolution's column matrix and the random generator seeded by :func:`manual_seed`. The kernel path picks between the compiled kernels (numba
 loops for NumPy arrays, CUDA kernels from ``kernels/cuda.py`` for CuPy arrays) and the
 array-generic path written with ``xp`` only, on either device.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -179,6 +180,38 @@ def use_numba(array) -> bool:
 def use_cuda_kernels(array) -> bool:
     """True when ``array`` should go through the CUDA kernels (a CuPy array, path "numba")."""
     return _kernel_path == "numba" and isinstance(array, cupy_ndarray)
+
+
+# ---------------------------------------------------------------- conv memory budget
+_conv_memory_budget = 256 * 2**20  # bytes of column matrix that conv2d builds at once
+
+
+def get_conv_memory_budget() -> int:
+    """The most bytes of column matrix ``conv2d`` builds at once (whole images, at least one).
+
+    The column matrix has kh·kw times the elements of the input; when a batch's would exceed the
+    budget, ``conv2d`` processes the batch in chunks of images that fit. Results do not depend on it.
+    """
+    return _conv_memory_budget
+
+
+def set_conv_memory_budget(nbytes: int) -> int:
+    """Set the column-matrix budget of ``conv2d`` in bytes; returns the previous budget."""
+    global _conv_memory_budget
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
+        raise ValueError(f"set_conv_memory_budget: expected a positive number of bytes, got {nbytes!r}")
+    previous, _conv_memory_budget = _conv_memory_budget, nbytes
+    return previous
+
+
+@contextlib.contextmanager
+def conv_memory_budget(nbytes: int):
+    """``with conv_memory_budget(2**20): ...`` runs the block under a temporary budget."""
+    previous = set_conv_memory_budget(nbytes)
+    try:
+        yield
+    finally:
+        set_conv_memory_budget(previous)
 
 
 # ---------------------------------------------------------------- randomness

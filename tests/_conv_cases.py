@@ -42,6 +42,14 @@ def examples(n):
     return settings(max_examples=n, deadline=None, suppress_health_check=checks)
 
 
+def window(H, W, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, Ho=None, Wo=None):
+    """The kernels' ``Window`` from plain ints; ``Ho``/``Wo`` default to the floor rule."""
+    from minitorch_cnn.kernels import Window
+
+    w = Window.fit((H, W), (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    return w._replace(out=(w.out[0] if Ho is None else Ho, w.out[1] if Wo is None else Wo))
+
+
 def to_xp(a, device):
     """A NumPy array moved to ``device`` (a CuPy array for "cuda")."""
     return backend.to_device(np.asarray(a), device)

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import minitorch_cnn as mt
 from minitorch_cnn import backend
+from minitorch_cnn.backend import conv_memory_budget, get_conv_memory_budget, set_conv_memory_budget
 from minitorch_cnn.functional import conv2d
-from minitorch_cnn.functional.conv import conv_memory_budget, get_conv_memory_budget, set_conv_memory_budget
 from minitorch_cnn.tensor import Tensor
 from minitorch_cnn.testing import gradcheck
 

@@ -25,7 +25,7 @@ import types
 
 import numpy as np
 import pytest
-from _conv_cases import distinct_values, examples, geometries, out_size
+from _conv_cases import distinct_values, examples, geometries, out_size, window
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from minitorch_cnn.kernels import cuda
@@ -180,11 +180,12 @@ def test_host_build_of_im2col_col2im_equals_numba(host_kernels, geo, n, c, seed,
     x = rng.standard_normal((n, c, H, W)).astype(dtype)
     launch, cuda._launch = cuda._launch, host_launch(host_kernels)
     try:
-        cols = cuda.im2col_cuda(x, kh, kw, sh, sw, ph, pw, dh, dw)
-        np.testing.assert_array_equal(cols, im2col_numba(x, kh, kw, sh, sw, ph, pw, dh, dw))
+        win = window(H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+        cols = cuda.im2col_cuda(x, win)
+        np.testing.assert_array_equal(cols, im2col_numba(x, win))
         g = rng.standard_normal(cols.shape).astype(dtype)
-        dx = cuda.col2im_cuda(g, x.shape, sh, sw, ph, pw, dh, dw)
-        np.testing.assert_array_equal(dx, col2im_numba(g, x.shape, sh, sw, ph, pw, dh, dw))
+        dx = cuda.col2im_cuda(g, x.shape, win)
+        np.testing.assert_array_equal(dx, col2im_numba(g, x.shape, win))
     finally:
         cuda._launch = launch
 
@@ -200,19 +201,19 @@ def test_host_build_of_pool_kernels_equals_numba(host_kernels, geo, ceil_mode, n
     # with ties: few distinct values, so equal maxima (first tap wins) and shared argmax pixels occur
     x = rng.integers(0, 3, (n, c, H, W)).astype(dtype) if ties else distinct_values(rng, (n, c, H, W), dtype)
     g = rng.standard_normal((n, c, Ho, Wo)).astype(dtype)
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw)
+    win = window(H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
     launch, cuda._launch = cuda._launch, host_launch(host_kernels)
     try:
-        y, argmax = cuda.max_pool2d_forward_cuda(x, *geometry, Ho, Wo)
-        y_ref, argmax_ref = max_pool2d_forward_numba(x, *geometry, Ho, Wo)
+        y, argmax = cuda.max_pool2d_forward_cuda(x, win)
+        y_ref, argmax_ref = max_pool2d_forward_numba(x, win)
         np.testing.assert_array_equal(y, y_ref)
         np.testing.assert_array_equal(argmax, argmax_ref)
-        np.testing.assert_array_equal(cuda.max_pool2d_backward_cuda(g, argmax, x.shape, *geometry),
-                                      max_pool2d_backward_numba(g, argmax, x.shape, *geometry))
-        np.testing.assert_array_equal(cuda.sum_pool2d_forward_cuda(x, *geometry, Ho, Wo),
-                                      sum_pool2d_forward_numba(x, *geometry, Ho, Wo))
-        np.testing.assert_array_equal(cuda.sum_pool2d_backward_cuda(g, x.shape, *geometry),
-                                      sum_pool2d_backward_numba(g, x.shape, *geometry))
+        np.testing.assert_array_equal(cuda.max_pool2d_backward_cuda(g, argmax, x.shape, win),
+                                      max_pool2d_backward_numba(g, argmax, x.shape, win))
+        np.testing.assert_array_equal(cuda.sum_pool2d_forward_cuda(x, win),
+                                      sum_pool2d_forward_numba(x, win))
+        np.testing.assert_array_equal(cuda.sum_pool2d_backward_cuda(g, x.shape, win),
+                                      sum_pool2d_backward_numba(g, x.shape, win))
     finally:
         cuda._launch = launch
 
@@ -221,7 +222,7 @@ def test_host_build_max_pool_nan_wins(host_kernels):
     x = np.array([[[[1.0, np.nan], [np.nan, 5.0]]]])
     launch, cuda._launch = cuda._launch, host_launch(host_kernels)
     try:
-        y, argmax = cuda.max_pool2d_forward_cuda(x, 2, 2, 2, 2)
+        y, argmax = cuda.max_pool2d_forward_cuda(x, window(2, 2, 2, 2, 2, 2))
     finally:
         cuda._launch = launch
     assert np.isnan(y).all() and argmax.item() == 1  # the first NaN, as the numba kernel
@@ -230,7 +231,7 @@ def test_host_build_max_pool_nan_wins(host_kernels):
 def col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw):
     """col2im as ``col2im_gather_kernel`` computes it (its index math, line for line), in Python:
     each input pixel sums the column entries copied from it, taps in ascending (i, j)."""
-    N, C, kh, kw, Ho, Wo = cols.shape
+    C, kh, kw, N, Ho, Wo = cols.shape
     H, W = x_shape[2], x_shape[3]
     dx = np.zeros(x_shape, dtype=cols.dtype)
     for n, c, h, w in np.ndindex(N, C, H, W):
@@ -253,7 +254,7 @@ def col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw):
                 ow = aw // sw
                 if ow >= Wo:
                     continue
-                acc += cols[n, c, i, j, oh, ow]
+                acc += cols[c, i, j, n, oh, ow]
         dx[n, c, h, w] = acc
     return dx
 
@@ -263,11 +264,12 @@ def col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw):
 def test_gather_formulation_of_col2im_equals_col2im(geo, n, c, seed):
     H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
     Ho, Wo = out_size(H, kh, sh, ph, dh), out_size(W, kw, sw, pw, dw)
-    cols = np.random.default_rng(seed).standard_normal((n, c, kh, kw, Ho, Wo))
+    cols = np.random.default_rng(seed).standard_normal((c, kh, kw, n, Ho, Wo))
     x_shape = (n, c, H, W)
-    expected = kernels.col2im(cols, x_shape, sh, sw, ph, pw, dh, dw)
+    win = window(H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+    expected = kernels.col2im(cols, x_shape, win)
     np.testing.assert_array_equal(col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw), expected)
-    np.testing.assert_array_equal(kernels.col2im_generic(cols, x_shape, sh, sw, ph, pw, dh, dw), expected)
+    np.testing.assert_array_equal(kernels.col2im_generic(cols, x_shape, win), expected)
 
 
 # ====================================================================== a fake GPU
@@ -593,25 +595,25 @@ def test_cuda_kernels_equal_numba(geo, n, c, seed, dtype):
     import cupy
 
     H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw)
+    win = window(H, W, kh, kw, sh, sw, ph, pw, dh, dw)
     rng = np.random.default_rng(seed)
     x = distinct_values(rng, (n, c, H, W), dtype)
-    cols = cuda.im2col_cuda(cupy.asarray(x), *geometry)
-    np.testing.assert_array_equal(cols.get(), im2col_numba(x, *geometry))
+    cols = cuda.im2col_cuda(cupy.asarray(x), win)
+    np.testing.assert_array_equal(cols.get(), im2col_numba(x, win))
     g = rng.standard_normal(cols.shape).astype(dtype)
-    np.testing.assert_array_equal(cuda.col2im_cuda(cupy.asarray(g), x.shape, *geometry[2:]).get(),
-                                  col2im_numba(g, x.shape, *geometry[2:]))
-    y, argmax = cuda.max_pool2d_forward_cuda(cupy.asarray(x), *geometry)
-    y_ref, argmax_ref = max_pool2d_forward_numba(x, *geometry)
+    np.testing.assert_array_equal(cuda.col2im_cuda(cupy.asarray(g), x.shape, win).get(),
+                                  col2im_numba(g, x.shape, win))
+    y, argmax = cuda.max_pool2d_forward_cuda(cupy.asarray(x), win)
+    y_ref, argmax_ref = max_pool2d_forward_numba(x, win)
     np.testing.assert_array_equal(y.get(), y_ref)
     np.testing.assert_array_equal(argmax.get(), argmax_ref)
     gy = rng.standard_normal(y.shape).astype(dtype)
-    np.testing.assert_array_equal(cuda.max_pool2d_backward_cuda(cupy.asarray(gy), argmax, x.shape, *geometry).get(),
-                                  max_pool2d_backward_numba(gy, argmax_ref, x.shape, *geometry))
-    np.testing.assert_array_equal(cuda.sum_pool2d_forward_cuda(cupy.asarray(x), *geometry).get(),
-                                  sum_pool2d_forward_numba(x, *geometry))
-    np.testing.assert_array_equal(cuda.sum_pool2d_backward_cuda(cupy.asarray(gy), x.shape, *geometry).get(),
-                                  sum_pool2d_backward_numba(gy, x.shape, *geometry))
+    np.testing.assert_array_equal(cuda.max_pool2d_backward_cuda(cupy.asarray(gy), argmax, x.shape, win).get(),
+                                  max_pool2d_backward_numba(gy, argmax_ref, x.shape, win))
+    np.testing.assert_array_equal(cuda.sum_pool2d_forward_cuda(cupy.asarray(x), win).get(),
+                                  sum_pool2d_forward_numba(x, win))
+    np.testing.assert_array_equal(cuda.sum_pool2d_backward_cuda(cupy.asarray(gy), x.shape, win).get(),
+                                  sum_pool2d_backward_numba(gy, x.shape, win))
 
 
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is present, so the benchmark runs instead of exiting")

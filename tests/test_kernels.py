@@ -11,7 +11,17 @@ import os
 
 import numpy as np
 import pytest
-from _conv_cases import distinct_values, examples, geometries, max_pool2d_reference, out_size, path, to_xp, windows
+from _conv_cases import (
+    distinct_values,
+    examples,
+    geometries,
+    max_pool2d_reference,
+    out_size,
+    path,
+    to_xp,
+    window,
+    windows,
+)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from minitorch_cnn.kernels.im2col import col2im_loops, im2col_loops
@@ -23,23 +33,23 @@ __all__ = ["path"]  # the fixture, imported for pytest
 
 
 def im2col_reference(x, kh, kw, sh, sw, ph, pw, dh, dw, pad_value=0.0):
-    """cols[n, c, i, j, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw], one entry at a time."""
+    """cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw], one entry at a time."""
     N, C, H, W = x.shape
     Ho, Wo = out_size(H, kh, sh, ph, dh), out_size(W, kw, sw, pw, dw)
-    cols = np.full((N, C, kh, kw, Ho, Wo), pad_value, dtype=x.dtype)
-    for n, c, i, j, oh, ow in np.ndindex(cols.shape):
+    cols = np.full((C, kh, kw, N, Ho, Wo), pad_value, dtype=x.dtype)
+    for c, i, j, n, oh, ow in np.ndindex(cols.shape):
         h, w = oh * sh - ph + i * dh, ow * sw - pw + j * dw
         if 0 <= h < H and 0 <= w < W:
-            cols[n, c, i, j, oh, ow] = x[n, c, h, w]
+            cols[c, i, j, n, oh, ow] = x[n, c, h, w]
     return cols
 
 
 def test_worked_column_matrix(path):
     """The 3×3 example of docs/conv_backprop.md: rows are taps, columns output positions."""
     x = to_xp(np.arange(9.0).reshape(1, 1, 3, 3), path)
-    cols = backend.to_numpy(kernels.im2col(x, 2, 2))
+    cols = backend.to_numpy(kernels.im2col(x, window(3, 3, 2, 2)))
     np.testing.assert_array_equal(cols.reshape(4, 4), [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
-    counts = backend.to_numpy(kernels.col2im(to_xp(np.ones((1, 1, 2, 2, 2, 2)), path), (1, 1, 3, 3)))
+    counts = backend.to_numpy(kernels.col2im(to_xp(np.ones((1, 2, 2, 1, 2, 2)), path), (1, 1, 3, 3), window(3, 3, 2, 2)))
     np.testing.assert_array_equal(counts[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
@@ -49,11 +59,12 @@ def test_im2col_matches_definition_and_is_adjoint(path, geo, n, c, seed):
     H, W, kh, kw, sh, sw, ph, pw, dh, dw = geo
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, H, W))
-    cols = kernels.im2col(to_xp(x, path), kh, kw, sh, sw, ph, pw, dh, dw)
+    win = window(H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+    cols = kernels.im2col(to_xp(x, path), win)
     np.testing.assert_array_equal(backend.to_numpy(cols), im2col_reference(x, kh, kw, sh, sw, ph, pw, dh, dw))
 
     c_arr = rng.standard_normal(cols.shape)
-    back = backend.to_numpy(kernels.col2im(to_xp(c_arr, path), x.shape, sh, sw, ph, pw, dh, dw))
+    back = backend.to_numpy(kernels.col2im(to_xp(c_arr, path), x.shape, win))
     assert back.shape == x.shape
     # col2im is the transpose of im2col: <im2col(x), c> = <x, col2im(c)>
     lhs, rhs = np.vdot(backend.to_numpy(cols), c_arr), np.vdot(x, back)
@@ -63,20 +74,22 @@ def test_im2col_matches_definition_and_is_adjoint(path, geo, n, c, seed):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtypes_are_kept(path, dtype):
     x = to_xp(np.ones((2, 3, 5, 4), dtype), path)
-    cols = kernels.im2col(x, 3, 2, 1, 2, 1, 0, 1, 1)
-    assert cols.dtype == dtype and cols.shape == (2, 3, 3, 2, 5, 2)
-    assert kernels.col2im(cols, x.shape, 1, 2, 1, 0, 1, 1).dtype == dtype
-    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 2, 2)
+    win = window(5, 4, 3, 2, 1, 2, 1, 0, 1, 1)
+    cols = kernels.im2col(x, win)
+    assert cols.dtype == dtype and cols.shape == (3, 3, 2, 2, 5, 2)
+    assert kernels.col2im(cols, x.shape, win).dtype == dtype
+    pool = window(5, 4, 2, 2, 2, 2)
+    y, argmax = kernels.max_pool2d_forward(x, pool)
     assert y.dtype == dtype and argmax.dtype == np.int64
-    assert kernels.max_pool2d_backward(y, argmax, x.shape, 2, 2, 2, 2).dtype == dtype
-    s = kernels.sum_pool2d_forward(x, 2, 2, 2, 2)
-    assert s.dtype == dtype and kernels.sum_pool2d_backward(s, x.shape, 2, 2, 2, 2).dtype == dtype
+    assert kernels.max_pool2d_backward(y, argmax, x.shape, pool).dtype == dtype
+    s = kernels.sum_pool2d_forward(x, pool)
+    assert s.dtype == dtype and kernels.sum_pool2d_backward(s, x.shape, pool).dtype == dtype
 
 
 def test_non_contiguous_input(path):
     base = np.random.default_rng(0).standard_normal((2, 3, 6, 10))
     x = base[:, :, :, ::2]  # (2, 3, 6, 5), strided view
-    got = backend.to_numpy(kernels.im2col(to_xp(x, path) if path == "cuda" else x, 2, 3, 1, 1, 1, 1, 1, 1))
+    got = backend.to_numpy(kernels.im2col(to_xp(x, path) if path == "cuda" else x, window(6, 5, 2, 3, 1, 1, 1, 1, 1, 1)))
     np.testing.assert_array_equal(got, im2col_reference(np.ascontiguousarray(x), 2, 3, 1, 1, 1, 1, 1, 1))
 
 
@@ -94,31 +107,32 @@ def test_pool_kernels_match_loops(path, geo, ceil_mode, n, c, seed):
     assume(all(taps for _, taps, _ in windows(x, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)))
     g = rng.standard_normal((n, c, Ho, Wo))
     geometry = (kh, kw, sh, sw, ph, pw, dh, dw)
+    win = window(H, W, *geometry, Ho, Wo)
 
     y_ref, argmax_ref, dx_ref = max_pool2d_reference(x, g, *geometry, Ho, Wo)
-    y, argmax = kernels.max_pool2d_forward(to_xp(x, path), *geometry, Ho, Wo)
+    y, argmax = kernels.max_pool2d_forward(to_xp(x, path), win)
     np.testing.assert_array_equal(backend.to_numpy(y), y_ref)
     np.testing.assert_array_equal(backend.to_numpy(argmax), argmax_ref)
-    dx = kernels.max_pool2d_backward(to_xp(g, path), argmax, x.shape, *geometry)
+    dx = kernels.max_pool2d_backward(to_xp(g, path), argmax, x.shape, win)
     np.testing.assert_allclose(backend.to_numpy(dx), dx_ref, rtol=1e-12, atol=1e-12)
 
-    s = backend.to_numpy(kernels.sum_pool2d_forward(to_xp(x, path), *geometry, Ho, Wo))
+    s = backend.to_numpy(kernels.sum_pool2d_forward(to_xp(x, path), win))
     s_ref = np.zeros((n, c, Ho, Wo))
     for idx, taps, _ in windows(x, *geometry, Ho, Wo):
         s_ref[idx] = sum(t[0] for t in taps)
     np.testing.assert_allclose(s, s_ref, rtol=1e-12, atol=1e-12)
     # sum pooling's backward is its adjoint
-    back = backend.to_numpy(kernels.sum_pool2d_backward(to_xp(g, path), x.shape, *geometry))
+    back = backend.to_numpy(kernels.sum_pool2d_backward(to_xp(g, path), x.shape, win))
     assert abs(np.vdot(s, g) - np.vdot(x, back)) <= 1e-10 * (1 + abs(np.vdot(s, g)))
 
 
 def test_max_pool_ties_go_to_the_first_tap(path):
     """Equal values: the first in row-major window order wins (PyTorch's CPU rule); padding never wins."""
     x = to_xp(np.zeros((1, 1, 2, 2)), path)
-    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 1, 1)
+    y, argmax = kernels.max_pool2d_forward(x, window(2, 2, 2, 2, 1, 1))
     assert int(backend.to_numpy(argmax)[0, 0, 0, 0]) == 0
     x = to_xp(-np.ones((1, 1, 2, 2)), path)  # with padding 1, -1 must still beat the -inf padding
-    y, argmax = kernels.max_pool2d_forward(x, 2, 2, 2, 2, 1, 1)
+    y, argmax = kernels.max_pool2d_forward(x, window(2, 2, 2, 2, 2, 2, 1, 1))
     np.testing.assert_array_equal(backend.to_numpy(y), -np.ones((1, 1, 2, 2)))
     np.testing.assert_array_equal(backend.to_numpy(argmax)[0, 0], [[3, 2], [1, 0]])
 
@@ -126,51 +140,46 @@ def test_max_pool_ties_go_to_the_first_tap(path):
 def test_numba_and_generic_agree_float32():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
-    args = (3, 2, 2, 1, 1, 1, 2, 1)
-    a = kernels.im2col_numba(x, *args)
-    np.testing.assert_array_equal(a, kernels.im2col_generic(x, *args))
+    win = window(9, 7, 3, 2, 2, 1, 1, 1, 2, 1)
+    a = kernels.im2col_numba(x, win)
+    np.testing.assert_array_equal(a, kernels.im2col_generic(x, win))
     c = rng.standard_normal(a.shape).astype(np.float32)
     np.testing.assert_allclose(
-        kernels.col2im_numba(c, x.shape, *args[2:]), kernels.col2im_generic(c, x.shape, *args[2:]), rtol=1e-5, atol=1e-5
+        kernels.col2im_numba(c, x.shape, win), kernels.col2im_generic(c, x.shape, win), rtol=1e-5, atol=1e-5
     )
 
 
 @pytest.mark.parametrize("path", ["numba", "generic"])
 def test_batch_inner_layout_equals_the_plain_one(path):
-    """im2col into conv2d's (C, kh, kw, N, Ho, Wo) layout, and col2im from it, equal the plain layout."""
+    """im2col's one layout (C, kh, kw, N, Ho, Wo) is the per-image (N, C, kh, kw, Ho, Wo) one with N
+    moved inside; col2im reads any strides of it (a transposed view gives what its copy gives)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 4, 9, 7)).astype(np.float32)
-    args = (3, 2, 2, 1, 1, 1, 2, 1)
+    win = window(9, 7, 3, 2, 2, 1, 1, 1, 2, 1)
     im2col, col2im = (
         (kernels.im2col_numba, kernels.col2im_numba) if path == "numba" else (kernels.im2col_generic, kernels.col2im_generic)
     )
-    plain = im2col(x, *args)
-    buf = np.empty(plain.shape[1:4] + plain.shape[:1] + plain.shape[4:], np.float32)  # (C, kh, kw, N, Ho, Wo)
-    view = buf.transpose(3, 0, 1, 2, 4, 5)
-    assert im2col(x, *args, out=view) is view
-    np.testing.assert_array_equal(view, plain)
-    other = np.empty(plain.shape, np.float32)  # an ``out`` in the plain contiguous layout
-    assert im2col(x, *args, out=other) is other
-    np.testing.assert_array_equal(other, plain)
-    c = rng.standard_normal(plain.shape).astype(np.float32)
-    buf[...] = c.transpose(1, 2, 3, 0, 4, 5)
-    np.testing.assert_array_equal(col2im(view, x.shape, *args[2:]), col2im(c, x.shape, *args[2:]))
+    cols = im2col(x, win)
+    plain = np.stack([im2col(x[n : n + 1], win)[:, :, :, 0] for n in range(len(x))])  # (N, C, kh, kw, Ho, Wo)
+    np.testing.assert_array_equal(cols.transpose(3, 0, 1, 2, 4, 5), plain)
+    c = rng.standard_normal(plain.shape).astype(np.float32)  # (N, C, kh, kw, Ho, Wo)
+    view = c.transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, Ho, Wo), strided
+    np.testing.assert_array_equal(col2im(view, x.shape, win), col2im(np.ascontiguousarray(view), x.shape, win))
 
 
 def test_unjitted_loops_run_as_plain_python():
     """The numba kernels are plain Python functions; run them un-jitted on a tiny input."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 2, 4, 3))
-    cols_t = np.empty((2, 2, 2, 1, 3, 2))  # the loops' batch-inner layout (C, kh, kw, N, Ho, Wo)
-    im2col_loops(x, cols_t, 1, 1, 0, 0, 1, 1, 0.0)
-    cols = cols_t.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
+    cols = np.empty((2, 2, 2, 1, 3, 2))  # the column layout (C, kh, kw, N, Ho, Wo)
+    im2col_loops(x, cols, 1, 1, 0, 0, 1, 1, 0.0)
     np.testing.assert_array_equal(cols, im2col_reference(x, 2, 2, 1, 1, 0, 0, 1, 1))
     dx = np.zeros(x.shape)
-    col2im_loops(cols_t, dx, 1, 1, 0, 0, 1, 1)
-    np.testing.assert_allclose(dx, kernels.col2im_generic(cols, x.shape))
+    col2im_loops(cols, dx, 1, 1, 0, 0, 1, 1)
+    np.testing.assert_allclose(dx, kernels.col2im_generic(cols, x.shape, window(4, 3, 2, 2)))
     y, argmax = np.empty((1, 2, 2, 1)), np.empty((1, 2, 2, 1), np.int64)
     max_pool2d_forward_loops(x, y, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
-    y_ref, argmax_ref = max_pool2d_forward_generic(x, 2, 2, 2, 2)
+    y_ref, argmax_ref = max_pool2d_forward_generic(x, window(4, 3, 2, 2, 2, 2))
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(argmax, argmax_ref)
 
@@ -183,7 +192,7 @@ def test_parallel_loops_run_on_numbas_workqueue_pool():
     import numba
     from minitorch_cnn.kernels import im2col
 
-    im2col(np.ones((2, 2, 5, 5), np.float32), 3, 3)  # starts numba's pool
+    im2col(np.ones((2, 2, 5, 5), np.float32), window(5, 5, 3, 3))  # starts numba's pool
     expected = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
     if expected in ("workqueue", "omp", "tbb"):
         assert numba.threading_layer() == expected
@@ -208,22 +217,20 @@ def test_kernels_on_several_threads_equal_one_thread():
     try:
         for t in (1, threads):
             numba.set_num_threads(t)
-            cols = kernels.im2col(x, 3, 2, 2, 1, 1, 0, 1, 2)
-            dx = kernels.col2im(cols, x.shape, 2, 1, 1, 0, 1, 2)
-            buf = np.empty(cols.shape[1:4] + cols.shape[:1] + cols.shape[4:], np.float32)  # conv2d's layout
-            cols_t = kernels.im2col(x, 3, 2, 2, 1, 1, 0, 1, 2, out=buf.transpose(3, 0, 1, 2, 4, 5))
-            dx_t = kernels.col2im(cols_t, x.shape, 2, 1, 1, 0, 1, 2)
-            y, arg = pooling.max_pool2d_forward(x, 3, 3, 2, 2, 1, 1)
-            dmax = pooling.max_pool2d_backward(np.ones_like(y), arg, x.shape, 3, 3, 2, 2, 1, 1)
-            s = pooling.sum_pool2d_forward(x, 2, 2, 1, 1)
-            ds = pooling.sum_pool2d_backward(np.ones_like(s), x.shape, 2, 2, 1, 1)
-            runs.append((cols, dx, buf.copy(), dx_t, y, arg, dmax, s, ds))
+            win = window(9, 8, 3, 2, 2, 1, 1, 0, 1, 2)
+            cols = kernels.im2col(x, win)
+            dx = kernels.col2im(cols, x.shape, win)
+            max_win, sum_win = window(9, 8, 3, 3, 2, 2, 1, 1), window(9, 8, 2, 2, 1, 1)
+            y, arg = pooling.max_pool2d_forward(x, max_win)
+            dmax = pooling.max_pool2d_backward(np.ones_like(y), arg, x.shape, max_win)
+            s = pooling.sum_pool2d_forward(x, sum_win)
+            ds = pooling.sum_pool2d_backward(np.ones_like(s), x.shape, sum_win)
+            runs.append((cols, dx, y, arg, dmax, s, ds))
     finally:
         numba.set_num_threads(previous)
         backend.set_kernel_path(previous_path)
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
-    assert np.array_equal(runs[0][2].transpose(3, 0, 1, 2, 4, 5), runs[0][0])  # the two layouts agree
 
 
 def test_compiled_loops_are_cached_outside_the_package(monkeypatch, tmp_path):

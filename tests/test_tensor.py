@@ -82,7 +82,7 @@ def test_to_changes_dtype_with_a_gradient_and_is_a_no_op_otherwise():
 def test_repr_shows_values_and_grad_state():
     assert repr(mt.tensor([1.0, 2.0])) == "tensor(array([1., 2.], dtype=float32))"
     assert "requires_grad=True" in repr(mt.ones(2, requires_grad=True))
-    assert "grad_fn=<Mul backward>" in repr(mt.ones(2, requires_grad=True) * 2)
+    assert "grad_fn=<MulFn backward>" in repr(mt.ones(2, requires_grad=True) * 2)
 
 
 def test_operators_delegate_to_the_ops_against_torch():

@@ -32,8 +32,9 @@ from .reduction import argmax, max, mean, min, sum
 from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
 
 __all__ = [
-    "abs", "add", "argmax", "cat", "clone", "cross_entropy", "div", "dropout", "eq", "exp", "flatten", "ge",
-    "getitem", "gt", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "mean", "min", "mse_loss",
-    "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
-    "squeeze", "stack", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view", "where",
+    "abs", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "argmax", "avg_pool2d", "batch_norm", "cat",
+    "clone", "conv2d", "cross_entropy", "div", "dropout", "eq", "exp", "flatten", "ge", "getitem", "gt", "le",
+    "linear", "log", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "min", "mse_loss", "mul", "ne",
+    "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "stack",
+    "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view", "where",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import is_array
 from ..tensor import Tensor
 
@@ -46,9 +48,14 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
 
 
 def pair(op: str, value, name: str) -> tuple[int, int]:
-    """``k`` or ``(kh, kw)`` -> ``(kh, kw)``, as PyTorch's int-or-tuple arguments."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+    """``k`` or ``(kh, kw)`` -> ``(kh, kw)``, as PyTorch's int-or-tuple arguments (the ops' and the
+    layers' one helper; NumPy integers count as ints).
+
+    >>> pair("conv2d", 3, "stride"), pair("conv2d", [1, 2], "stride")
+    ((3, 3), (1, 2))
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
         return (int(value[0]), int(value[1]))
     raise TypeError(f"{op}: expected {name} to be an int or a pair of ints, got {value!r}")

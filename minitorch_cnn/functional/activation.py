@@ -9,7 +9,7 @@ from ..backend import xp_of
 from ._util import check_float, normalize_dim
 
 
-class ReLU(Function):
+class ReLUFn(Function):
     """out = max(a, 0).   da = g where a > 0, else 0  (ReLU'(0) = 0, as PyTorch)."""
 
     @staticmethod
@@ -24,7 +24,7 @@ class ReLU(Function):
         return (g * (out > 0),)
 
 
-class Sigmoid(Function):
+class SigmoidFn(Function):
     """out = σ(a) = 1 / (1 + e^-a).   da = g · σ(a) · (1 − σ(a)) = g · out · (1 − out)."""
 
     @staticmethod
@@ -51,7 +51,7 @@ class Sigmoid(Function):
         return (da,)
 
 
-class Tanh(Function):
+class TanhFn(Function):
     """out = tanh(a).   da = g · (1 − out²)."""
 
     @staticmethod
@@ -66,7 +66,7 @@ class Tanh(Function):
         return (g * (1 - out * out),)
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFn(Function):
     """out = a − logΣexp(a) along ``axis``, computed as (a − m) − log Σ exp(a − m), m = max(a).
 
     da = g − softmax(a) · Σ_axis g   (softmax = exp(out)).
@@ -87,7 +87,7 @@ class LogSoftmax(Function):
         return (g - xp_of(g).exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
 
 
-class Softmax(Function):
+class SoftmaxFn(Function):
     """out = exp(a − m) / Σ exp(a − m) along ``axis``.   da = out · (g − Σ_axis g · out)."""
 
     @staticmethod
@@ -106,22 +106,22 @@ class Softmax(Function):
 
 def relu(input, inplace=False):
     """max(input, 0). ``inplace`` is accepted for PyTorch compatibility; a new tensor is returned."""
-    return ReLU.apply(check_float("relu", input))
+    return ReLUFn.apply(check_float("relu", input))
 
 
 def sigmoid(input):
-    return Sigmoid.apply(check_float("sigmoid", input))
+    return SigmoidFn.apply(check_float("sigmoid", input))
 
 
 def tanh(input):
-    return Tanh.apply(check_float("tanh", input))
+    return TanhFn.apply(check_float("tanh", input))
 
 
 def softmax(input, dim):
     check_float("softmax", input)
-    return Softmax.apply(input, axis=normalize_dim("softmax", dim, input.ndim))
+    return SoftmaxFn.apply(input, axis=normalize_dim("softmax", dim, input.ndim))
 
 
 def log_softmax(input, dim):
     check_float("log_softmax", input)
-    return LogSoftmax.apply(input, axis=normalize_dim("log_softmax", dim, input.ndim))
+    return LogSoftmaxFn.apply(input, axis=normalize_dim("log_softmax", dim, input.ndim))

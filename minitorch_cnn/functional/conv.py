@@ -1,204 +1,135 @@
-"""2-D convolution (cross-correlation, as in PyTorch) by im2col and one matrix product.
+"""2-D convolution (cross-correlation, as in PyTorch) by im2col and one matrix product per chunk.
 
-Vocabulary of the shape comments: N batch, C input channels, H, W input size, O output channels,
-kh, kw kernel size, Ho, Wo output size, s stride, p padding, d dilation, G groups,
-Cg = C/G and Og = O/G the channels of one group, K = Cg·kh·kw the rows of the column matrix,
-L = Ho·Wo the output positions of one image.
+Read it beside ``docs/conv_backprop.md``: the page works one image through the same lines, with
+the same names. Vocabulary of the shape comments: N batch, C input channels, H, W input size,
+O output channels, kh, kw kernel size, Ho, Wo output size, L = Ho·Wo the windows of one image,
+``groups`` the channel groups, Cg = C/groups and Og = O/groups the channels of one group,
+K = Cg·kh·kw the taps of one window of one group. The window's geometry (kernel, stride, padding,
+dilation, out) is a ``Window`` (kernels/window.py); the column layout is documented once, in
+``kernels/im2col.py``.
 
-Forward: gather every window of every image into the column matrix ``cols (K, N·L)``
-(``im2col``), then one product ``Y = W_mat (O, K) @ cols (K, N·L) + b``; with groups, each group
-multiplies its own Og rows of W_mat by its own Cg channels' rows of cols.
-
-Backward: see ``Conv2d.backward``; a worked 3×3 example with every number is in
-``docs/conv_backprop.md``.
-
-Memory: the column tensor has kh·kw times the elements of the input. When it would exceed the
-budget (``set_conv_memory_budget``, 256 MiB by default), the batch is processed in chunks of
-images whose columns fit; the results do not depend on the chunking.
+Memory: the column matrix has kh·kw times the elements of the input. When it would exceed the
+budget (``backend.set_conv_memory_budget``, 256 MiB by default), the batch is processed in chunks
+of whole images whose columns fit; the results do not depend on the chunking.
 """
 
 from __future__ import annotations
 
-import contextlib
-
-from minitorch_cnn.kernels import col2im, conv_out_size, im2col
+from minitorch_cnn.kernels import Window, col2im, im2col
 
 from ..autograd import Function
-from ..backend import xp_of
+from ..backend import get_conv_memory_budget, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 
-_memory_budget = 256 * 2**20  # bytes of column tensor per chunk
 
+class Conv2dFn(Function):
+    """y = conv2d(x, weight) + b with x (N, C, H, W), weight (O, Cg, kh, kw), b (O,), y (N, O, Ho, Wo).
 
-def get_conv_memory_budget() -> int:
-    """The most bytes of column tensor ``conv2d`` builds at once (whole images, at least one)."""
-    return _memory_budget
+    The equations, per chunk of n images (the whole batch unless the memory budget splits it), every
+    product batched over the groups (one BLAS call per group)::
 
+        cols   = im2col(x)              (C, kh, kw, n, Ho, Wo), as matrices (groups, K, n·L)
+        y      = w_mat @ cols           (groups, Og, K) @ (groups, K, n·L) -> (groups, Og, n·L) = (O, n, Ho, Wo)
+        y      = y as (n, O, Ho, Wo) + b
 
-def set_conv_memory_budget(nbytes: int) -> int:
-    """Set the column-tensor budget of ``conv2d`` in bytes; returns the previous budget."""
-    global _memory_budget
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"set_conv_memory_budget: expected a positive number of bytes, got {nbytes!r}")
-    previous, _memory_budget = _memory_budget, nbytes
-    return previous
+    ``w_mat`` is the weight as matrices (groups, Og, K). Backward, with g = dL/dy, as matrices
+    (groups, Og, n·L) like y. Every output entry is a dot product of one row of w_mat with one
+    column of cols, so the product rule of ``A @ B`` gives, per chunk::
 
+        dw_mat += g @ colsᵀ             (groups, Og, n·L) @ (groups, n·L, K) -> (groups, Og, K)
+        dcols   = w_matᵀ @ g            (groups, K, Og) @ (groups, Og, n·L) -> (groups, K, n·L)
+        dx      = col2im(dcols)         (C, kh, kw, n, Ho, Wo) -> (n, C, H, W)
 
-@contextlib.contextmanager
-def conv_memory_budget(nbytes: int):
-    """``with conv_memory_budget(2**20): ...`` runs the block under a temporary budget."""
-    previous = set_conv_memory_budget(nbytes)
-    try:
-        yield
-    finally:
-        set_conv_memory_budget(previous)
-
-
-def _batch_chunks(N: int, bytes_per_image: int):
-    """Slices of the batch whose column tensors fit the memory budget (at least one image each)."""
-    step = max(1, _memory_budget // max(1, bytes_per_image))
-    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
-
-
-class Conv2d(Function):
-    """Y = conv2d(X, W) + b with X (N, C, H, W), W (O, Cg, kh, kw), b (O,), Y (N, O, Ho, Wo).
-
-    The column matrix holds the whole batch: ``cols`` is laid out (C, kh, kw, N, Ho, Wo), i.e. per
-    group g a matrix ``cols[g]`` (K, N·L) with one column per output position of every image, so
-    each product below is one large BLAS call (per group) instead of one small call per image::
-
-        cols = im2col(X)                        (C, kh, kw, N, Ho, Wo) -> (G, K, N·L)
-        Y_t[g] = W_mat[g] @ cols[g]             (Og, K) @ (K, N·L) -> (Og, N·L)
-        Y = Y_t as (N, O, Ho, Wo) + b           one transposing copy, the bias added on the way
-
-    Backward. Write G_t for dL/dY transposed to (O, N, Ho, Wo), as matrices ``G_t[g]`` (Og, N·L)
-    (one copy of the gradient, small beside the products). Every output entry is a dot product of
-    one row of W_mat with one column of cols, so the product rule of ``A @ B`` gives::
-
-        dW_mat[g] = G_t[g] @ cols[g]ᵀ            (Og, N·L) @ (N·L, K) -> (Og, K), the sum over images
-        db        = Σ over N·L of G_t            (O, N·L) -> (O,), rows of a contiguous array
-        dcols[g]  = W_mat[g]ᵀ @ G_t[g]           (K, Og) @ (Og, N·L) -> (K, N·L)
-        dX = col2im(dcols)                       (C, kh, kw, N, Ho, Wo) -> (N, C, H, W)
-
-    (dW_mat is computed as ``(cols @ G_tᵀ)ᵀ``: the same numbers, but OpenBLAS runs the long
-    contraction 3-4× faster with the long operand on the left.)
+    and once, the bias having been added to every window of every image: ``db = Σ g over N·L``.
 
     Why col2im *adds*: im2col copied each input pixel into every window that covers it, so the
     pixel's gradient is the sum of the gradients of all its copies (overlapping windows share
     pixels); copies that came from the zero padding are dropped.
 
-    ``padding`` is (top, bottom, left, right) so that ``padding="same"`` with an even kernel can
-    pad one more row/column at the bottom/right, as PyTorch does.
+    ``g @ colsᵀ`` is computed as ``(cols @ gᵀ)ᵀ`` (``_times_transposed``): the same numbers, but
+    OpenBLAS runs this long contraction 3-4× faster with the long operand on the left.
+    ``extra_padding`` (bottom, right) pads one more row/column where ``padding="same"`` with an even
+    kernel needs it, as PyTorch does; ``window.padding`` is the padding on both sides.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, *, stride, padding, dilation, groups):
+    def forward(ctx, x, weight, bias, *, window, groups, extra_padding):
         xp = xp_of(x)
-        (sh, sw), (dh, dw), G = stride, dilation, groups
-        top, bottom, left, right = padding
         x_shape = x.shape
-        if bottom != top or right != left:  # asymmetric ("same" with an even kernel): pad the rest now
-            x = xp.pad(x, ((0, 0), (0, 0), (0, bottom - top), (0, right - left)))
-        N, C, H, W = x.shape
-        O, Cg, kh, kw = weight.shape
-        Og, K = O // G, Cg * kh * kw
-        Ho, Wo = conv_out_size(H, kh, sh, top, dh), conv_out_size(W, kw, sw, left, dw)
-        geometry = (kh, kw, sh, sw, top, left, dh, dw)
-        w_mat = weight.reshape(G, Og, K)  # (O, Cg, kh, kw) -> (G, Og, K)
-
-        y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
-        chunks = _batch_chunks(N, C * kh * kw * Ho * Wo * x.dtype.itemsize)
+        if extra_padding != (0, 0):  # pad the bottom/right rest now; im2col pads the rest
+            x = xp.pad(x, ((0, 0), (0, 0), (0, extra_padding[0]), (0, extra_padding[1])))
+        N, O = x.shape[0], weight.shape[0]
+        w_mat = weight.reshape(groups, O // groups, -1)  # (O, Cg, kh, kw) -> (groups, Og, K)
+        y = xp.empty((N, O, *window.out), dtype=x.dtype)
+        chunks = _batch_chunks(x, window)
         for rows in chunks:
-            n = rows.stop - rows.start
-            cols = _unfold(x[rows], geometry, Ho, Wo)  # (C, kh, kw, n, Ho, Wo)
-            y_t = w_mat @ cols.reshape(G, K, n * Ho * Wo)  # (G, Og, K) @ (G, K, n·L) -> (G, Og, n·L)
-            y_t = y_t.reshape(O, n, Ho, Wo).transpose(1, 0, 2, 3)  # (n, O, Ho, Wo), a view
-            if bias is None:
-                y[rows] = y_t
-            else:  # (O,) -> (O, 1, 1), broadcast over Ho, Wo, added during the copy
-                xp.add(y_t, bias.reshape(O, 1, 1), out=y[rows])
+            cols = im2col(x[rows], window)  # (C, kh, kw, n, Ho, Wo)
+            y_mat = w_mat @ _as_matrices(cols, groups)  # (groups, Og, n·L)
+            _to_nchw(y_mat, bias, out=y[rows])  # (O, n, Ho, Wo) -> (n, O, Ho, Wo), + b
 
         # dW needs the columns: keep them when they were built in one piece, else rebuild per chunk
-        keep_cols = ctx.needs_input_grad[1] and len(chunks) == 1
-        ctx.save_for_backward(
-            x if ctx.needs_input_grad[1] and not keep_cols else None,
-            cols if keep_cols else None,
-            weight if ctx.needs_input_grad[0] else None,
-        )
-        ctx.geometry, ctx.groups, ctx.chunks = geometry, G, chunks
-        ctx.x_shape, ctx.padded_shape = x_shape, x.shape
+        need_x, need_w, _ = ctx.needs_input_grad
+        keep_cols = need_w and len(chunks) == 1
+        ctx.save_for_backward(x if need_w and not keep_cols else None, cols if keep_cols else None,
+                              w_mat if need_x else None)
+        ctx.window, ctx.groups, ctx.chunks, ctx.x_shape, ctx.padded_shape = window, groups, chunks, x_shape, x.shape
         return y
 
     @staticmethod
-    def backward(ctx, grad):
-        x, cols, weight = ctx.saved_tensors
-        xp = xp_of(grad)
-        kh, kw = ctx.geometry[:2]
-        G = ctx.groups
-        N, O, Ho, Wo = grad.shape
-        C = ctx.padded_shape[1]
-        Og, Cg = O // G, C // G
-        K = Cg * kh * kw
+    def backward(ctx, g):
+        x, cols, w_mat = ctx.saved_tensors
+        xp = xp_of(g)
         need_x, need_w, need_b = ctx.needs_input_grad
-        g_t = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3))  # (N, O, Ho, Wo) -> (O, N, Ho, Wo)
-
-        dx = dw_t = db = None
-        if need_x:
-            dx = xp.empty(ctx.padded_shape, dtype=grad.dtype)
-            w_mat_t = xp.swapaxes(weight.reshape(G, Og, K), -1, -2)  # (G, Og, K) -> (G, K, Og)
-        if need_w:
-            dw_t = xp.zeros((G, K, Og), dtype=grad.dtype)
+        groups, window = ctx.groups, ctx.window
+        O, C = g.shape[1], ctx.padded_shape[1]
+        g = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))  # (N, O, Ho, Wo) -> (O, N, Ho, Wo), as y was made
+        dx = xp.empty(ctx.padded_shape, dtype=g.dtype) if need_x else None
+        dw_mat = 0
         for rows in ctx.chunks:
-            n = rows.stop - rows.start
-            g_rows = g_t[:, rows].reshape(G, Og, n * Ho * Wo)  # (G, Og, n·L); a copy only when chunked
+            g_mat = g[:, rows].reshape(groups, O // groups, -1)  # (groups, Og, n·L); a copy only when chunked
             if need_w:
-                c = cols if cols is not None else _unfold(x[rows], ctx.geometry, Ho, Wo)  # (C, kh, kw, n, Ho, Wo)
-                # dW_matᵀ: (G, K, n·L) @ (G, n·L, Og) -> (G, K, Og), summed over the chunk's images
-                dw_t += c.reshape(G, K, n * Ho * Wo) @ xp.swapaxes(g_rows, -1, -2)
+                cols_mat = _as_matrices(cols if cols is not None else im2col(x[rows], window), groups)
+                dw_mat += _times_transposed(g_mat, cols_mat)  # g @ colsᵀ: (groups, Og, K)
             if need_x:
-                dcols = w_mat_t @ g_rows  # (G, K, Og) @ (G, Og, n·L) -> (G, K, n·L)
-                dcols = dcols.reshape(C, kh, kw, n, Ho, Wo)
-                dx[rows] = _fold(dcols, (n, *ctx.padded_shape[1:]), ctx.geometry)  # (n, C, H, W)
+                dcols = xp.swapaxes(w_mat, -1, -2) @ g_mat  # w_matᵀ @ g: (groups, K, n·L)
+                dcols = dcols.reshape(C, *window.kernel, -1, *window.out)  # (C, kh, kw, n, Ho, Wo)
+                dx[rows] = col2im(dcols, dx[rows].shape, window)  # (n, C, H, W)
+        dweight = dw_mat.reshape(O, -1, *window.kernel) if need_w else None  # (groups, Og, K) -> (O, Cg, kh, kw)
+        dbias = g.reshape(O, -1).sum(axis=1) if need_b else None  # Σ over N·L: (O, N·L) -> (O,)
         if need_x and ctx.padded_shape != ctx.x_shape:
             dx = dx[:, :, : ctx.x_shape[2], : ctx.x_shape[3]]  # drop the extra bottom/right padding
-        dw = None
-        if need_w:
-            dw = xp.swapaxes(dw_t, -1, -2).reshape(O, Cg, kh, kw)  # (G, K, Og) -> (G, Og, K) -> (O, Cg, kh, kw)
-        if need_b:
-            db = g_t.reshape(O, -1).sum(axis=1)  # (O, N·Ho·Wo) -> (O,)
-        return dx, dw, db
+        return dx, dweight, dbias
 
 
-def _is_pointwise(geometry) -> bool:
-    kh, kw, sh, sw, ph, pw, _, _ = geometry
-    return kh == kw == sh == sw == 1 and ph == pw == 0
+def _batch_chunks(x, window: Window):
+    """Slices of the batch whose column matrices fit the memory budget (at least one image each)."""
+    N, C = x.shape[:2]
+    bytes_per_image = C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
+    step = max(1, get_conv_memory_budget() // max(1, bytes_per_image))
+    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
 
 
-def _unfold(x, geometry, Ho, Wo):
-    """Columns of ``x (N, C, H, W)`` laid out ``(C, kh, kw, N, Ho, Wo)`` (see ``Conv2d``).
-
-    im2col writes them through a transposed view; a 1×1 kernel with stride 1 and no padding needs
-    no im2col: its columns are x itself, only transposed to (C, 1, 1, N, H, W).
-    """
-    xp = xp_of(x)
-    N, C, H, W = x.shape
-    kh, kw, sh, sw, ph, pw, dh, dw = geometry
-    cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
-    view = cols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo), im2col's index order
-    if _is_pointwise(geometry):
-        view[...] = x.reshape(N, C, 1, 1, H, W)
-    else:
-        im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, out=view)
-    return cols
+def _as_matrices(cols, groups):
+    """``cols (C, kh, kw, n, Ho, Wo)`` as the matrices (groups, K, n·L) of each group, a view."""
+    n_windows = cols.shape[3] * cols.shape[4] * cols.shape[5]
+    return cols.reshape(groups, -1, n_windows)
 
 
-def _fold(dcols, x_shape, geometry):
-    """col2im of ``dcols (C, kh, kw, N, Ho, Wo)``, the adjoint of ``_unfold``: (N, C, H, W)."""
-    view = dcols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
-    if _is_pointwise(geometry):
-        return view.reshape(x_shape)  # (N, C, 1, 1, H, W) -> (N, C, H, W)
-    _, _, sh, sw, ph, pw, dh, dw = geometry
-    return col2im(view, x_shape, sh, sw, ph, pw, dh, dw)
+def _to_nchw(y_mat, bias, out):
+    """Write ``y_mat (groups, Og, n·L)``, i.e. (O, n, Ho, Wo), into ``out (n, O, Ho, Wo)``, adding the bias."""
+    n, O = out.shape[:2]
+    y_t = y_mat.reshape(O, n, *out.shape[2:]).transpose(1, 0, 2, 3)  # (n, O, Ho, Wo), a view
+    if bias is None:
+        out[...] = y_t
+    else:  # (O,) -> (O, 1, 1), broadcast over Ho, Wo, added during the copy
+        xp_of(out).add(y_t, bias.reshape(O, 1, 1), out=out)
+
+
+def _times_transposed(a, b):
+    """``a @ bᵀ`` over the last two axes, computed as ``(b @ aᵀ)ᵀ``: with b the long (K, n·L)
+    operand on the left, OpenBLAS runs the long contraction 3-4× faster (same numbers)."""
+    xp = xp_of(a)
+    return xp.swapaxes(b @ xp.swapaxes(a, -1, -2), -1, -2)
 
 
 def _positive_pair(op, value, name):
@@ -291,7 +222,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"{op}: kernel of size ({span_h}, {span_w}) (dilated) is larger than the padded input "
             f"({H + pads[0] + pads[1]}, {W + pads[2] + pads[3]}); input shape {input.shape}, padding {padding!r}"
         )
-    return Conv2d.apply(input, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    top, bottom, left, right = pads
+    extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right
+    window = Window.fit((H + extra[0], W + extra[1]), (kh, kw), stride, (top, left), dilation)
+    return Conv2dFn.apply(input, weight, bias, window=window, groups=groups, extra_padding=extra)
 
 
-__all__ = ["Conv2d", "conv2d", "conv_memory_budget", "get_conv_memory_budget", "set_conv_memory_budget"]
+__all__ = ["Conv2dFn", "conv2d"]

@@ -7,7 +7,7 @@ from ..backend import rng, xp_of
 from ._util import check_float
 
 
-class Dropout(Function):
+class DropoutFn(Function):
     """out = a · mask / (1 − p), mask_i ~ Bernoulli(1 − p).   da = g · mask / (1 − p)."""
 
     @staticmethod
@@ -33,4 +33,4 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1:
         return input * 0
-    return Dropout.apply(input, p=p)
+    return DropoutFn.apply(input, p=p)

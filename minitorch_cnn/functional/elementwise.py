@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from ._util import as_tensor, check_float, check_tensor
 
 
-class Add(Function):
+class AddFn(Function):
     """out = a + b.   da = g,  db = g."""
 
     @staticmethod
@@ -25,7 +25,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class SubFn(Function):
     """out = a - b.   da = g,  db = -g."""
 
     @staticmethod
@@ -37,7 +37,7 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class MulFn(Function):
     """out = a * b.   da = g * b,  db = g * a."""
 
     @staticmethod
@@ -51,7 +51,7 @@ class Mul(Function):
         return (g * b if ctx.needs_input_grad[0] else None), (g * a if ctx.needs_input_grad[1] else None)
 
 
-class Div(Function):
+class DivFn(Function):
     """out = a / b.   da = g / b,  db = -g * a / b² = -g * out / b."""
 
     @staticmethod
@@ -68,7 +68,7 @@ class Div(Function):
         return da, db
 
 
-class Pow(Function):
+class PowFn(Function):
     """out = a ** b.   da = g * b * a^(b-1)  (0 where b = 0, as PyTorch: d(a^0)/da = 0 even at a = 0),
     db = g * out * log(a)  (taken as 0 where a <= 0)."""
 
@@ -91,7 +91,7 @@ class Pow(Function):
         return da, db
 
 
-class Neg(Function):
+class NegFn(Function):
     """out = -a.   da = -g."""
 
     @staticmethod
@@ -103,7 +103,7 @@ class Neg(Function):
         return (-g,)
 
 
-class Exp(Function):
+class ExpFn(Function):
     """out = e^a.   da = g * out."""
 
     @staticmethod
@@ -118,7 +118,7 @@ class Exp(Function):
         return (g * out,)
 
 
-class Log(Function):
+class LogFn(Function):
     """out = ln a.   da = g / a."""
 
     @staticmethod
@@ -132,7 +132,7 @@ class Log(Function):
         return (g / a,)
 
 
-class Sqrt(Function):
+class SqrtFn(Function):
     """out = √a.   da = g / (2 out)."""
 
     @staticmethod
@@ -147,7 +147,7 @@ class Sqrt(Function):
         return (g / (2 * out),)
 
 
-class Abs(Function):
+class AbsFn(Function):
     """out = |a|.   da = g * sign(a)  (0 at a = 0, as PyTorch)."""
 
     @staticmethod
@@ -161,7 +161,7 @@ class Abs(Function):
         return (g * xp_of(a).sign(a),)
 
 
-class Where(Function):
+class WhereFn(Function):
     """out = cond ? a : b (cond holds no gradient).   da = g where cond, else 0;  db = g where not cond."""
 
     @staticmethod
@@ -177,7 +177,7 @@ class Where(Function):
         return da, db
 
 
-class To(Function):
+class ToFn(Function):
     """Copy to another device and/or dtype.   da = g moved back to a's device and dtype."""
 
     @staticmethod
@@ -193,7 +193,7 @@ class To(Function):
         return (to_device(g, ctx.device).astype(ctx.dtype, copy=False),)
 
 
-class Clone(Function):
+class CloneFn(Function):
     """out = a (a copy).   da = g."""
 
     @staticmethod
@@ -224,49 +224,49 @@ def _binary(fn, op, a, b):
 
 def add(input, other):
     """input + other, broadcasting."""
-    return _binary(Add, "add", input, other)
+    return _binary(AddFn, "add", input, other)
 
 
 def sub(input, other):
     """input - other, broadcasting."""
-    return _binary(Sub, "sub", input, other)
+    return _binary(SubFn, "sub", input, other)
 
 
 def mul(input, other):
     """input * other, broadcasting."""
-    return _binary(Mul, "mul", input, other)
+    return _binary(MulFn, "mul", input, other)
 
 
 def div(input, other):
     """input / other (true division), broadcasting; integer tensors are divided in the default float dtype."""
     if not any(isinstance(t, Tensor) and t.dtype.kind == "f" for t in (input, other)):
         input, other = (t.to(dtype=get_default_dtype()) if isinstance(t, Tensor) else t for t in (input, other))
-    return _binary(Div, "div", input, other)
+    return _binary(DivFn, "div", input, other)
 
 
 def pow(input, exponent):
     """input ** exponent, broadcasting."""
-    return _binary(Pow, "pow", input, exponent)
+    return _binary(PowFn, "pow", input, exponent)
 
 
 def neg(input):
-    return Neg.apply(check_tensor("neg", input))
+    return NegFn.apply(check_tensor("neg", input))
 
 
 def exp(input):
-    return Exp.apply(check_float("exp", input))
+    return ExpFn.apply(check_float("exp", input))
 
 
 def log(input):
-    return Log.apply(check_float("log", input))
+    return LogFn.apply(check_float("log", input))
 
 
 def sqrt(input):
-    return Sqrt.apply(check_float("sqrt", input))
+    return SqrtFn.apply(check_float("sqrt", input))
 
 
 def abs(input):
-    return Abs.apply(check_tensor("abs", input))
+    return AbsFn.apply(check_tensor("abs", input))
 
 
 def where(condition, input, other):
@@ -277,7 +277,7 @@ def where(condition, input, other):
     other = as_tensor(other, input, "where")
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
         raise TypeError(f"where: expected a boolean condition, got {getattr(cond, 'dtype', type(cond).__name__)}")
-    return Where.apply(input, other, cond=cond)
+    return WhereFn.apply(input, other, cond=cond)
 
 
 def _compare(name, ufunc):
@@ -308,8 +308,8 @@ def to(input, device=None, dtype=None):
     # (not ``xp_dtype in (None, input.dtype)``: NumPy says dtype("float64") == None, as dtype(None) is float64)
     if (device is None or str(device).split(":")[0] == input.device) and (xp_dtype is None or xp_dtype == input.dtype):
         return input
-    return To.apply(input, device=device, dtype=xp_dtype)
+    return ToFn.apply(input, device=device, dtype=xp_dtype)
 
 
 def clone(input):
-    return Clone.apply(check_tensor("clone", input))
+    return CloneFn.apply(check_tensor("clone", input))

@@ -7,7 +7,7 @@ from ..backend import xp_of
 from ._util import check_float, check_ndim, check_tensor
 
 
-class MatMul(Function):
+class MatMulFn(Function):
     """out = a @ b.
 
     For matrices, da = g @ bᵀ and db = aᵀ @ g. A 1-D operand is treated as a row (a) or a column
@@ -43,7 +43,7 @@ class MatMul(Function):
         return da, db
 
 
-class Linear(Function):
+class LinearFn(Function):
     """out = x Wᵀ + b, x (N, in), W (out, in), b (out,).
 
     dx = g W  (N, out)@(out, in);   dW = gᵀ x  (out, N)@(N, in);   db = Σ_N g.
@@ -85,7 +85,7 @@ def matmul(input, other):
         )
     if input.dtype != other.dtype and (input.requires_grad or other.requires_grad):
         raise TypeError(f"matmul: expected operands of one dtype, got {input.dtype} and {other.dtype}")
-    return MatMul.apply(input, other)
+    return MatMulFn.apply(input, other)
 
 
 def linear(input, weight, bias=None):
@@ -102,4 +102,4 @@ def linear(input, weight, bias=None):
         raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}")
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {input.dtype} differs from weight dtype {weight.dtype}")
-    return Linear.apply(input, weight, bias)
+    return LinearFn.apply(input, weight, bias)

@@ -10,7 +10,7 @@ from ._util import check_float, check_ndim, check_tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-class CrossEntropy(Function):
+class CrossEntropyFn(Function):
     """loss_i = −log softmax(z_i)[y_i] = logΣexp(z_i) − z_i[y_i], z (N, K), y (N,) integers.
 
     dz_i = softmax(z_i) − onehot(y_i), times the upstream gradient of loss_i
@@ -67,7 +67,7 @@ def _class_targets(op, input, target, reduction):
 def cross_entropy(input, target, reduction="mean"):
     """Softmax cross-entropy of logits ``input`` (N, K) against class indices ``target`` (N,)."""
     t = _class_targets("cross_entropy", input, target, reduction)
-    return CrossEntropy.apply(input, target=t, reduction=reduction)
+    return CrossEntropyFn.apply(input, target=t, reduction=reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

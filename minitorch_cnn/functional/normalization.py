@@ -11,11 +11,12 @@ from ..tensor import Tensor
 from ._util import check_float, check_tensor
 
 
-class BatchNorm(Function):
+class BatchNormFn(Function):
     """y = γ · x̂ + β,  x̂ = (x − μ) / √(σ² + ε), per channel; γ = 1, β = 0 when absent.
 
-    Training: μ and σ² are the batch's mean and *biased* variance (divide by M); eval: the running
-    statistics, which are constants.
+    Training: μ and σ² are the batch's mean and *biased* variance (divide by M), computed here from
+    x, and the running statistics are updated in place with them (``momentum`` m, see
+    ``batch_norm``); eval: μ and σ² are the running statistics, constants.
 
     Backward, with g = dL/dy and sums over the M values of a channel::
 
@@ -29,9 +30,16 @@ class BatchNorm(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, *, mean, var, eps, training):
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, training):
         axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
         shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, 1) for NCHW, (1, C) for (N, C)
+        if training:
+            mean, var = x.mean(axis=axes), x.var(axis=axes)  # (C,): μ and the biased σ² (divide by M)
+            if running_mean is not None:
+                _update_running(running_mean, running_var, mean, var, momentum, M=x.size // x.shape[1])
+        else:
+            xp = xp_of(x)
+            mean, var = xp.asarray(running_mean, dtype=x.dtype), xp.asarray(running_var, dtype=x.dtype)
         inv_std = 1.0 / (var + eps) ** 0.5  # (C,)
         x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (N, C, H, W)
         y = x_hat if weight is None else x_hat * weight.reshape(shape)
@@ -46,19 +54,19 @@ class BatchNorm(Function):
         x_hat, inv_std, weight = ctx.saved_tensors
         axes, shape = ctx.axes, ctx.shape
         need_x, need_w, need_b = ctx.needs_input_grad
-        dw = (g * x_hat).sum(axis=axes) if need_w else None  # (C,)
-        db = g.sum(axis=axes) if need_b else None  # (C,)
+        dweight = (g * x_hat).sum(axis=axes) if need_w else None  # dγ (C,)
+        dbias = g.sum(axis=axes) if need_b else None  # dβ (C,)
         dx = None
         if need_x:
             dx_hat = g if weight is None else g * weight.reshape(shape)  # (N, C, H, W)
-            if ctx.training:
+            if ctx.training:  # μ and σ² were computed from x in forward: differentiate through them
                 dx_hat = (
                     dx_hat
                     - dx_hat.mean(axis=axes, keepdims=True)  # (1, C, 1, 1)
                     - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True)
                 )
             dx = dx_hat * inv_std.reshape(shape)
-        return dx, dw, db
+        return dx, dweight, dbias
 
 
 def _raw(op, value, name):
@@ -135,26 +143,24 @@ def batch_norm(
     if eps <= 0:
         raise ValueError(f"{op}: expected a positive eps, got {eps!r}")
 
-    x = input.data
-    xp = xp_of(x)
-    axes = (0,) + tuple(range(2, x.ndim))
+    m = None  # the weight of this batch in the running averages
     if training:
-        M = x.size // C
-        if M < 2:
+        if input.data.size // C < 2:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {input.shape}")
-        mean = x.mean(axis=axes)  # (C,)
-        var = x.var(axis=axes)  # (C,) biased: / M
         if running_mean is not None:
             m = _update_factor(op, momentum, num_batches_tracked)
-            running_mean *= 1 - m
-            running_mean += m * mean
-            running_var *= 1 - m
-            running_var += (m * M / (M - 1)) * var  # unbiased
-    else:
-        if running_mean is None:
-            raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var, got None")
-        mean, var = xp.asarray(running_mean, dtype=x.dtype), xp.asarray(running_var, dtype=x.dtype)
-    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=eps, training=training)
+    elif running_mean is None:
+        raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var, got None")
+    return BatchNormFn.apply(input, weight, bias, running_mean=running_mean, running_var=running_var, momentum=m,
+                             eps=eps, training=training)
+
+
+def _update_running(running_mean, running_var, mean, var, m, M):
+    """The running averages, in place: the batch's mean, and its variance made unbiased (· M / (M − 1))."""
+    running_mean *= 1 - m
+    running_mean += m * mean
+    running_var *= 1 - m
+    running_var += (m * M / (M - 1)) * var  # unbiased
 
 
 def _update_factor(op, momentum, num_batches_tracked):
@@ -169,4 +175,4 @@ def _update_factor(op, momentum, num_batches_tracked):
     return 1.0 / float(count)
 
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["BatchNormFn", "batch_norm"]

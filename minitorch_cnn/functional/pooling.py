@@ -2,16 +2,16 @@
 PyTorch's semantics.
 
 Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo); the channel count never changes. One unbatched
-image (C, H, W) is pooled as a batch of one and gives (C, Ho, Wo), as in PyTorch. Windows are laid
-out as in convolution (kernel kh×kw, stride s defaulting to the kernel, padding p, dilation d for
-max pooling); the loops live in ``minitorch_cnn.kernels`` (numba on NumPy, ``xp`` slicing on
-CuPy). g below is the upstream gradient dL/dy (N, C, Ho, Wo).
+image (C, H, W) is pooled as a batch of one and gives (C, Ho, Wo), as in PyTorch. The windows are a
+``Window`` as in convolution (kernel kh×kw, stride defaulting to the kernel, padding, dilation for
+max pooling); the loops live in ``minitorch_cnn.kernels`` (numba on NumPy, CUDA on CuPy, or the
+``xp``-only path). g below is the upstream gradient dL/dy (N, C, Ho, Wo), as in conv.py.
 """
 
 from __future__ import annotations
 
 from minitorch_cnn.kernels import (
-    conv_out_size,
+    Window,
     max_pool2d_backward,
     max_pool2d_forward,
     sum_pool2d_backward,
@@ -23,7 +23,7 @@ from ..backend import xp_of
 from ._util import check_float, check_ndim, pair
 
 
-class MaxPool2d(Function):
+class MaxPool2dFn(Function):
     """y[n, c, oh, ow] = max of the window; the kernel also returns which tap won (argmax).
 
     Backward: the max is locally a copy of its winning pixel, so dx gets g at each window's argmax
@@ -32,19 +32,19 @@ class MaxPool2d(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, *, geometry, out_size):
-        y, argmax = max_pool2d_forward(x, *geometry, *out_size)  # (N, C, Ho, Wo) twice
+    def forward(ctx, x, *, window):
+        y, argmax = max_pool2d_forward(x, window)  # (N, C, Ho, Wo) twice
         ctx.save_for_backward(argmax)
-        ctx.x_shape, ctx.geometry = x.shape, geometry
+        ctx.x_shape, ctx.window = x.shape, window
         return y
 
     @staticmethod
     def backward(ctx, g):
         (argmax,) = ctx.saved_tensors
-        return (max_pool2d_backward(g, argmax, ctx.x_shape, *ctx.geometry),)  # (N, C, H, W)
+        return (max_pool2d_backward(g, argmax, ctx.x_shape, ctx.window),)  # (N, C, H, W)
 
 
-class AvgPool2d(Function):
+class AvgPool2dFn(Function):
     """y = (sum of the window) / divisor, divisor (Ho, Wo) = the window's count (see ``avg_pool2d``).
 
     Backward: y is linear in x; every pixel of a window receives g / divisor of that window, and
@@ -52,16 +52,16 @@ class AvgPool2d(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, *, geometry, out_size, divisor):
-        ctx.x_shape, ctx.geometry, ctx.divisor = x.shape, geometry, divisor
-        return sum_pool2d_forward(x, *geometry, *out_size) / divisor  # (N, C, Ho, Wo) / (Ho, Wo)
+    def forward(ctx, x, *, window, divisor):
+        ctx.x_shape, ctx.window, ctx.divisor = x.shape, window, divisor
+        return sum_pool2d_forward(x, window) / divisor  # (N, C, Ho, Wo) / (Ho, Wo)
 
     @staticmethod
     def backward(ctx, g):
-        return (sum_pool2d_backward(g / ctx.divisor, ctx.x_shape, *ctx.geometry),)  # (N, C, H, W)
+        return (sum_pool2d_backward(g / ctx.divisor, ctx.x_shape, ctx.window),)  # (N, C, H, W)
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2dFn(Function):
     """y = A_h @ x @ A_wᵀ, with A_h (Ho, H) and A_w (Wo, W) the bin-averaging matrices.
 
     Average pooling over rectangular bins is separable: average the rows of each row-bin, then the
@@ -96,7 +96,7 @@ def _bin_average_matrix(xp, size, out, dtype):
     return a
 
 
-class AdaptiveMaxPool2d(Function):
+class AdaptiveMaxPool2dFn(Function):
     """y[n, c, i, j] = max over bin (i, j), the bins of ``adaptive_avg_pool2d`` (PyTorch's boundaries).
 
     The bins have different sizes, so there is no fixed window for the kernels: the forward loops
@@ -147,32 +147,32 @@ def _unbatched(pool, input, *args, **kwargs):
     return pool(input.unsqueeze(0), *args, **kwargs).squeeze(0)
 
 
-def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode):
-    """Normalise and check the window arguments; returns (geometry, (Ho, Wo))."""
-    kh, kw = pair(op, kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None or stride == () else pair(op, stride, "stride")
-    ph, pw = pair(op, padding, "padding")
-    dh, dw = pair(op, dilation, "dilation")
-    if min(kh, kw) < 1:
+def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> Window:
+    """Normalise and check the window arguments of a pool over ``input (N, C, H, W)``."""
+    kernel = pair(op, kernel_size, "kernel_size")
+    stride_hw = kernel if stride is None or stride == () else pair(op, stride, "stride")
+    padding_hw = pair(op, padding, "padding")
+    dilation_hw = pair(op, dilation, "dilation")
+    if min(kernel) < 1:
         raise ValueError(f"{op}: expected a positive kernel_size, got {kernel_size!r}")
-    if min(sh, sw) < 1:
+    if min(stride_hw) < 1:
         raise ValueError(f"{op}: expected a positive stride, got {stride!r}")
-    if min(dh, dw) < 1:
+    if min(dilation_hw) < 1:
         raise ValueError(f"{op}: expected a positive dilation, got {dilation!r}")
-    if min(ph, pw) < 0:
+    if min(padding_hw) < 0:
         raise ValueError(f"{op}: expected a non-negative padding, got {padding!r}")
-    if 2 * ph > kh or 2 * pw > kw:
+    if 2 * padding_hw[0] > kernel[0] or 2 * padding_hw[1] > kernel[1]:
         raise ValueError(f"{op}: padding should be at most half of the kernel size, got padding {padding!r} "
                          f"for kernel_size {kernel_size!r}")
     H, W = input.shape[2], input.shape[3]
-    Ho = conv_out_size(H, kh, sh, ph, dh, ceil_mode)
-    Wo = conv_out_size(W, kw, sw, pw, dw, ceil_mode)
-    if Ho < 1 or Wo < 1:
+    window = Window.fit((H, W), kernel, stride_hw, padding_hw, dilation_hw, ceil_mode)
+    if min(window.out) < 1:
+        span = [dilation_hw[a] * (kernel[a] - 1) + 1 for a in (0, 1)]
         raise ValueError(
-            f"{op}: the window ({dh * (kh - 1) + 1}, {dw * (kw - 1) + 1}) (dilated) is larger than the padded "
-            f"input ({H + 2 * ph}, {W + 2 * pw}); input shape {input.shape}, padding {padding!r}"
+            f"{op}: the window ({span[0]}, {span[1]}) (dilated) is larger than the padded "
+            f"input ({H + 2 * padding_hw[0]}, {W + 2 * padding_hw[1]}); input shape {input.shape}, padding {padding!r}"
         )
-    return (kh, kw, sh, sw, ph, pw, dh, dw), (Ho, Wo)
+    return window
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -198,8 +198,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _check_input(op, input)
     if input.ndim == 3:
         return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode)
-    geometry, out_size = _window(op, input, kernel_size, stride, padding, dilation, ceil_mode)
-    return MaxPool2d.apply(input, geometry=geometry, out_size=out_size)
+    window = _window(op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool2dFn.apply(input, window=window)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
@@ -223,32 +223,32 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     _check_input(op, input)
     if input.ndim == 3:
         return _unbatched(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-    geometry, out_size = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    window = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
     xp = xp_of(input.data)
     if divisor_override is None:
-        divisor = _window_counts(xp, input.shape, geometry, out_size, count_include_pad, input.dtype)
+        divisor = _window_counts(xp, input.shape, window, count_include_pad, input.dtype)
     elif isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override < 1:
         raise ValueError(f"{op}: expected divisor_override to be a positive int, got {divisor_override!r}")
     else:
-        divisor = xp.full(out_size, divisor_override, dtype=input.dtype)  # (Ho, Wo)
-    return AvgPool2d.apply(input, geometry=geometry, out_size=out_size, divisor=divisor)
+        divisor = xp.full(window.out, divisor_override, dtype=input.dtype)  # (Ho, Wo)
+    return AvgPool2dFn.apply(input, window=window, divisor=divisor)
 
 
-def _window_counts(xp, shape, geometry, out_size, count_include_pad, dtype):
+def _window_counts(xp, shape, window, count_include_pad, dtype):
     """(Ho, Wo) divisor of average pooling: the window's rows × columns inside the counted region.
 
     The counted region is the padded input [-p, size + p) with count_include_pad, else the input
     [0, size); it is separable, so count = rows_h[oh] · cols_w[ow].
     """
-    kh, kw, sh, sw, ph, pw = geometry[:6]
+    (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = window.kernel, window.stride, window.padding, window.out
 
     def counts(size, k, s, p, out):
         start = xp.arange(out) * s - p  # (out,) first row of each window
         lo, hi = (-p, size + p) if count_include_pad else (0, size)
         return xp.minimum(start + k, hi) - xp.maximum(start, lo)  # (out,)
 
-    rows = counts(shape[2], kh, sh, ph, out_size[0])  # (Ho,)
-    cols = counts(shape[3], kw, sw, pw, out_size[1])  # (Wo,)
+    rows = counts(shape[2], kh, sh, ph, Ho)  # (Ho,)
+    cols = counts(shape[3], kw, sw, pw, Wo)  # (Wo,)
     return (rows[:, None] * cols[None, :]).astype(dtype)  # (Ho, 1) * (1, Wo) -> (Ho, Wo)
 
 
@@ -268,7 +268,7 @@ def adaptive_avg_pool2d(input, output_size):
     _check_input(op, input)
     if input.ndim == 3:
         return _unbatched(adaptive_avg_pool2d, input, output_size)
-    return AdaptiveAvgPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
+    return AdaptiveAvgPool2dFn.apply(input, out_size=_adaptive_size(op, input, output_size))
 
 
 def _adaptive_size(op, input, output_size):
@@ -299,10 +299,10 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     _check_input(op, input)
     if input.ndim == 3:
         return _unbatched(adaptive_max_pool2d, input, output_size)
-    return AdaptiveMaxPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
+    return AdaptiveMaxPool2dFn.apply(input, out_size=_adaptive_size(op, input, output_size))
 
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d",
+    "AdaptiveAvgPool2dFn", "AdaptiveMaxPool2dFn", "AvgPool2dFn", "MaxPool2dFn",
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d",
 ]

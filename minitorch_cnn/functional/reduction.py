@@ -26,7 +26,7 @@ def _expand(g, shape, axes):
     return xp_of(g).expand_dims(g, axes)
 
 
-class Sum(Function):
+class SumFn(Function):
     """out = Σ_axes a.   da = g broadcast back over the summed axes."""
 
     @staticmethod
@@ -41,7 +41,7 @@ class Sum(Function):
         return (xp_of(g).broadcast_to(g, ctx.shape),)
 
 
-class Mean(Function):
+class MeanFn(Function):
     """out = Σ_axes a / n, n = the number of elements reduced.   da = g / n broadcast back."""
 
     @staticmethod
@@ -58,7 +58,7 @@ class Mean(Function):
         return (xp_of(g).broadcast_to(g / ctx.count, ctx.shape),)
 
 
-class Max(Function):
+class MaxFn(Function):
     """out = max (``sign`` = 1) or min (``sign`` = −1) over one axis, or over all elements.
 
     Along an axis: da = g at the first extreme position of each slice (argmax), 0 elsewhere, so
@@ -96,7 +96,7 @@ class Max(Function):
 def sum(input, dim=None, keepdim=False):
     """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
     check_tensor("sum", input)
-    return Sum.apply(input, axes=_axes("sum", dim, input.ndim), keepdim=keepdim)
+    return SumFn.apply(input, axes=_axes("sum", dim, input.ndim), keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False):
@@ -104,7 +104,7 @@ def mean(input, dim=None, keepdim=False):
     check_tensor("mean", input)
     if input.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating-point input, got dtype {input.dtype}")
-    return Mean.apply(input, axes=_axes("mean", dim, input.ndim), keepdim=keepdim)
+    return MeanFn.apply(input, axes=_axes("mean", dim, input.ndim), keepdim=keepdim)
 
 
 def _max_min(op, sign, input, dim, keepdim):
@@ -112,9 +112,9 @@ def _max_min(op, sign, input, dim, keepdim):
     if input.numel() == 0:
         raise ValueError(f"{op}: expected a non-empty input, got shape {input.shape}")
     if dim is None:
-        return Max.apply(input, axis=None, keepdim=False, sign=sign)
+        return MaxFn.apply(input, axis=None, keepdim=False, sign=sign)
     axis = normalize_dim(op, dim, input.ndim)
-    values = Max.apply(input, axis=axis, keepdim=keepdim, sign=sign)
+    values = MaxFn.apply(input, axis=axis, keepdim=keepdim, sign=sign)
     return MaxResult(values, argmax(input * sign if sign < 0 else input, axis, keepdim))
 
 

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim
 
 
-class Reshape(Function):
+class ReshapeFn(Function):
     """out = a viewed with a new shape.   da = g reshaped to a's shape."""
 
     @staticmethod
@@ -27,7 +27,7 @@ class Reshape(Function):
         return (g.reshape(ctx.shape),)
 
 
-class Permute(Function):
+class PermuteFn(Function):
     """out = a with its axes reordered by ``dims``.   da = g permuted by the inverse order."""
 
     @staticmethod
@@ -43,7 +43,7 @@ class Permute(Function):
         return (g.transpose(inverse),)
 
 
-class GetItem(Function):
+class GetItemFn(Function):
     """out = a[index] (ints, slices, None, Ellipsis, integer or boolean arrays).
 
     da = zeros like a, with g scatter-*added* at ``index``: an integer array may pick one element
@@ -71,7 +71,7 @@ def _is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 
-class Cat(Function):
+class CatFn(Function):
     """out = the inputs joined along ``axis``.   d(input_i) = the slice of g that input_i filled."""
 
     @staticmethod
@@ -89,7 +89,7 @@ class Cat(Function):
         return tuple(grads)
 
 
-class Pad(Function):
+class PadFn(Function):
     """out = a with constant borders.   da = the interior of g (the borders were constants)."""
 
     @staticmethod
@@ -117,7 +117,7 @@ def reshape(input, *shape):
     n = input.numel()
     if shape.count(-1) > 1 or (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
         raise ValueError(f"reshape: cannot view a tensor of shape {input.shape} ({n} elements) as {shape}")
-    return Reshape.apply(input, shape=shape)
+    return ReshapeFn.apply(input, shape=shape)
 
 
 view = reshape
@@ -132,7 +132,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = input.shape[:s] + (math.prod(input.shape[s : e + 1]),) + input.shape[e + 1 :]
-    return Reshape.apply(input, shape=shape)
+    return ReshapeFn.apply(input, shape=shape)
 
 
 def permute(input, *dims):
@@ -142,7 +142,7 @@ def permute(input, *dims):
     norm = tuple(normalize_dim("permute", d, input.ndim) for d in dims)
     if sorted(norm) != list(range(input.ndim)):
         raise ValueError(f"permute: expected a permutation of {input.ndim} axes, got {dims}")
-    return Permute.apply(input, dims=norm)
+    return PermuteFn.apply(input, dims=norm)
 
 
 def transpose(input, dim0, dim1):
@@ -151,7 +151,7 @@ def transpose(input, dim0, dim1):
     dims = list(range(input.ndim))
     a, b = normalize_dim("transpose", dim0, input.ndim), normalize_dim("transpose", dim1, input.ndim)
     dims[a], dims[b] = dims[b], dims[a]
-    return Permute.apply(input, dims=tuple(dims))
+    return PermuteFn.apply(input, dims=tuple(dims))
 
 
 def squeeze(input, dim=None):
@@ -162,14 +162,14 @@ def squeeze(input, dim=None):
     else:
         d = normalize_dim("squeeze", dim, input.ndim)
         shape = input.shape[:d] + input.shape[d + 1 :] if input.shape[d] == 1 else input.shape
-    return Reshape.apply(input, shape=shape)
+    return ReshapeFn.apply(input, shape=shape)
 
 
 def unsqueeze(input, dim):
     """Insert an axis of size 1 at ``dim``."""
     check_tensor("unsqueeze", input)
     d = normalize_dim("unsqueeze", dim, input.ndim + 1)
-    return Reshape.apply(input, shape=input.shape[:d] + (1,) + input.shape[d:])
+    return ReshapeFn.apply(input, shape=input.shape[:d] + (1,) + input.shape[d:])
 
 
 def raw_index(index):
@@ -188,7 +188,7 @@ def getitem(input, index):
     check_tensor("getitem", input)
     index = raw_index(index)
     try:
-        return GetItem.apply(input, index=index)
+        return GetItemFn.apply(input, index=index)
     except (IndexError, TypeError) as exc:
         raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {input.shape}: {exc}") from None
 
@@ -216,13 +216,13 @@ def _check_join(op, tensors, dim, same_shape):
 def cat(tensors, dim=0):
     """Join tensors along an existing axis ``dim``."""
     tensors, axis = _check_join("cat", tensors, dim, same_shape=False)
-    return Cat.apply(*tensors, axis=axis)
+    return CatFn.apply(*tensors, axis=axis)
 
 
 def stack(tensors, dim=0):
     """Join same-shape tensors along a new axis ``dim``."""
     tensors, axis = _check_join("stack", tensors, dim, same_shape=True)
-    return Cat.apply(*[unsqueeze(t, axis) for t in tensors], axis=axis)
+    return CatFn.apply(*[unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
 def pad(input, pad, mode="constant", value=0.0):
@@ -237,4 +237,4 @@ def pad(input, pad, mode="constant", value=0.0):
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(input, widths=tuple(widths), value=value)
+    return PadFn.apply(input, widths=tuple(widths), value=value)

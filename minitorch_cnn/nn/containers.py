@@ -23,25 +23,16 @@ def _index(container: Module, idx) -> int:
     return idx % n
 
 
-class Sequential(Module):
-    """Calls its children in order, each on the previous one's output.
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: a list of children, indexed by position."""
 
-    ``Sequential(m0, m1, ...)`` names them ``"0"``, ``"1"``, ...; ``Sequential(OrderedDict(name=m))``
-    keeps the names. Indexing gives a child, slicing a new ``Sequential`` of the same children.
-    """
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for name, module in args[0].items():
-                self.add_module(name, module)
-        else:
-            for i, module in enumerate(args):
-                self.add_module(str(i), module)
+    def _from_slice(self, items):
+        """A new container of the same type holding ``items``, (name, module) pairs."""
+        raise NotImplementedError
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+            return self._from_slice(list(self._modules.items())[idx])
         return list(self._modules.values())[_index(self, idx)]
 
     def __setitem__(self, idx, module):
@@ -71,15 +62,38 @@ class Sequential(Module):
         return self
 
     def insert(self, index: int, module: Module):
-        n = len(self)
-        if not -n <= index <= n:
-            raise IndexError(f"insert: index {index} is out of range for Sequential of length {n}")
-        index = index % (n + 1) if index < 0 else index
+        """Insert before ``index`` (``list.insert``'s rule) and re-number the children."""
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules = OrderedDict()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
+
+
+class Sequential(_ModuleSequence):
+    """Calls its children in order, each on the previous one's output.
+
+    ``Sequential(m0, m1, ...)`` names them ``"0"``, ``"1"``, ...; ``Sequential(OrderedDict(name=m))``
+    keeps the names. Indexing gives a child, slicing a new ``Sequential`` of the same children.
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), module)
+
+    def _from_slice(self, items):
+        return type(self)(OrderedDict(items))
+
+    def insert(self, index: int, module: Module):
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"insert: index {index} is out of range for Sequential of length {n}")
+        super().insert(index % (n + 1) if index < 0 else index, module)
         return self
 
     def forward(self, input):
@@ -88,7 +102,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered as ``"0"``, ``"1"``, ...; it has no forward of its own."""
 
     def __init__(self, modules=None):
@@ -96,46 +110,16 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(_index(self, idx))]
-
-    def __setitem__(self, idx, module):
-        self.add_module(str(_index(self, idx)), module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]:
-            del self._modules[key]
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+    def _from_slice(self, items):
+        return type(self)([module for _, module in items])
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
-    def append(self, module: Module):
-        self.add_module(str(len(self)), module)
-        return self
-
     def extend(self, modules):
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+        if isinstance(modules, Module) and not isinstance(modules, _ModuleSequence):
             raise TypeError(f"ModuleList.extend should be called with an iterable, got {type(modules).__name__}")
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module):
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules = OrderedDict()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        return super().extend(modules)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: iterate over it and call its modules")

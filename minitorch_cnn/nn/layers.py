@@ -14,17 +14,10 @@ import math
 
 from .. import backend
 from .. import functional as F
+from ..functional._util import pair
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
-
-
-def _pair(value, name="value"):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"expected {name} to be an int or a pair, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value), int(value))
 
 
 def _empty(shape, device=None, dtype=None) -> Parameter:
@@ -101,8 +94,8 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
+        self.kernel_size = pair("Conv2d", kernel_size, "kernel_size")
+        self.stride = pair("Conv2d", stride, "stride")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
@@ -110,8 +103,8 @@ class Conv2d(Module):
                 raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
+            self.padding = pair("Conv2d", padding, "padding")
+        self.dilation = pair("Conv2d", dilation, "dilation")
         self.padding_mode = padding_mode
         self.weight = _empty((self.out_channels, self.in_channels // self.groups, *self.kernel_size), device, dtype)
         if bias:
