@@ -43,7 +43,7 @@ def _nchw(a):
 def max_pool2d_forward_generic(x, window: Window):
     """``(y, argmax)`` of max pooling ``x (N, C, H, W)``, through ``im2col`` padded with -inf."""
     xp = xp_of(x)
-    C, N = x.shape[1], x.shape[0]
+    N, C = x.shape[:2]
     cols = im2col_generic(x, window, -np.inf)  # (C, kh, kw, N, Ho, Wo)
     cols = cols.reshape(C, -1, N, *window.out)  # (C, kh·kw, N, Ho, Wo)
     argmax = cols.argmax(axis=1)  # (C, N, Ho, Wo): first maximum in row-major window order

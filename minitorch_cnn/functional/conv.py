@@ -167,12 +167,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         stride: int or (sh, sw), the step between windows.
         padding: int or (ph, pw) zeros on each side, or ``"valid"`` (no padding) or ``"same"``
             (output size = input size; stride must be 1; an odd total goes bottom/right).
-        dilation: int or (dh, dw), the step between the taps of a window.
+        dilation: int or (dil_h, dil_w), the step between the taps of a window.
         groups: split C and O into this many groups; each output channel sees only its group's
             input channels (groups = C is a depthwise convolution).
 
     Returns:
-        (N, O, Ho, Wo) with ``Ho = floor((H + 2ph - dh·(kh-1) - 1) / sh) + 1`` (same for Wo).
+        (N, O, Ho, Wo) with ``Ho = floor((H + 2ph - dil_h·(kh-1) - 1) / sh) + 1`` (same for Wo).
 
     >>> from minitorch_cnn.tensor import Tensor
     >>> import numpy as np

@@ -183,7 +183,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         kernel_size: int or (kh, kw).
         stride: int or (sh, sw); defaults to the kernel size (windows side by side).
         padding: int or (ph, pw), at most half the kernel; padded positions never win.
-        dilation: int or (dh, dw), the step between the taps of a window.
+        dilation: int or (dil_h, dil_w), the step between the taps of a window.
         ceil_mode: round the output size up, keeping a last partial window.
 
     The gradient of each window goes to its one maximum (the first in row-major order on ties).
