@@ -41,7 +41,7 @@ generic ``col2im`` add into a pixel, so the three agree bit for bit.
 NaN beats numbers; padding taps are skipped), writing ``y`` and ``argmax = i*kw + j``.
 
 ``max_pool_backward_gather_kernel``, one thread per input pixel: for every tap (i, j) that
-touched the pixel (as in col2im), add ``grad[n, c, oh, ow]`` if that window's argmax is the tap,
+touched the pixel (as in col2im), add ``g[n, c, oh, ow]`` if that window's argmax is the tap,
 ``i*kw + j``. Taps are visited in *descending* (i, j), which visits the windows in ascending
 (oh, ow), the order in which the numba loop adds, so the results agree bit for bit.
 
@@ -165,13 +165,13 @@ extern "C" __global__ void max_pool_forward_kernel(
 // dx (N, C, H, W): each pixel gathers the gradients of the windows whose argmax it is.
 // Taps in descending (i, j) visit the windows in ascending (oh, ow), the numba loop's order.
 extern "C" __global__ void max_pool_backward_gather_kernel(
-        const T* grad, const long long* argmax, T* dx, long long total, int N, int C, int H, int W, int kh,
+        const T* g, const long long* argmax, T* dx, long long total, int N, int C, int H, int W, int kh,
         int kw, int Ho, int Wo, int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int w = t % W; t /= W;
         const int h = t % H; t /= H;  // t = n*C + c
-        const T* g = grad + t * Ho * Wo;
+        const T* g_plane = g + t * Ho * Wo;
         const long long* am = argmax + t * Ho * Wo;
         T acc = 0;
         for (int i = kh - 1; i >= 0; --i) {
@@ -184,7 +184,7 @@ extern "C" __global__ void max_pool_backward_gather_kernel(
                 if (aw < 0 || aw % sw != 0) continue;
                 const int ow = aw / sw;
                 if (ow >= Wo) continue;
-                if (am[oh * Wo + ow] == i * kw + j) acc += g[oh * Wo + ow];
+                if (am[oh * Wo + ow] == i * kw + j) acc += g_plane[oh * Wo + ow];
             }
         }
         dx[idx] = acc;
@@ -216,13 +216,13 @@ extern "C" __global__ void sum_pool_forward_kernel(
 // dx (N, C, H, W): each pixel gathers the gradients of every window that contains it,
 // windows in ascending (oh, ow) as in the numba loop.
 extern "C" __global__ void sum_pool_backward_gather_kernel(
-        const T* grad, T* dx, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
+        const T* g, T* dx, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
         int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int w = t % W; t /= W;
         const int h = t % H; t /= H;  // t = n*C + c
-        const T* g = grad + t * Ho * Wo;
+        const T* g_plane = g + t * Ho * Wo;
         T acc = 0;
         for (int i = kh - 1; i >= 0; --i) {
             const int ah = h + ph - i * dil_h;
@@ -233,7 +233,7 @@ extern "C" __global__ void sum_pool_backward_gather_kernel(
                 const int aw = w + pw - j * dil_w;
                 if (aw < 0 || aw % sw != 0) continue;
                 const int ow = aw / sw;
-                if (ow < Wo) acc += g[oh * Wo + ow];
+                if (ow < Wo) acc += g_plane[oh * Wo + ow];
             }
         }
         dx[idx] = acc;
@@ -312,14 +312,14 @@ def max_pool2d_forward_cuda(x, window: Window):
     return y, argmax
 
 
-def max_pool2d_backward_cuda(grad, argmax, x_shape, window: Window):
+def max_pool2d_backward_cuda(g, argmax, x_shape, window: Window):
     """Same contract as ``max_pool2d_backward_generic``, as a gather (no atomics)."""
-    cp = xp_of(grad)
-    grad = cp.ascontiguousarray(grad)
+    cp = xp_of(g)
+    g = cp.ascontiguousarray(g)
     argmax = cp.ascontiguousarray(argmax, dtype=np.int64)
-    dx = cp.empty(tuple(x_shape), dtype=grad.dtype)
-    args = (grad, argmax, dx, np.int64(dx.size), *_window_args(*x_shape, window))
-    _launch(cp, "max_pool_backward_gather_kernel", grad.dtype, dx.size, args)
+    dx = cp.empty(tuple(x_shape), dtype=g.dtype)
+    args = (g, argmax, dx, np.int64(dx.size), *_window_args(*x_shape, window))
+    _launch(cp, "max_pool_backward_gather_kernel", g.dtype, dx.size, args)
     return dx
 
 
@@ -333,11 +333,11 @@ def sum_pool2d_forward_cuda(x, window: Window):
     return y
 
 
-def sum_pool2d_backward_cuda(grad, x_shape, window: Window):
+def sum_pool2d_backward_cuda(g, x_shape, window: Window):
     """Same contract as ``sum_pool2d_backward_generic``, as a gather (no atomics)."""
-    cp = xp_of(grad)
-    grad = cp.ascontiguousarray(grad)
-    dx = cp.empty(tuple(x_shape), dtype=grad.dtype)
-    args = (grad, dx, np.int64(dx.size), *_window_args(*x_shape, window))
-    _launch(cp, "sum_pool_backward_gather_kernel", grad.dtype, dx.size, args)
+    cp = xp_of(g)
+    g = cp.ascontiguousarray(g)
+    dx = cp.empty(tuple(x_shape), dtype=g.dtype)
+    args = (g, dx, np.int64(dx.size), *_window_args(*x_shape, window))
+    _launch(cp, "sum_pool_backward_gather_kernel", g.dtype, dx.size, args)
     return dx

@@ -2,7 +2,8 @@
 
 Shapes: ``x (N, C, H, W)`` -> ``y (N, C, Ho, Wo)``; the windows are a ``Window`` (kernels/window.py:
 kernel, stride, padding, dilation, out), as in ``im2col``; ``out`` may be larger than the floor
-formula (ceil_mode), the extra windows overhanging the bottom/right edge.
+formula (ceil_mode), the extra windows overhanging the bottom/right edge. ``g`` is the upstream
+gradient dL/dy ``(N, C, Ho, Wo)``, as in the ops.
 
 Max pooling returns the window maximum and ``argmax (N, C, Ho, Wo)``, the position of the maximum
 inside its window, ``k = i*kw + j`` for tap (i, j) in row-major order. Padding never wins: it
@@ -51,14 +52,14 @@ def max_pool2d_forward_generic(x, window: Window):
     return _nchw(y), _nchw(argmax)
 
 
-def max_pool2d_backward_generic(grad, argmax, x_shape, window: Window):
-    """dL/dx: each window's gradient ``grad (N, C, Ho, Wo)`` goes to its argmax pixel."""
-    xp = xp_of(grad)
-    (kh, kw), (N, C, Ho, Wo) = window.kernel, grad.shape
+def max_pool2d_backward_generic(g, argmax, x_shape, window: Window):
+    """dL/dx: each window's gradient ``g (N, C, Ho, Wo)`` goes to its argmax pixel."""
+    xp = xp_of(g)
+    (kh, kw), (N, C, Ho, Wo) = window.kernel, g.shape
     taps = xp.arange(kh * kw).reshape(1, kh * kw, 1, 1, 1)  # (1, kh·kw, 1, 1, 1)
-    grad_t, argmax_t = grad.transpose(1, 0, 2, 3), argmax.transpose(1, 0, 2, 3)  # (C, N, Ho, Wo)
-    # one-hot over the window: dcols[c, k, n, oh, ow] = grad[n, c, oh, ow] where k is the argmax
-    dcols = xp.where(taps == argmax_t[:, None], grad_t[:, None], 0).astype(grad.dtype, copy=False)
+    g_t, argmax_t = g.transpose(1, 0, 2, 3), argmax.transpose(1, 0, 2, 3)  # (C, N, Ho, Wo)
+    # one-hot over the window: dcols[c, k, n, oh, ow] = g[n, c, oh, ow] where k is the argmax
+    dcols = xp.where(taps == argmax_t[:, None], g_t[:, None], 0).astype(g.dtype, copy=False)
     return col2im_generic(dcols.reshape(C, kh, kw, N, Ho, Wo), x_shape, window)
 
 
@@ -68,12 +69,12 @@ def sum_pool2d_forward_generic(x, window: Window):
     return _nchw(cols.sum(axis=(1, 2)))  # (C, N, Ho, Wo) -> (N, C, Ho, Wo)
 
 
-def sum_pool2d_backward_generic(grad, x_shape, window: Window):
+def sum_pool2d_backward_generic(g, x_shape, window: Window):
     """Adjoint of sum pooling: every pixel of a window receives that window's gradient."""
-    xp = xp_of(grad)
-    (kh, kw), (N, C, Ho, Wo) = window.kernel, grad.shape
-    grad_t = grad.transpose(1, 0, 2, 3)[:, None, None]  # (C, 1, 1, N, Ho, Wo)
-    dcols = xp.broadcast_to(grad_t, (C, kh, kw, N, Ho, Wo))
+    xp = xp_of(g)
+    (kh, kw), (N, C, Ho, Wo) = window.kernel, g.shape
+    g_t = g.transpose(1, 0, 2, 3)[:, None, None]  # (C, 1, 1, N, Ho, Wo)
+    dcols = xp.broadcast_to(g_t, (C, kh, kw, N, Ho, Wo))
     return col2im_generic(dcols, x_shape, window)
 
 
@@ -105,10 +106,10 @@ def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w)
                     argmax[n, c, oh, ow] = best_k
 
 
-def max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dil_h, dil_w):
-    """Add ``grad (N, C, Ho, Wo)`` into the zeroed ``dx (N, C, H, W)`` at each window's argmax."""
+def max_pool2d_backward_loops(g, argmax, dx, kw, sh, sw, ph, pw, dil_h, dil_w):
+    """Add ``g (N, C, Ho, Wo)`` into the zeroed ``dx (N, C, H, W)`` at each window's argmax."""
     N, C, H, W = dx.shape
-    Ho, Wo = grad.shape[2], grad.shape[3]
+    Ho, Wo = g.shape[2], g.shape[3]
     for n in prange(N):
         for c in range(C):
             for oh in range(Ho):
@@ -117,7 +118,7 @@ def max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dil_h, dil_w
                     h = oh * sh - ph + (k // kw) * dil_h
                     w = ow * sw - pw + (k % kw) * dil_w
                     if 0 <= h < H and 0 <= w < W:
-                        dx[n, c, h, w] += grad[n, c, oh, ow]
+                        dx[n, c, h, w] += g[n, c, oh, ow]
 
 
 def sum_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
@@ -140,15 +141,15 @@ def sum_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                     y[n, c, oh, ow] = total
 
 
-def sum_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
-    """Add each window's ``grad (N, C, Ho, Wo)`` to every in-bounds pixel of the window."""
+def sum_pool2d_backward_loops(g, dx, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
+    """Add each window's ``g (N, C, Ho, Wo)`` to every in-bounds pixel of the window."""
     N, C, H, W = dx.shape
-    Ho, Wo = grad.shape[2], grad.shape[3]
+    Ho, Wo = g.shape[2], g.shape[3]
     for n in prange(N):
         for c in range(C):
             for oh in range(Ho):
                 for ow in range(Wo):
-                    g = grad[n, c, oh, ow]
+                    g_window = g[n, c, oh, ow]
                     for i in range(kh):
                         h = oh * sh - ph + i * dil_h
                         if h < 0 or h >= H:
@@ -156,7 +157,7 @@ def sum_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                         for j in range(kw):
                             w = ow * sw - pw + j * dil_w
                             if 0 <= w < W:
-                                dx[n, c, h, w] += g
+                                dx[n, c, h, w] += g_window
 
 
 _max_fwd_jit = compile_loops(max_pool2d_forward_loops)
@@ -174,10 +175,10 @@ def max_pool2d_forward_numba(x, window: Window):
     return y, argmax
 
 
-def max_pool2d_backward_numba(grad, argmax, x_shape, window: Window):
+def max_pool2d_backward_numba(g, argmax, x_shape, window: Window):
     """Same contract as ``max_pool2d_backward_generic``, with the jitted loops."""
-    dx = np.zeros(tuple(x_shape), dtype=grad.dtype)
-    _max_bwd_jit(np.ascontiguousarray(grad), np.ascontiguousarray(argmax), dx, *window.ints[1:])
+    dx = np.zeros(tuple(x_shape), dtype=g.dtype)
+    _max_bwd_jit(np.ascontiguousarray(g), np.ascontiguousarray(argmax), dx, *window.ints[1:])
     return dx
 
 
@@ -189,10 +190,10 @@ def sum_pool2d_forward_numba(x, window: Window):
     return y
 
 
-def sum_pool2d_backward_numba(grad, x_shape, window: Window):
+def sum_pool2d_backward_numba(g, x_shape, window: Window):
     """Same contract as ``sum_pool2d_backward_generic``, with the jitted loops."""
-    dx = np.zeros(tuple(x_shape), dtype=grad.dtype)
-    _sum_bwd_jit(np.ascontiguousarray(grad), dx, *window.ints)
+    dx = np.zeros(tuple(x_shape), dtype=g.dtype)
+    _sum_bwd_jit(np.ascontiguousarray(g), dx, *window.ints)
     return dx
 
 
@@ -211,10 +212,10 @@ def max_pool2d_forward(x, window: Window):
     return pick(x, max_pool2d_forward_numba, max_pool2d_forward_generic, "max_pool2d_forward_cuda")(x, window)
 
 
-def max_pool2d_backward(grad, argmax, x_shape, window: Window):
-    """dL/dx ``(N, C, H, W)`` of max pooling: ``grad (N, C, Ho, Wo)`` added at each argmax pixel."""
-    impl = pick(grad, max_pool2d_backward_numba, max_pool2d_backward_generic, "max_pool2d_backward_cuda")
-    return impl(grad, argmax, x_shape, window)
+def max_pool2d_backward(g, argmax, x_shape, window: Window):
+    """dL/dx ``(N, C, H, W)`` of max pooling: ``g (N, C, Ho, Wo)`` added at each argmax pixel."""
+    impl = pick(g, max_pool2d_backward_numba, max_pool2d_backward_generic, "max_pool2d_backward_cuda")
+    return impl(g, argmax, x_shape, window)
 
 
 def sum_pool2d_forward(x, window: Window):
@@ -222,7 +223,7 @@ def sum_pool2d_forward(x, window: Window):
     return pick(x, sum_pool2d_forward_numba, sum_pool2d_forward_generic, "sum_pool2d_forward_cuda")(x, window)
 
 
-def sum_pool2d_backward(grad, x_shape, window: Window):
+def sum_pool2d_backward(g, x_shape, window: Window):
     """Adjoint of ``sum_pool2d_forward``: ``(N, C, H, W)``, each pixel gets the sum of its windows' grads."""
-    impl = pick(grad, sum_pool2d_backward_numba, sum_pool2d_backward_generic, "sum_pool2d_backward_cuda")
-    return impl(grad, x_shape, window)
+    impl = pick(g, sum_pool2d_backward_numba, sum_pool2d_backward_generic, "sum_pool2d_backward_cuda")
+    return impl(g, x_shape, window)
