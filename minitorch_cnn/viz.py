@@ -38,7 +38,7 @@ class GraphNode:
     """One box: an op (``kind == "op"``) or a leaf tensor (``"param"``: needs a gradient; ``"input"``: none)."""
 
     kind: str
-    name: str  # the op's name ("Conv2d"), a parameter's name ("0.weight"), or "tensor" / "input"
+    name: str  # the op's name ("Conv2dFn"), a parameter's name ("0.weight"), or "tensor" / "input"
     shape: tuple
     step: int | None = None  # ops: backward calls this op's backward step-th (1 = the output's op)
     saved: list = field(default_factory=list)  # ops: (what, shape, bytes) of each array kept for backward

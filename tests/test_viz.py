@@ -51,8 +51,8 @@ def test_lenet_graph_has_one_box_per_recorded_op(lenet_loss):
     assert [(n.name, n.shape) for n in g.leaves if n.kind == "input"] == [("input", (8, 1, 28, 28))]
     # output shapes: the first op is the loss (a scalar), the last the first convolution
     first, last = min(g.ops, key=lambda n: n.step), max(g.ops, key=lambda n: n.step)
-    assert (first.name, first.shape) == ("CrossEntropy", ())
-    assert (last.name, last.shape) == ("Conv2d", (8, 6, 28, 28))
+    assert (first.name, first.shape) == ("CrossEntropyFn", ())
+    assert (last.name, last.shape) == ("Conv2dFn", (8, 6, 28, 28))
     # what it keeps: the first conv's column matrix (C, kh, kw, N, Ho, Wo), float32
     assert ("", (1, 5, 5, 8, 28, 28), 25 * 8 * 28 * 28 * 4) in last.saved
     assert len(g.edges) == 23 and sum(e.order is not None for e in g.edges) == 22
@@ -98,11 +98,11 @@ def test_a_skip_connection_runs_beside_the_boxes(tmp_path):
     x = mt.randn(1, 3, 5, 5, requires_grad=True)
     out = (b(a(x).relu()) + x).relu().sum()
     g = mt.viz.graph(out, params={"a.weight": a.weight, "b.weight": b.weight})
-    assert [n.name for n in g.ops] == ["Sum", "ReLU", "Add", "Conv2d", "ReLU", "Conv2d"]
+    assert [n.name for n in g.ops] == ["SumFn", "ReLUFn", "AddFn", "Conv2dFn", "ReLUFn", "Conv2dFn"]
     names = sorted(n.name for n in g.leaves)
     assert names == ["a.weight", "b.weight", "tensor", "tensor", "tensor"]  # x and the two unnamed biases
     skip = [k for k, e in enumerate(g.edges) if g.nodes[e.src].rank - g.nodes[e.dst].rank > 1]
-    assert len(skip) == 1 and g.nodes[g.edges[skip[0]].dst].name == "Add"
+    assert len(skip) == 1 and g.nodes[g.edges[skip[0]].dst].name == "AddFn"
     src, dst = g.nodes[g.edges[skip[0]].src], g.nodes[g.edges[skip[0]].dst]
     assert (src.rank, dst.rank) == (6, 2)
     assert [r for r, _ in g.waypoints[skip[0]]] == [5, 4, 3]  # one waypoint in each row it crosses
@@ -136,4 +136,4 @@ def test_bad_inputs_say_what_is_wrong():
         mt.viz.graph(loss)
     loss = (w * w).sum()
     loss.backward(retain_graph=True)
-    assert [n.name for n in mt.viz.graph(loss).ops] == ["Sum", "Mul"]
+    assert [n.name for n in mt.viz.graph(loss).ops] == ["SumFn", "MulFn"]

@@ -71,17 +71,18 @@ class Conv2dFn(Function):
         need_x, need_w, _ = ctx.needs_input_grad
         keep_cols = need_w and len(chunks) == 1
         ctx.save_for_backward(x if need_w and not keep_cols else None, cols if keep_cols else None,
-                              w_mat if need_x else None)
+                              weight if need_x else None)
         ctx.window, ctx.groups, ctx.chunks, ctx.x_shape, ctx.padded_shape = window, groups, chunks, x_shape, x.shape
         return y
 
     @staticmethod
     def backward(ctx, g):
-        x, cols, w_mat = ctx.saved_tensors
+        x, cols, weight = ctx.saved_tensors
         xp = xp_of(g)
         need_x, need_w, need_b = ctx.needs_input_grad
         groups, window = ctx.groups, ctx.window
         O, C = g.shape[1], ctx.padded_shape[1]
+        w_mat = weight.reshape(groups, O // groups, -1) if need_x else None  # (groups, Og, K), as in forward
         g = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))  # (N, O, Ho, Wo) -> (O, N, Ho, Wo), as y was made
         dx = xp.empty(ctx.padded_shape, dtype=g.dtype) if need_x else None
         dw_mat = 0
