@@ -26,7 +26,7 @@ import pstats
 import time
 from collections import defaultdict
 
-from .harness import pin_threads
+from .harness import median_ms, pin_threads, time_calls
 
 
 class OpTimer:
@@ -164,13 +164,7 @@ def conv_products(quick: bool, repeat: int) -> str:
     ]
     lines = [f"{'product':<44} {'ms':>8} {'GFLOP/s':>8}"]
     for label, fn in cases:
-        fn()
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        ms = 1e3 * sorted(ts)[len(ts) // 2]
+        ms = median_ms(time_calls(fn, repeat))
         lines.append(f"{label:<44} {ms:8.2f} {flop / ms / 1e6:8.1f}")
     return "\n".join(lines)
 
@@ -190,13 +184,7 @@ def conv_overheads(quick: bool, repeat: int) -> str:
     buf = np.empty_like(cols)
 
     def med(fn):
-        fn()
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return 1e3 * sorted(ts)[len(ts) // 2]
+        return median_ms(time_calls(fn, repeat))
 
     mat = lambda: np.matmul(w_mat, cols.reshape(N, 1, K, L))
     t_im, t_mm = med(lambda: im2col(x, 3, 3, 1, 1, 1, 1)), med(mat)
@@ -226,14 +214,7 @@ def main(argv=None) -> int:
     pin_threads(args.threads)
 
     work, label = make_work(args.work, args.quick)
-    for _ in range(2):  # warm-up: numba cache load, allocator
-        work()
-    t = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        work()
-        t.append(time.perf_counter() - t0)
-    plain_ms = 1e3 * sorted(t)[len(t) // 2]
+    plain_ms = median_ms(time_calls(work, args.repeat, warmup=2))  # warm-up: numba cache load, allocator
     print(f"# {label}: median {plain_ms:.1f} ms over {args.repeat} (no instrumentation)\n")
 
     timer = OpTimer().install()
