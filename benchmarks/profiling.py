@@ -72,9 +72,8 @@ def op_flops(name: str, args, out) -> float:
         if method == "forward":
             a = args[1]
             return 2.0 * outs[0].size * a.shape[-1]
-        g = args[1]
-        return sum(2.0 * g.size * (o.shape[-1] if o.ndim == 2 and o is outs[0] else o.shape[-1] if o.ndim == 1
-                                   else o.size // g.shape[-1]) for o in outs[:2] if o is not None)
+        g = args[1]  # dx = g @ W and dW = gᵀ @ x: 2 · g.size · (the other side of each result) each
+        return sum(2.0 * g.size * o.shape[-1] for o in outs[:2] if o is not None)
     return 0.0
 
 
@@ -95,13 +94,14 @@ class OpTimer:
 
         def timed(*a, **k):
             saved = getattr(a[0], "saved_tensors", ()) if attr == "backward" else ()
+            arrays = a[1:] if static else a  # a Function's first argument is its ctx
             t0 = time.perf_counter()
             out = fn(*a, **k)
             self.ms[key] += 1e3 * (time.perf_counter() - t0)
             self.calls[key] += 1
             if check:
                 outs = out if isinstance(out, tuple) else (out,)
-                self.bytes[key] += _nbytes([*a[1:], *k.values(), *saved, *outs])
+                self.bytes[key] += _nbytes([*arrays, *k.values(), *saved, *outs])
                 self.flops[key] += op_flops(key, a, out)
                 for o in outs:
                     dt = getattr(o, "dtype", None)
