@@ -91,7 +91,10 @@ def test_other_layouts_and_small_arrays_take_the_generic_path(numba_path, monkey
     small = activation.sigmoid_backward(g[:1, :1, :4], out[:1, :1, :4])
     strided = activation.sigmoid_backward(g[..., ::2], out[..., ::2])  # not contiguous
     mixed = activation.sigmoid_backward(g.astype(np.float64), out)
+    out_t = np.ascontiguousarray(out.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0)  # out's shape, other strides
+    one_strided = activation.sigmoid_backward(g, out_t)  # g contiguous, out not
     assert not calls
+    np.testing.assert_array_equal(one_strided, activation.sigmoid_backward_generic(g, out))
     np.testing.assert_array_equal(strided, activation.sigmoid_backward_generic(g[..., ::2], out[..., ::2]))
     assert small.shape == (1, 1, 4, 53) and mixed.dtype == np.float32  # the generic path keeps out's dtype
 
