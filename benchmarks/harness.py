@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-# numba's kernel threads are left to the engine's own default (one; see kernels/__init__.py)
+# numba's kernel threads follow OMP_NUM_THREADS by the engine's own default (see kernels/__init__.py)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -26,7 +26,7 @@ def pin_threads(threads: int) -> None:
 
     The environment variables only take effect before NumPy and torch are imported, which is why
     ``__main__`` calls this first; the runtime call below covers torch's intra-op pool when torch
-    is already loaded. numba's kernel threads keep the engine's default (one thread, see
+    is already loaded. numba's kernel threads follow ``OMP_NUM_THREADS`` (the engine's default, see
     ``kernels/__init__.py``).
     """
     for var in THREAD_VARS:
