@@ -1,6 +1,13 @@
-"""``python -m benchmarks [--only conv,ops,...] [--repeat N] [--threads 2] [--json PATH] [--quick]``.
+"""``python -m benchmarks [--only alone,conv,ops,...] [--repeat N] [--threads 2] [--json PATH] [--quick]``.
 
-Cases (default: all but ``epochs``):
+Cases (default: all but ``alone_epochs`` and ``epochs``). The headline figures are ``alone`` and
+``alone_epochs``: each engine alone in its own process. The other timing cases run both engines
+in this process (their thread pools then meet: a secondary view, per op).
+
+  alone      LeNet step, the conv layer, ResNet-18 step, each engine in its own processes, run
+             alternately (--pairs), at 1 thread and at every usable core (--alone-threads)
+  alone_epochs  opt-in, slow: --epochs LeNet epochs end to end, `minitorch-cnn train lenet` vs a
+             plain PyTorch loop (the book's recipe, loading and test evaluation included)
   blas       NumPy sgemm on the conv's matrix sizes against torch.mm: the conv's lower bound here
   conv       conv2d N64 C64 32×32 k3 p1 O64 float32, forward + backward (and forward alone)
   ops        each op family forward + backward at LeNet / ResNet-18 sizes
@@ -9,7 +16,7 @@ Cases (default: all but ``epochs``):
   scaling    conv time against batch size and image size, with FLOPs and GFLOP/s per row
   firststep  import + first LeNet step in a new process with a warm numba cache (subprocesses)
   memory     peak RSS of a LeNet loop and of VGG-11-small 224×224 b16 fwd+bwd (one subprocess each)
-  epochs     opt-in, slow: --epochs N LeNet epochs on each side (default 1, extrapolated to 10, labelled)
+  epochs     opt-in, slow, in-process: --epochs N LeNet epochs on each side (below 10 extrapolated, labelled)
 """
 
 from __future__ import annotations
@@ -21,18 +28,23 @@ import time
 
 from .harness import pin_threads
 
-DEFAULT_CASES = ("blas", "conv", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
-ALL_CASES = DEFAULT_CASES + ("epochs",)
+DEFAULT_CASES = ("alone", "blas", "conv", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
+ALL_CASES = DEFAULT_CASES + ("alone_epochs", "epochs")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", default=",".join(DEFAULT_CASES),
-                   help=f"comma-separated cases among {','.join(ALL_CASES)} (default: all but epochs)")
+                   help=f"comma-separated cases among {','.join(ALL_CASES)} (default: all but the epochs ones)")
     p.add_argument("--repeat", type=int, default=7, help="timed calls per side and case (median kept)")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls per side before timing")
-    p.add_argument("--epochs", type=int, default=1, help="LeNet epochs per side in the epochs case (10: no extrapolation)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="LeNet epochs per side: alone_epochs (default 10), epochs (default 1, extrapolated to 10)")
+    p.add_argument("--pairs", type=int, default=5,
+                   help="process pairs (ours, torch) per figure in alone (ResNet-18: at most 3) and alone_epochs")
+    p.add_argument("--alone-threads", default=None,
+                   help="comma-separated thread counts of the alone cases (default: 1 and every usable core)")
     p.add_argument("--model-repeat", type=int, default=3, help="cap on timed steps of the ResNet-18 case")
     p.add_argument("--threads", type=int, default=None,
                    help="threads of BLAS, numba and torch (default 2; 1 with --quick, where spinning pools only waste time)")
@@ -43,12 +55,22 @@ def parse_args(argv=None):
     unknown = sorted(set(args.cases) - set(ALL_CASES))
     if unknown:
         p.error(f"unknown case(s) {unknown}; choose among {','.join(ALL_CASES)}")
+    if args.epochs is None:
+        args.epochs = 10 if "alone_epochs" in args.cases else 1
+    try:
+        args.alone_threads = [int(t) for t in args.alone_threads.split(",")] if args.alone_threads else None
+    except ValueError:
+        p.error(f"--alone-threads: expected comma-separated integers, got {args.alone_threads!r}")
     if args.quick:
-        args.repeat, args.warmup, args.model_repeat = 1, 1, 1
+        args.repeat, args.warmup, args.model_repeat, args.pairs = 1, 1, 1, 1
+        args.alone_threads = args.alone_threads or [1]
+        args.epochs = 1
     if args.threads is None:
         args.threads = 1 if args.quick else 2
-    if args.repeat < 1 or args.warmup < 0 or args.threads < 1 or args.epochs < 1:
-        p.error("--repeat, --threads and --epochs must be >= 1, --warmup >= 0")
+    if args.repeat < 1 or args.warmup < 0 or args.threads < 1 or args.epochs < 1 or args.pairs < 1:
+        p.error("--repeat, --threads, --epochs and --pairs must be >= 1, --warmup >= 0")
+    if args.alone_threads and min(args.alone_threads) < 1:
+        p.error("--alone-threads: every count must be >= 1")
     return args
 
 
@@ -67,11 +89,12 @@ def main(argv=None) -> int:
 
     from .cases_models import case_epochs, case_lenet, case_resnet
     from .cases_ops import case_blas, case_conv, case_ops, case_scaling
-    from .cases_proc import case_firststep, case_memory
+    from .cases_proc import case_alone, case_alone_epochs, case_firststep, case_memory
     from .harness import Skipped, machine_info, print_rows, write_json
-    from .nets import Missing
 
     runners = {
+        "alone": (case_alone, "each engine alone in its own processes, run alternately (medians)"),
+        "alone_epochs": (case_alone_epochs, "LeNet epochs end to end, each engine alone (process wall time)"),
         "blas": (case_blas, "BLAS: NumPy sgemm vs torch.mm on the conv's matrices (ours = NumPy)"),
         "conv": (case_conv, "conv2d layer, float32"),
         "ops": (case_ops, "op families, forward + backward"),
@@ -100,10 +123,6 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         try:
             new = fn(args)
-        except Missing as exc:
-            skipped.append(Skipped(case, str(exc), kind="missing"))
-            print(f"\n== {title}\nSKIPPED: {exc}", flush=True)
-            continue
         except Exception as exc:  # report and go on: one broken case must not hide the others
             skipped.append(Skipped(case, f"{type(exc).__name__}: {exc}"))
             print(f"\n== {title}\nFAILED: {type(exc).__name__}: {exc}", flush=True)

@@ -1,28 +1,39 @@
-"""Cases that run in fresh subprocesses (``benchmarks.worker``): first-step latency, peak memory."""
+"""Cases that run in fresh subprocesses (``benchmarks.worker``), each engine alone in its process.
+
+* ``alone``: the headline figures (LeNet step, the conv layer, ResNet-18 step), at 1 thread and at
+  every usable core (``--alone-threads``), from ``--pairs`` process pairs run ours, torch, ours,
+  torch, ...; each process reports the median of its steps, the row the median of the processes.
+* ``alone_epochs`` (opt-in, slow): 10 LeNet epochs end to end, our CLI against a plain PyTorch loop.
+* ``firststep``: first-step latency; ``memory``: peak memory.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .harness import Row, child_env
-from .nets import Missing
 
 
 class WorkerFailed(RuntimeError):
     pass
 
 
-def run_worker(task: str, engine: str, args, timeout: float = 900.0) -> dict:
+def run_worker(task: str, engine: str, args, *extra: str, threads: int | None = None, timeout: float = 900.0) -> dict:
     """Spawn ``python -m benchmarks.worker``; return its RESULT dict plus the process's wall seconds."""
-    cmd = [sys.executable, "-m", "benchmarks.worker", task, "--engine", engine, "--threads", str(args.threads)]
+    threads = args.threads if threads is None else threads
+    cmd = [sys.executable, "-m", "benchmarks.worker", task, "--engine", engine, "--threads", str(threads), *extra]
     if args.quick:
         cmd.append("--quick")
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(args.threads), timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(threads), timeout=timeout)
     wall = time.perf_counter() - t0
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -30,9 +41,127 @@ def run_worker(task: str, engine: str, args, timeout: float = 900.0) -> dict:
             result["wall_s"] = wall
             return result
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    if tail[0].startswith("benchmarks.nets.Missing: "):  # the engine part has not landed: skip, not fail
-        raise Missing(tail[0].split(": ", 1)[1])
     raise WorkerFailed(f"{task}/{engine} exited {proc.returncode}: {tail[0][:200]}")
+
+
+def alternate(run, pairs: int) -> tuple[list, list]:
+    """``run(engine)`` for ours, torch, ours, torch, ... (``pairs`` of each); the two lists of results."""
+    ours, theirs = [], []
+    for _ in range(pairs):
+        ours.append(run("ours"))
+        theirs.append(run("torch"))
+    return ours, theirs
+
+
+def _spread(values, fmt=".1f") -> str:
+    return "/".join(format(v, fmt) for v in values)
+
+
+# (label, worker task, worker flags, timed steps, warm-up steps, most pairs); quick runs shrink all
+ALONE_WORK = (
+    ("LeNet train step, batch 256", "step", ("--net", "lenet"), 30, 3, 99),
+    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd", "conv", (), 7, 2, 99),
+    ("ResNet-18 train step, 96x96 batch 32", "step", ("--net", "resnet18"), 3, 1, 3),
+)
+
+
+def alone_threads(args) -> list[int]:
+    return sorted(set(args.alone_threads)) if args.alone_threads else [1, usable_cpus()]
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def case_alone(args) -> list[Row]:
+    """The headline figures, each engine alone in its process (see the module doc)."""
+    rows, medians = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, task, flags, steps, warmup, max_pairs in ALONE_WORK:
+            flags = list(flags)
+            if "--net" in flags:  # both engines start from our seed-0 weights
+                path = os.path.join(tmp, flags[1] + ".npz")
+                if not os.path.exists(path):
+                    run_worker("weights", "ours", args, *flags, "--weights", path, threads=1)
+                flags += ["--weights", path]
+            if args.quick:
+                steps, warmup = 1, 1
+            pairs = max(1, min(args.pairs, max_pairs))
+            for threads in alone_threads(args):
+                flags_t = [*flags, "--steps", str(steps), "--warmup", str(warmup)]
+                o, t = alternate(lambda eng, f=flags_t, n=threads, k=task: run_worker(k, eng, args, *f, threads=n), pairs)
+                mo, mt = [r["median_ms"] for r in o], [r["median_ms"] for r in t]
+                medians[label, threads] = statistics.median(mo), statistics.median(mt)
+                loss = f"; first loss ours {o[0]['first_loss']:.4f} torch {t[0]['first_loss']:.4f}" if "first_loss" in o[0] else ""
+                rows.append(Row(
+                    "alone", f"{label}, {threads} thread{'s' * (threads > 1)}", *medians[label, threads],
+                    note=f"median of {pairs} processes x {steps} steps; per process ours {_spread(mo)}, "
+                         f"torch {_spread(mt)}{loss}",
+                    extra={"threads": threads, "ours": o, "torch": t},
+                ))
+        counts = alone_threads(args)
+        if len(counts) > 1:  # does the ratio hold as cores are added? speed-up = time at 1 / time at n
+            lo, hi = counts[0], counts[-1]
+            for label, *_ in ALONE_WORK:
+                (o1, t1), (on, tn) = medians[label, lo], medians[label, hi]
+                rows.append(Row("alone", f"  speed-up {lo} -> {hi} threads: {label}", o1 / on, t1 / tn, unit="x",
+                                note="time at 1 thread / time at n (higher is better); ratio ours/torch",
+                                extra={"informational": True}))
+    return rows
+
+
+def _dataset_dir() -> str:
+    from minitorch_cnn.data import FashionMNIST
+
+    return os.path.dirname(FashionMNIST(train=False, download=False).image_file)
+
+
+def run_cli_epochs(args, threads: int, data_dir: str) -> dict:
+    """``python -m minitorch_cnn train lenet --epochs N`` in a new process: wall seconds, last test accuracy."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "minitorch_cnn", "train", "lenet", "--epochs", str(args.epochs),
+               "--out", out, "--data-dir", data_dir, "--no-progress"]
+        if args.quick:
+            cmd += ["--subset", "512"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(threads), timeout=3600)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise WorkerFailed(f"minitorch_cnn train exited {proc.returncode}: {tail[0][:200]}")
+    accs = re.findall(r"test acc ([0-9.]+)", proc.stdout)
+    return {"wall_s": wall, "test_acc": float(accs[-1]) if accs else float("nan")}
+
+
+def case_alone_epochs(args) -> list[Row]:
+    """``--epochs`` LeNet epochs end to end, process wall time: ``minitorch-cnn train lenet`` vs a PyTorch loop.
+
+    Both read Fashion-MNIST from the same IDX files and evaluate the test set after every epoch;
+    ours also writes its checkpoints, metrics and curves (what the CLI does). Different initial
+    weights (each side draws its own Xavier init), the same recipe.
+    """
+    data_dir = _dataset_dir()
+    rows = []
+    def run(eng, threads):
+        if eng == "ours":
+            return run_cli_epochs(args, threads, data_dir)
+        r = run_worker("epochs", "torch", args, "--epochs", str(args.epochs), "--data-dir", data_dir,
+                       threads=threads, timeout=3600)
+        r["test_acc"] = r["rows"][-1]["test_acc"]
+        return r
+
+    for threads in alone_threads(args):
+        o, t = alternate(lambda eng, n=threads: run(eng, n), args.pairs)
+        wo, wt = [r["wall_s"] for r in o], [r["wall_s"] for r in t]
+        rows.append(Row(
+            "alone_epochs", f"LeNet {args.epochs} epochs end to end, {threads} thread{'s' * (threads > 1)}",
+            1e3 * statistics.median(wo), 1e3 * statistics.median(wt),
+            note=(f"process wall s, median of {args.pairs}: ours {_spread(wo)}, torch {_spread(wt)}; "
+                  f"test acc ours {_spread([r['test_acc'] for r in o], '.3f')}, "
+                  f"torch {_spread([r['test_acc'] for r in t], '.3f')}"),
+            extra={"threads": threads, "ours": o, "torch": t},
+        ))
+    return rows
 
 
 def run_workers(jobs, args) -> list[dict]:

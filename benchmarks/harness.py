@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-# numba's kernel threads are left to the engine's own default (one; see kernels/__init__.py)
+# numba's kernel threads follow OMP_NUM_THREADS by the engine's own default (see kernels/__init__.py)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -26,7 +26,7 @@ def pin_threads(threads: int) -> None:
 
     The environment variables only take effect before NumPy and torch are imported, which is why
     ``__main__`` calls this first; the runtime call below covers torch's intra-op pool when torch
-    is already loaded. numba's kernel threads keep the engine's default (one thread, see
+    is already loaded. numba's kernel threads follow ``OMP_NUM_THREADS`` (the engine's default, see
     ``kernels/__init__.py``).
     """
     for var in THREAD_VARS:
@@ -92,10 +92,16 @@ def median_ms(samples_s) -> float:
     return 1e3 * statistics.median(samples_s)
 
 
-def _time_once(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def time_calls(fn, repeat: int, warmup: int = 1) -> list[float]:
+    """The one timing loop of the benchmarks: ``warmup`` untimed calls, then seconds of each of ``repeat``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 SETTLE_S = 0.3  # pause when switching engines: lets the other's spinning BLAS/OpenMP threads go to sleep
@@ -124,15 +130,8 @@ def compare(ours, torch_fn, repeat: int, warmup: int = 1, blocks: int = 2, settl
         for fn, out in ((ours, t_ours), (torch_fn, t_torch)):
             gc.collect()  # once per block: a full collection with torch loaded takes tens of ms
             time.sleep(settle)
-            out.extend(_time_once(fn) for _ in range(size))
+            out.extend(time_calls(fn, size, warmup=0))
     return t_ours, t_torch
-
-
-def time_alone(fn, repeat: int, warmup: int = 1):
-    for _ in range(warmup):
-        fn()
-    gc.collect()
-    return [_time_once(fn) for _ in range(repeat)]
 
 
 @dataclass
@@ -170,11 +169,10 @@ class Row:
 
 @dataclass
 class Skipped:
-    """A case that produced no rows: ``kind`` "missing" (an engine part has not landed) or "failed"."""
+    """A case that produced no rows, and why (its exception)."""
 
     group: str
     reason: str
-    kind: str = "failed"
 
 
 def _fmt(x, spec):

@@ -1,11 +1,18 @@
 """Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet] [--repeat N] [--threads 2]``.
 
+Run it alone (no other engine in the process): this is the standalone step, profiled.
 Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
 
+0. the machine's bounds, measured here with the same thread count: memory bandwidth (a large
+   copy, bytes read + written per second) and the sgemm rate (NumPy's BLAS on a square product).
 1. per op: every ``Function`` subclass's forward and backward wrapped with a timer, so the table
    shows milliseconds per op family, the number of calls, and any output or gradient that is not
-   float32 (a hidden upcast). What the ops do not account for is autograd bookkeeping, gradient
-   accumulation, the optimizer and Python glue: printed as "outside the ops".
+   float32 (a hidden upcast); beside each, the bytes it must move at least (its array arguments,
+   saved arrays and results, each once) and its FLOPs (the products of conv and linear layers),
+   and the time those would take at the machine's bounds: ``bound`` = max(bytes / bandwidth,
+   FLOPs / sgemm rate), ``x bound`` = measured / bound. What the ops do not account for is
+   autograd bookkeeping, gradient accumulation, the optimizer and Python glue: printed as
+   "outside the ops".
 2. conv internals: ``im2col`` and ``col2im`` (as conv.py calls them) wrapped with timers; the rest of
    the conv's time is its matrix products, the bias add and the bias-gradient sum.
 3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
@@ -26,7 +33,48 @@ import pstats
 import time
 from collections import defaultdict
 
-from .harness import pin_threads
+from .harness import median_ms, pin_threads, time_calls
+
+
+def _nbytes(values) -> int:
+    """Bytes of the distinct arrays among ``values`` (views of one buffer counted once)."""
+    seen, total = set(), 0
+    for v in values:
+        nb = getattr(v, "nbytes", None)
+        if nb is None or not hasattr(v, "dtype"):
+            continue
+        base = v.base if getattr(v, "base", None) is not None else v
+        if id(base) not in seen:
+            seen.add(id(base))
+            total += nb
+    return total
+
+
+def op_flops(name: str, args, out) -> float:
+    """FLOPs of the matrix products an op does (conv, linear, matmul); 0 for the others.
+
+    A product (m, k) @ (k, n) counts 2·m·k·n. Conv2d forward: Y = W (O, Cg·kh·kw) @ cols, over
+    N·Ho·Wo columns; its backward does the same count once per input gradient it returns (dX, dW).
+    """
+    outs = out if isinstance(out, tuple) else (out,)
+    cls, _, method = name.partition(".")
+    if cls.startswith("Conv2d"):
+        if method == "forward":
+            w, y = args[2], outs[0]
+            return 2.0 * y.size * w[0].size  # (N·O·Ho·Wo) outputs, each a dot of Cg·kh·kw
+        ctx, g = args[0], args[1]
+        w_elems = next((a[0].size for a in getattr(ctx, "saved_tensors", ()) if getattr(a, "ndim", 0) == 4
+                        and a.shape[0] == g.shape[1]), None)
+        dw = outs[1] if len(outs) > 1 else None
+        per = 2.0 * g.size * (w_elems if w_elems is not None else (dw[0].size if dw is not None else 0))
+        return per * sum(o is not None for o in outs[:2])
+    if cls.startswith(("Linear", "MatMul")):
+        if method == "forward":
+            a = args[1]
+            return 2.0 * outs[0].size * a.shape[-1]
+        g = args[1]  # dx = g @ W and dW = gᵀ @ x: 2 · g.size · (the other side of each result) each
+        return sum(2.0 * g.size * o.shape[-1] for o in outs[:2] if o is not None)
+    return 0.0
 
 
 class OpTimer:
@@ -35,6 +83,8 @@ class OpTimer:
     def __init__(self):
         self.ms = defaultdict(float)
         self.calls = defaultdict(int)
+        self.bytes = defaultdict(float)
+        self.flops = defaultdict(float)
         self.odd_dtypes = defaultdict(set)
         self._restore = []
 
@@ -43,12 +93,17 @@ class OpTimer:
         fn = original.__func__ if isinstance(original, staticmethod) else original
 
         def timed(*a, **k):
+            saved = getattr(a[0], "saved_tensors", ()) if attr == "backward" else ()
+            arrays = a[1:] if static else a  # a Function's first argument is its ctx
             t0 = time.perf_counter()
             out = fn(*a, **k)
             self.ms[key] += 1e3 * (time.perf_counter() - t0)
             self.calls[key] += 1
             if check:
-                for o in out if isinstance(out, tuple) else (out,):
+                outs = out if isinstance(out, tuple) else (out,)
+                self.bytes[key] += _nbytes([*arrays, *k.values(), *saved, *outs])
+                self.flops[key] += op_flops(key, a, out)
+                for o in outs:
                     dt = getattr(o, "dtype", None)
                     if dt is not None and dt.kind == "f" and dt.itemsize != 4:
                         self.odd_dtypes[key].add(str(dt))
@@ -82,16 +137,23 @@ class OpTimer:
             setattr(owner, attr, original)
         self._restore.clear()
 
-    def report(self, total_ms: float, steps: int) -> str:
-        lines = [f"{'op':<34} {'ms/step':>9} {'calls/step':>10} {'share':>6}  non-float32 outputs"]
-        op_total = 0.0
+    def report(self, total_ms: float, steps: int, bounds: dict | None = None) -> str:
+        bw, peak = (bounds or {}).get("bandwidth_gbs"), (bounds or {}).get("sgemm_gflops")
+        lines = [f"{'op':<34} {'ms/step':>9} {'calls/step':>10} {'share':>6} {'MB':>8} {'MFLOP':>8} "
+                 f"{'bound ms':>8} {'x bound':>7}  non-float32 outputs"]
+        op_total = bound_total = 0.0
         for key in sorted(self.ms, key=self.ms.get, reverse=True):
             ms = self.ms[key] / steps
+            mb, mflop = self.bytes[key] / steps / 1e6, self.flops[key] / steps / 1e6
+            bound = max(mb / bw if bw else 0.0, mflop / peak if peak else 0.0)  # MB / (GB/s) = ms
             if not key.startswith("conv:"):
                 op_total += ms
-            lines.append(f"{key:<34} {ms:9.2f} {self.calls[key] / steps:10.1f} {ms / total_ms:6.1%}  "
+                bound_total += bound
+            lines.append(f"{key:<34} {ms:9.2f} {self.calls[key] / steps:10.1f} {ms / total_ms:6.1%} {mb:8.1f} "
+                         f"{mflop:8.1f} {bound:8.2f} {ms / bound if bound else float('nan'):7.1f}  "
                          f"{','.join(sorted(self.odd_dtypes[key])) or ''}")
-        lines.append(f"{'sum of op forward/backward':<34} {op_total:9.2f}")
+        lines.append(f"{'sum of op forward/backward':<34} {op_total:9.2f} {'':>10} {'':>6} {'':>8} {'':>8} "
+                     f"{bound_total:8.2f} {op_total / bound_total if bound_total else float('nan'):7.1f}")
         lines.append(f"{'outside the ops (autograd, optim, glue)':<34} {total_ms - op_total:9.2f} "
                      f"{'':>10} {(total_ms - op_total) / total_ms:6.1%}")
         lines.append(f"{'total per step (timed with the wrappers)':<34} {total_ms:9.2f}")
@@ -164,13 +226,7 @@ def conv_products(quick: bool, repeat: int) -> str:
     ]
     lines = [f"{'product':<44} {'ms':>8} {'GFLOP/s':>8}"]
     for label, fn in cases:
-        fn()
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        ms = 1e3 * sorted(ts)[len(ts) // 2]
+        ms = median_ms(time_calls(fn, repeat))
         lines.append(f"{label:<44} {ms:8.2f} {flop / ms / 1e6:8.1f}")
     return "\n".join(lines)
 
@@ -191,13 +247,7 @@ def conv_overheads(quick: bool, repeat: int) -> str:
     buf = np.empty_like(cols)
 
     def med(fn):
-        fn()
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return 1e3 * sorted(ts)[len(ts) // 2]
+        return median_ms(time_calls(fn, repeat))
 
     mat = lambda: np.matmul(w_mat, cols.reshape(1, K, N * L))
     t_im, t_mm = med(lambda: im2col(x, window)), med(mat)
@@ -215,6 +265,32 @@ def conv_overheads(quick: bool, repeat: int) -> str:
     return "\n".join(f"{label:<62} {ms:8.2f} ms" for label, ms in rows)
 
 
+def machine_bounds(repeat: int = 5) -> dict:
+    """Memory bandwidth and sgemm rate of this machine, at the thread count set for this process.
+
+    Bandwidth: ``np.copyto`` between two 256 MiB float32 arrays (bytes read + written per second;
+    NumPy's copy runs on one thread) and the same copy split over numba's threads (a ``prange``
+    loop, as the kernels run). sgemm: a 2048³ float32 product with NumPy's BLAS.
+    """
+    import numba
+    import numpy as np
+
+    n = 64 * 2**20
+    a, b = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    bw1 = 2 * a.nbytes / 1e9 / (median_ms(time_calls(lambda: np.copyto(b, a), repeat)) / 1e3)
+
+    @numba.njit(parallel=True)
+    def par_copy(src, dst):
+        for i in numba.prange(src.size):
+            dst[i] = src[i]
+
+    bwn = 2 * a.nbytes / 1e9 / (median_ms(time_calls(lambda: par_copy(a, b), repeat)) / 1e3)
+    m = np.ones((2048, 2048), dtype=np.float32)
+    gf = 2 * 2048**3 / 1e9 / (median_ms(time_calls(lambda: m @ m, repeat)) / 1e3)
+    return {"bandwidth_1thread_gbs": bw1, "bandwidth_gbs": max(bw1, bwn), "numba_threads": numba.get_num_threads(),
+            "sgemm_gflops": gf}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -227,15 +303,12 @@ def main(argv=None) -> int:
     pin_threads(args.threads)
 
     work, label = make_work(args.work, args.quick)
-    for _ in range(2):  # warm-up: numba cache load, allocator
-        work()
-    t = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        work()
-        t.append(time.perf_counter() - t0)
-    plain_ms = 1e3 * sorted(t)[len(t) // 2]
+    plain_ms = median_ms(time_calls(work, args.repeat, warmup=2))  # warm-up: numba cache load, allocator
     print(f"# {label}: median {plain_ms:.1f} ms over {args.repeat} (no instrumentation)\n")
+    bounds = machine_bounds()
+    print(f"## 0. machine bounds ({args.threads} BLAS thread(s), {bounds['numba_threads']} numba thread(s)): "
+          f"copy bandwidth {bounds['bandwidth_1thread_gbs']:.1f} GB/s on one thread, {bounds['bandwidth_gbs']:.1f} GB/s "
+          f"at best; sgemm 2048^3 {bounds['sgemm_gflops']:.0f} GFLOP/s\n")
 
     timer = OpTimer().install()
     t0 = time.perf_counter()
@@ -244,7 +317,7 @@ def main(argv=None) -> int:
     total_ms = 1e3 * (time.perf_counter() - t0) / args.repeat
     timer.uninstall()
     print("## 1-2. per op (forward/backward wrapped), conv's im2col/col2im inside its op time")
-    print(timer.report(total_ms, args.repeat))
+    print(timer.report(total_ms, args.repeat, bounds))
 
     if args.work == "conv":
         print("\n## 3. the conv's products alone (median of", args.repeat, ")")

@@ -9,6 +9,16 @@ Tasks:
   mem_lenet   a LeNet training loop (batch 256) over Fashion-MNIST (or random data of its size):
               peak resident memory, and for ours the peak of NumPy's allocations (tracemalloc).
   mem_vgg     VGG-11-small at 224×224, batch 16: forward, loss, backward; peak resident memory.
+  weights     (ours) write the seed-0 initial weights of ``--net`` to ``--weights`` (.npz), which
+              the step tasks of both engines then load: both start from the same numbers.
+  step        ``--steps`` SGD steps of ``--net`` (lenet: batch 256 28×28; resnet18: batch 32 96×96)
+              after ``--warmup`` untimed ones; the seconds of each step. Same inputs on both sides.
+  conv        conv2d N64 C64 32×32 k3 p1 O64 float32, forward + backward, ``--steps`` times.
+  epochs      (torch) the book's LeNet recipe as a plain PyTorch loop: Xavier init, SGD lr 0.9,
+              batch 256, shuffled, test accuracy after every epoch, IDX files read from
+              ``--data-dir``. Our side of this comparison is the CLI (``cases_proc.case_alone_epochs``).
+
+Alone: this process holds one engine, so its thread pools never meet the other's.
 """
 
 from __future__ import annotations
@@ -131,7 +141,8 @@ def fashion_mnist_images(quick: bool):
             "random data of Fashion-MNIST's size" if not quick else "random data")
 
 
-def task_firststep(eng: Engine, quick: bool) -> dict:
+def task_firststep(eng: Engine, args) -> dict:
+    quick = args.quick
     x, y = random_batch(256 if not quick else 8, 1, 28, 28)
     model = eng.model("lenet")
     opt = eng.sgd(model, 0.9)
@@ -139,7 +150,8 @@ def task_firststep(eng: Engine, quick: bool) -> dict:
     return {"seconds": time.perf_counter() - _T0, "loss": loss}
 
 
-def task_mem_lenet(eng: Engine, quick: bool) -> dict:
+def task_mem_lenet(eng: Engine, args) -> dict:
+    quick = args.quick
     import numpy as np
 
     base = rss_mb()
@@ -171,7 +183,8 @@ def task_mem_lenet(eng: Engine, quick: bool) -> dict:
     return out
 
 
-def task_mem_vgg(eng: Engine, quick: bool) -> dict:
+def task_mem_vgg(eng: Engine, args) -> dict:
+    quick = args.quick
     base = rss_mb()
     model = eng.model("vgg11_small", **({} if not quick else {"ratio": 16}))  # quick: channels / 16
     n = 16 if not quick else 1
@@ -187,7 +200,158 @@ def task_mem_vgg(eng: Engine, quick: bool) -> dict:
             "step_ms": 1e3 * min(times)}
 
 
-TASKS = {"firststep": task_firststep, "mem_lenet": task_mem_lenet, "mem_vgg": task_mem_vgg}
+STEP_SHAPES = {"lenet": (256, 28, 0.9), "resnet18": (32, 96, 0.05)}  # net -> (batch, image size, lr)
+
+
+def load_weights(eng: Engine, model, path: str) -> None:
+    """Load the ``.npz`` written by the ``weights`` task into ``model`` (either engine)."""
+    import numpy as np
+
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    if eng.name == "torch":
+        own = model.state_dict()
+        model.load_state_dict({k: eng.torch.from_numpy(a).to(own[k].dtype) for k, a in arrays.items()})
+    else:
+        model.load_state_dict(arrays)
+
+
+def blas_info() -> list:
+    """The BLAS/OpenMP pools loaded in this process (threadpoolctl), when threadpoolctl is installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("internal_api", "num_threads", "version", "architecture", "threading_layer")
+    return [{k: d.get(k) for k in keep} for d in threadpool_info()]
+
+
+def timed_steps(fn, steps: int, warmup: int) -> dict:
+    from .harness import median_ms, time_calls
+
+    times = time_calls(fn, steps, warmup)
+    return {"step_s": times, "median_ms": median_ms(times), "pools": blas_info()}
+
+
+def task_weights(eng: Engine, args) -> dict:
+    import numpy as np
+
+    if eng.name != "ours":
+        raise SystemExit("worker weights: our engine writes the shared weights (--engine ours)")
+    model = eng.model(args.net)
+    np.savez(args.weights, **{k: v.numpy() for k, v in model.state_dict().items()})
+    return {"path": args.weights, "tensors": len(model.state_dict())}
+
+
+def task_step(eng: Engine, args) -> dict:
+    n, hw, lr = STEP_SHAPES[args.net]
+    if args.quick:
+        n, hw = 4, (28 if args.net == "lenet" else 32)
+    x, y = random_batch(n, 1, hw, hw)
+    model = eng.model(args.net)
+    if args.weights:
+        load_weights(eng, model, args.weights)
+    model.train()
+    opt = eng.sgd(model, lr)
+    first = train_step(eng, model, opt, x, y)
+    out = timed_steps(lambda: train_step(eng, model, opt, x, y), args.steps, max(0, args.warmup - 1))
+    out["first_loss"] = first
+    return out
+
+
+def task_conv(eng: Engine, args) -> dict:
+    import numpy as np
+
+    N, C, H, O = (64, 64, 32, 64) if not args.quick else (2, 4, 8, 4)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+    w = rng.standard_normal((O, C, 3, 3), dtype=np.float32) * np.float32(0.05)
+    b = rng.standard_normal(O, dtype=np.float32)
+    g = rng.standard_normal((N, O, H, H), dtype=np.float32)
+    if eng.name == "torch":
+        torch = eng.torch
+        tg = torch.from_numpy(g)
+
+        def work():
+            X, W, B = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+            torch.nn.functional.conv2d(X, W, B, padding=1).backward(tg)
+    else:
+        mt, F = eng.mt, eng.F
+
+        def work():
+            X, W, B = (mt.Tensor(a, requires_grad=True) for a in (x, w, b))
+            F.conv2d(X, W, B, padding=1).backward(g)
+
+    return timed_steps(work, args.steps, args.warmup)
+
+
+def read_idx_gz(folder: str, stem: str):
+    """One IDX file of the MNIST family (``stem`` or ``stem.gz`` in ``folder``) as a NumPy array."""
+    import gzip
+
+    import numpy as np
+
+    path = os.path.join(folder, stem)
+    raw = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz", "rb").read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def task_epochs(eng: Engine, args) -> dict:
+    """The book's LeNet run as a PyTorch user writes it (Fashion-MNIST from its IDX files)."""
+    if eng.name != "torch":
+        raise SystemExit("worker epochs: our side is the CLI, minitorch-cnn train lenet")
+    torch, nn = eng.torch, eng.torch.nn
+    tF = nn.functional
+    t_start = time.perf_counter()
+    data = {name: torch.from_numpy(read_idx_gz(args.data_dir, name).copy()) for name in (
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    xtr, ytr = data["train-images-idx3-ubyte"], data["train-labels-idx1-ubyte"].long()
+    xte, yte = data["t10k-images-idx3-ubyte"], data["t10k-labels-idx1-ubyte"].long()
+    if args.quick:
+        xtr, ytr, xte, yte = xtr[:512], ytr[:512], xte[:256], yte[:256]
+    torch.manual_seed(0)
+    net = eng.model("lenet")
+
+    def init_weights(m):  # the book's Xavier-uniform on every Conv2d / Linear weight
+        if type(m) in (nn.Linear, nn.Conv2d):
+            nn.init.xavier_uniform_(m.weight)
+
+    net.apply(init_weights)
+    opt = torch.optim.SGD(net.parameters(), lr=0.9)
+    batch, rows = 256, []
+    gen = torch.Generator().manual_seed(0)
+    for epoch in range(args.epochs):
+        net.train()
+        t0 = time.perf_counter()
+        total, correct, n = 0.0, 0, 0
+        for idx in torch.randperm(len(ytr), generator=gen).split(batch):
+            X, y = (xtr[idx].float() / 255).unsqueeze(1), ytr[idx]
+            out = net(X)
+            loss = tF.cross_entropy(out, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(y)
+            correct += int((out.argmax(1) == y).sum())
+            n += len(y)
+        train_s = time.perf_counter() - t0
+        net.eval()
+        hits = 0
+        with torch.no_grad():
+            for i in range(0, len(yte), batch):
+                hits += int((net((xte[i:i + batch].float() / 255).unsqueeze(1)).argmax(1) == yte[i:i + batch]).sum())
+        rows.append({"epoch": epoch + 1, "train_loss": total / n, "train_acc": correct / n,
+                     "test_acc": hits / len(yte), "train_time_s": train_s})
+        print(f"epoch {epoch + 1}: loss {total / n:.3f}, train acc {correct / n:.3f}, test acc {hits / len(yte):.3f}",
+              flush=True)
+    return {"rows": rows, "run_s": time.perf_counter() - t_start, "seconds": time.perf_counter() - _T0,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+TASKS = {"firststep": task_firststep, "mem_lenet": task_mem_lenet, "mem_vgg": task_mem_vgg,
+         "weights": task_weights, "step": task_step, "conv": task_conv, "epochs": task_epochs}
 
 
 def main(argv=None) -> int:
@@ -196,9 +360,15 @@ def main(argv=None) -> int:
     p.add_argument("--engine", choices=("ours", "torch"), required=True)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--net", choices=sorted(STEP_SHAPES), default="lenet")
+    p.add_argument("--weights", default=None, help="an .npz of initial weights (written by the weights task)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps (step, conv)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (step, conv)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files (epochs)")
     args = p.parse_args(argv)
     eng = Engine(args.engine, args.threads)
-    result = TASKS[args.task](eng, args.quick)
+    result = TASKS[args.task](eng, args)
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 

@@ -5,32 +5,37 @@
 * ``im2col`` / ``col2im`` (``kernels/im2col.py``): the column matrix of convolution and its
   adjoint; the column layout ``(C, kh, kw, N, Ho, Wo)`` is documented there, once.
 * max and sum pooling, forward and backward (``kernels/pooling.py``).
+* the activations' backward passes, fused into one pass each (``kernels/activation.py``).
 
 Each kernel has three paths with one contract: numba loops for NumPy arrays (the default), CUDA
 kernels for CuPy arrays (``kernels/cuda.py``), and an array-generic path written with ``xp`` only
 (forced with ``MINITORCH_CNN_KERNELS=generic``). ``NUMBA_DISABLE_JIT=1`` runs the numba loops as
 plain Python.
 
-Threads. The loops are compiled with ``parallel=True`` (``prange`` over the batch), but run on
-one thread unless ``NUMBA_NUM_THREADS`` is set: they sit between matrix products, and after each
-product OpenBLAS's worker threads keep spinning on every core for a while, so a second kernel
-thread only fights them (measured on 2 cores: a LeNet step 30 ms with one kernel thread, 36 ms
-with two; the big conv layer the same either way). When threads are asked for, numba uses its
-``workqueue`` pool rather than OpenMP (unless ``NUMBA_THREADING_LAYER`` says otherwise): idle
-OpenMP workers spin too, and with PyTorch loaded first numba would share PyTorch's OpenMP runtime.
-The workqueue pool does not take parallel kernels from several Python threads at once; set
-``NUMBA_THREADING_LAYER=omp`` for that.
+Threads. The loops are compiled with ``parallel=True`` (``prange`` over the batch) and run on as
+many threads as OpenBLAS's products: ``NUMBA_NUM_THREADS`` if set, else ``OMP_NUM_THREADS`` if set,
+else every core (PyTorch's default too). They sit between matrix products; OpenBLAS's workers would
+keep spinning on every core for ~0.1 s after each product and fight the kernel threads, which is
+why ``minitorch_cnn/__init__.py`` sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the workers sleep at once)
+before NumPy loads. numba uses its ``workqueue`` pool rather than OpenMP (unless
+``NUMBA_THREADING_LAYER`` says otherwise): idle OpenMP workers spin too, and with PyTorch loaded
+first numba would share PyTorch's OpenMP runtime. The workqueue pool does not take parallel kernels
+from several Python threads at once; set ``NUMBA_THREADING_LAYER=omp`` for that.
+Every loop writes each output element from one thread only, so results do not depend on the count.
 """
 
 import os
 
 import numba
 
+from ._jit import default_threads
+
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"  # read when the first parallel kernel starts the pool
 if "NUMBA_NUM_THREADS" not in os.environ:
-    numba.set_num_threads(1)  # for this (the importing) thread; see above
+    numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 
+from .activation import relu_backward, sigmoid_backward
 from .im2col import col2im, col2im_generic, col2im_numba, im2col, im2col_generic, im2col_numba
 from .pooling import (
     max_pool2d_backward,
@@ -46,10 +51,13 @@ __all__ = [
     "col2im_generic",
     "col2im_numba",
     "conv_out_size",
+    "default_threads",
     "im2col",
     "im2col_generic",
     "im2col_numba",
     "max_pool2d_backward",
+    "relu_backward",
+    "sigmoid_backward",
     "max_pool2d_forward",
     "pick",
     "sum_pool2d_backward",

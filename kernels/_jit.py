@@ -23,6 +23,16 @@ def cache_dir() -> str:
     return os.path.join(base, "minitorch_cnn", "numba")
 
 
+def default_threads() -> int:
+    """The kernels' thread count when ``NUMBA_NUM_THREADS`` is not set: ``OMP_NUM_THREADS``, else every core."""
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    except ValueError:
+        wanted = 0
+    available = numba.config.NUMBA_NUM_THREADS  # numba's pool size: the usable cores
+    return min(wanted, available) if wanted > 0 else available
+
+
 def compile_loops(loops):
     """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
 

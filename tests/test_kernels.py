@@ -185,8 +185,9 @@ def test_unjitted_loops_run_as_plain_python():
 
 
 def test_parallel_loops_run_on_numbas_workqueue_pool():
-    """kernels/ picks numba's workqueue layer (OpenMP workers spin and starve OpenBLAS) and one
-    kernel thread, unless the user set NUMBA_THREADING_LAYER / NUMBA_NUM_THREADS."""
+    """kernels/ picks numba's workqueue layer (OpenMP workers spin and starve OpenBLAS) and as many
+    kernel threads as OMP_NUM_THREADS says (else every core), unless the user set
+    NUMBA_THREADING_LAYER / NUMBA_NUM_THREADS."""
     import os
 
     import numba
@@ -197,7 +198,34 @@ def test_parallel_loops_run_on_numbas_workqueue_pool():
     if expected in ("workqueue", "omp", "tbb"):
         assert numba.threading_layer() == expected
     if "NUMBA_NUM_THREADS" not in os.environ:
-        assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == kernels.default_threads()
+
+
+def test_thread_defaults_follow_omp_num_threads(monkeypatch):
+    import numba
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert kernels.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "100000")
+    assert kernels.default_threads() == numba.config.NUMBA_NUM_THREADS  # never above the pool
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert kernels.default_threads() == numba.config.NUMBA_NUM_THREADS
+    monkeypatch.setenv("OMP_NUM_THREADS", "four")
+    assert kernels.default_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_openblas_workers_are_told_to_sleep_after_a_product():
+    """Set before NumPy loads (a fresh interpreter), unless the user chose a value."""
+    import subprocess
+    import sys
+
+    code = "import os, minitorch_cnn; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    run = lambda e, c=code: subprocess.run([sys.executable, "-c", c], env=e, capture_output=True, text=True,
+                                           check=True).stdout.strip()
+    assert run(env) == "4"
+    assert run({**env, "OPENBLAS_THREAD_TIMEOUT": "20"}) == "20"
+    assert run(env, "import numpy, os, minitorch_cnn; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))") == "None"
 
 
 def test_kernels_on_several_threads_equal_one_thread():

@@ -1,0 +1,121 @@
+"""The fused activation backward kernels (kernels/activation.py).
+
+Oracles: the per-element definition in a plain loop, the generic NumPy path (same bits: the loops
+keep its order of operations), PyTorch's gradients, gradcheck through the ops with the numba path
+forced on small arrays, float32 and float64, and the same bits on one and several threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from _op_oracles import check_against_torch
+from minitorch_cnn.kernels import activation
+
+import minitorch_cnn as mt
+from minitorch_cnn import backend
+from minitorch_cnn import functional as F
+from minitorch_cnn.testing import gradcheck
+
+BIG = (4, 3, 61, 53)  # 38 772 elements: above activation.SMALL, so the numba loops run
+
+
+@pytest.fixture
+def numba_path():
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path("numba")
+    yield
+    backend.set_kernel_path(previous)
+
+
+def _inputs(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(BIG).astype(dtype)
+    out = rng.random(BIG).astype(dtype)  # a sigmoid's output lies in (0, 1)
+    return g, out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_backward_is_the_loop_definition_and_the_generic_bits(numba_path, dtype):
+    g, out = _inputs(dtype)
+    da = activation.sigmoid_backward(g, out)
+    assert da.dtype == dtype and da.shape == BIG
+    flat_g, flat_o, flat_d = g.reshape(-1), out.reshape(-1), da.reshape(-1)
+    for i in range(0, flat_d.size, 997):  # the definition, element by element, in the array's dtype
+        o = flat_o[i]
+        assert flat_d[i] == (dtype(1) - o) * o * flat_g[i]
+    np.testing.assert_array_equal(da, activation.sigmoid_backward_generic(g, out))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_is_the_loop_definition_and_the_generic_bits(numba_path, dtype):
+    g, out = _inputs(dtype)
+    out = out - dtype(0.5)
+    out.reshape(-1)[:7] = 0  # the kink: ReLU'(0) = 0
+    g.reshape(-1)[:3] = [np.nan, -1.0, np.inf]
+    with np.errstate(invalid="ignore"):  # NaN · 0 and inf · 0 are meant
+        da = activation.relu_backward(g, out)
+        generic = activation.relu_backward_generic(g, out)
+        expected_all = [g.flat[i] * dtype(1.0 if out.flat[i] > 0 else 0.0) for i in range(da.size)]
+    for i, expected in enumerate(expected_all):
+        assert da.flat[i] == expected or (math.isnan(da.flat[i]) and math.isnan(expected))
+    np.testing.assert_array_equal(da, generic)
+    assert np.signbit(da.flat[1])  # -1 · 0 = -0.0, as NumPy's and PyTorch's product
+
+
+def test_the_loops_give_the_same_bits_on_one_and_several_threads(numba_path):
+    import numba
+
+    threads = min(4, numba.config.NUMBA_NUM_THREADS)
+    if threads < 2:
+        pytest.skip("numba sees a single CPU")
+    g, out = _inputs(np.float32, seed=3)
+    previous, runs = numba.get_num_threads(), []
+    try:
+        for t in (1, threads):
+            numba.set_num_threads(t)
+            runs.append((activation.sigmoid_backward(g, out), activation.relu_backward(g, out - 0.5)))
+    finally:
+        numba.set_num_threads(previous)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_layouts_and_small_arrays_take_the_generic_path(numba_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(activation, "_sigmoid_backward_jit", lambda *a: calls.append(a))
+    g, out = _inputs(np.float32)
+    small = activation.sigmoid_backward(g[:1, :1, :4], out[:1, :1, :4])
+    strided = activation.sigmoid_backward(g[..., ::2], out[..., ::2])  # not contiguous
+    mixed = activation.sigmoid_backward(g.astype(np.float64), out)
+    out_t = np.ascontiguousarray(out.transpose(3, 2, 1, 0)).transpose(3, 2, 1, 0)  # out's shape, other strides
+    one_strided = activation.sigmoid_backward(g, out_t)  # g contiguous, out not
+    assert not calls
+    np.testing.assert_array_equal(one_strided, activation.sigmoid_backward_generic(g, out))
+    np.testing.assert_array_equal(strided, activation.sigmoid_backward_generic(g[..., ::2], out[..., ::2]))
+    assert small.shape == (1, 1, 4, 53) and mixed.dtype == np.float32  # the generic path keeps out's dtype
+
+
+@pytest.mark.parametrize("op", ["sigmoid", "relu"])
+def test_ops_on_the_fused_path_against_torch_and_gradcheck(numba_path, monkeypatch, op):
+    monkeypatch.setattr(activation, "SMALL", 0)  # every array through the numba loops
+    calls = []
+    jit = getattr(activation, f"_{op}_backward_jit")
+    monkeypatch.setattr(activation, f"_{op}_backward_jit", lambda *a: (calls.append(1), jit(*a)))
+    fn, ref = getattr(F, op), getattr(torch, op)
+    a = np.random.default_rng(5).uniform(-4, 4, (3, 4, 5))
+    if op == "relu":
+        a[np.abs(a) < 0.05] = 0.5  # finite differences cannot see through the kink
+    check_against_torch(fn, ref, [a])
+    assert gradcheck(fn, [mt.Tensor(a, requires_grad=True)])
+    assert calls
+    big = np.random.default_rng(6).uniform(-4, 4, BIG).astype(np.float32)  # float32 at LeNet's sizes
+    x, t = mt.Tensor(big, requires_grad=True), torch.tensor(big, requires_grad=True)
+    gout = np.random.default_rng(7).standard_normal(BIG).astype(np.float32)
+    fn(x).backward(mt.Tensor(gout))
+    ref(t).backward(torch.from_numpy(gout))
+    # a 1-ulp difference in σ(a) becomes up to 1/(1 − σ) ≈ 55 ulp in 1 − σ for |a| <= 4: 55 · 2⁻²⁴ ≈ 3.3e-6
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-7)
