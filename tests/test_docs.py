@@ -49,4 +49,4 @@ def test_readme_parameter_counts_are_the_models():
     assert len(rows) == 6
     for name, count in rows:
         net = models.get_model(name)
-        assert sum(p.data.size for p in net.parameters()) == int(count.replace(",", "")), name
+        assert sum(p.array.size for p in net.parameters()) == int(count.replace(",", "")), name

@@ -7,6 +7,8 @@ from .elementwise import (
     abs,
     add,
     clone,
+    cos,
+    cosh,
     div,
     eq,
     exp,
@@ -19,20 +21,37 @@ from .elementwise import (
     ne,
     neg,
     pow,
+    sin,
+    sinh,
     sqrt,
     sub,
     to,
     where,
 )
-from .linear import linear, matmul
+from .linear import bmm, linear, matmul
 from .loss import cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from .reduction import argmax, max, mean, min, sum
-from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack, transpose, unsqueeze, view
+from .shape import (
+    cat,
+    expand,
+    flatten,
+    getitem,
+    meshgrid,
+    pad,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)
 
 __all__ = [
-    "abs", "add", "argmax", "cat", "clone", "cross_entropy", "div", "dropout", "eq", "exp", "flatten", "ge",
+    "abs", "add", "argmax", "bmm", "cat", "clone", "cos", "cosh", "cross_entropy", "div", "dropout", "eq", "exp",
+    "expand", "flatten", "ge", "meshgrid", "sin", "sinh",
     "getitem", "gt", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "mean", "min", "mse_loss",
     "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view", "where",

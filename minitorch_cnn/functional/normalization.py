@@ -64,7 +64,7 @@ class BatchNorm(Function):
 def _raw(op, value, name):
     """The array inside a Tensor (or the array itself): running stats are updated in place."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if is_array(value):
         return value
     raise TypeError(f"{op}: expected {name} to be a Tensor or an array, got {type(value).__name__}")
@@ -135,7 +135,7 @@ def batch_norm(
     if eps <= 0:
         raise ValueError(f"{op}: expected a positive eps, got {eps!r}")
 
-    x = input.data
+    x = input.array
     xp = xp_of(x)
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
