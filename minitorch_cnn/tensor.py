@@ -124,7 +124,8 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self, device=None):
+        """On the GPU (``device``, e.g. ``0`` or ``"cuda:0"``, is accepted; the engine uses GPU 0)."""
         return self.to("cuda")
 
     def float(self):
@@ -338,6 +339,8 @@ def _format(t: Tensor) -> str:
     options = {"separator": ", ", "prefix": "tensor(", "threshold": 1000, "edgeitems": 3}
     if a.dtype.kind == "f" and a.size and not (np.isfinite(a).all() and (a == np.round(a)).all()):
         options.update(precision=4, floatmode="fixed")  # PyTorch's 0.1000; whole floats print as 1.
+    if a.dtype == np.bool_ and a.all():
+        options["formatter"] = {"bool": str}  # PyTorch pads True to False's width only when a False is there
     body = np.array2string(a, **options) if a.ndim else np.array2string(a, **options).strip()
     if a.size == 0:
         body = "[]" if a.ndim == 1 else body

@@ -94,7 +94,9 @@ def test_type_and_the_conversion_methods_as_torch():
     [(lambda nn: nn.LazyConv2d(4, kernel_size=3, padding=1, stride=2), (2, 3, 6, 5)),
      (lambda nn: nn.LazyConv2d(4, kernel_size=(1, 2), bias=False), (3, 5, 4)),
      (lambda nn: nn.LazyLinear(5), (4, 7)),
-     (lambda nn: nn.LazyBatchNorm2d(), (4, 3, 2, 2))],
+     (lambda nn: nn.LazyBatchNorm2d(), (4, 3, 2, 2)),
+     (lambda nn: nn.LazyBatchNorm1d(momentum=0.2), (5, 3)),
+     (lambda nn: nn.LazyConv2d(4, kernel_size=1, groups=2), (2, 6, 3, 3))],
 )
 def test_lazy_layers_infer_their_size_and_become_the_ordinary_class_as_torch(make, x_shape):
     ours, theirs = make(mt.nn), make(torch.nn)

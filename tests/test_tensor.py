@@ -88,6 +88,9 @@ def test_repr_shows_values_and_grad_state():
     assert repr(mt.tensor([1, 2], dtype=mt.int32)) == "tensor([1, 2], dtype=torch.int32)"
     assert repr(mt.tensor([1.0], dtype=mt.float64)) == "tensor([1.], dtype=torch.float64)"
     assert repr(mt.tensor(3.0)) == "tensor(3.)"
+    assert repr(mt.tensor([True, True])) == "tensor([True, True])"
+    assert repr(mt.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(mt.zeros(2, 0)) == "tensor([], size=(2, 0))"
     assert repr(mt.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
     assert "requires_grad=True" in repr(mt.ones(2, requires_grad=True))
     assert "grad_fn=<Mul backward>" in repr(mt.ones(2, requires_grad=True) * 2)

@@ -14,6 +14,7 @@ from .layers import (
     Dropout,
     Flatten,
     Identity,
+    LazyBatchNorm1d,
     LazyBatchNorm2d,
     LazyConv2d,
     LazyLinear,

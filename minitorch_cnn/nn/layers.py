@@ -524,12 +524,8 @@ class LazyConv2d(_LazyMixin, Conv2d):
         return {"weight": (self.out_channels, size // self.groups, *self.kernel_size), "bias": (self.out_channels,)}
 
 
-class LazyBatchNorm2d(_LazyMixin, BatchNorm2d):
-    """``BatchNorm2d`` with ``num_features`` read from the first input's channel axis."""
-
-    cls_to_become = BatchNorm2d
+class _LazyBatchNorm(_LazyMixin):
     _size_attr = "num_features"
-    _lazy_ndims = (4,)
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None):
@@ -542,3 +538,17 @@ class LazyBatchNorm2d(_LazyMixin, BatchNorm2d):
 
     def _shapes(self, size):
         return {name: (size,) for name in ("weight", "bias", "running_mean", "running_var")}
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """``BatchNorm2d`` with ``num_features`` read from the first input's channel axis (N, C, H, W)."""
+
+    cls_to_become = BatchNorm2d
+    _lazy_ndims = (4,)
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """``BatchNorm1d`` with ``num_features`` read from the first input's axis 1 ((N, C) or (N, C, L))."""
+
+    cls_to_become = BatchNorm1d
+    _lazy_ndims = (2, 3)
