@@ -79,6 +79,7 @@ from .functional import (
     unsqueeze,
     where,
 )
+from .serialization import load, save
 from .tensor import Tensor
 
 # PyTorch's dtype aliases: mt.float is float32, mt.long int64, mt.int int32, mt.bool bool, ...

@@ -412,3 +412,59 @@ def test_the_engine_reads_a_tensors_array_through_array_never_data():
                  for i, line in enumerate(f.read_text().splitlines(), 1)
                  if re.search(r"\.data\b", line) and not allowed.search(line)]
     assert not offenders, "read .array, not .data, in the engine:\n" + "\n".join(offenders)
+
+
+# ------------------------------------------------------------------ save / load (the book's file I/O)
+def test_save_and_load_round_trip_as_torchs(tmp_path):
+    x = mt.arange(4)
+    y = mt.zeros(4, dtype=mt.float64)
+    objects = [x, [x, y], {"x": x, "y": y, "n": 3, "s": None}, (y, 1.5)]
+    for i, obj in enumerate(objects):
+        mt.save(obj, tmp_path / f"ours-{i}")
+        torch.save(_to_torch(obj), tmp_path / f"theirs-{i}")
+        ours, theirs = mt.load(tmp_path / f"ours-{i}"), torch.load(tmp_path / f"theirs-{i}")
+        _assert_same_structure(ours, theirs)
+    with pytest.raises(TypeError, match="save: cannot store a set"):
+        mt.save({1, 2}, tmp_path / "bad")
+    (tmp_path / "junk").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="load: .*junk is not a file written by minitorch_cnn.save"):
+        mt.load(tmp_path / "junk")
+
+
+def _to_torch(obj):
+    if isinstance(obj, mt.Tensor):
+        return torch.from_numpy(obj.numpy())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_torch(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _to_torch(v) for k, v in obj.items()}
+    return obj
+
+
+def _assert_same_structure(ours, theirs):
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, mt.Tensor) and ours.dtype.name == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    elif isinstance(theirs, (list, tuple)):
+        assert type(ours) is type(theirs) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _assert_same_structure(a, b)
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs)
+        for k in theirs:
+            _assert_same_structure(ours[k], theirs[k])
+    else:
+        assert ours == theirs
+
+
+def test_a_saved_state_dict_loads_into_a_clone_that_computes_the_same(tmp_path):
+    # the book's MLP example (sec_read_write): save net.state_dict(), load it into a fresh MLP
+    def mlp():
+        return mt.nn.Sequential(mt.nn.Linear(20, 256), mt.nn.ReLU(), mt.nn.Linear(256, 10))
+
+    net, clone = mlp(), mlp()
+    X = mt.randn(2, 20)
+    mt.save(net.state_dict(), tmp_path / "mlp.params")
+    clone.load_state_dict(mt.load(tmp_path / "mlp.params"))
+    clone.eval()
+    np.testing.assert_array_equal(clone(X).numpy(), net(X).numpy())
