@@ -218,6 +218,8 @@ class Tensor:
         other_grad = isinstance(other, Tensor) and other.requires_grad
         if (is_grad_enabled() and (self.requires_grad or other_grad)) or out.shape != self.shape:
             return out
+        if out.dtype.kind == "f" and self.dtype.kind != "f":  # as PyTorch: no silent truncation
+            raise TypeError(f"in-place {op.__name__}: result dtype {out.dtype} cannot be written into a {self.dtype} tensor")
         self._data[...] = out.array.astype(self.dtype, copy=False)
         return self
 

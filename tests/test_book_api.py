@@ -261,6 +261,11 @@ def test_in_place_arithmetic_without_a_graph_changes_every_reference():
                 param /= 4.0
     assert_close(ours.detach(), theirs.detach())
     assert ours.requires_grad and ours.grad_fn is None
+    counts = mt.tensor([3, 4])
+    counts += 1
+    assert counts.tolist() == [4, 5] and counts.dtype == np.int64
+    with pytest.raises(TypeError, match="in-place div: result dtype float32 cannot be written into a int64 tensor"):
+        counts /= 2  # PyTorch: "result type Float can't be cast to the desired output type Long"
 
 
 def test_in_place_add_in_a_graph_differentiates_as_torchs_residual_block():
