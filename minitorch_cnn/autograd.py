@@ -100,7 +100,7 @@ class Function:
                 "move them with .to(device) first"
             )
         ctx = Node(cls, inputs)
-        arrays = [None if t is None else t.data for t in inputs]
+        arrays = [None if t is None else t.array for t in inputs]
         record = _grad_enabled and any(ctx.needs_input_grad)
         with _set_grad_enabled(False):  # ops called inside forward never record a graph
             out = cls.forward(ctx, *arrays, **params)
@@ -191,8 +191,8 @@ def backward(tensor: Tensor, grad, retain_graph: bool = False) -> None:
 def _accumulate_leaf(t: Tensor, grad) -> None:
     if device_of(grad) != t.device:
         raise RuntimeError(f"gradient on {device_of(grad)} for a tensor on {t.device}")
-    grad = xp_of(t.data).asarray(grad, dtype=t.dtype)
+    grad = xp_of(t.array).asarray(grad, dtype=t.dtype)
     if t.grad is None:
         t.grad = Tensor(grad.copy())  # a copy: backward may hand the same array to several inputs
     else:
-        t.grad.data += grad
+        t.grad.array += grad

@@ -76,6 +76,41 @@ def cuda_unavailable_reason() -> str | None:
     return _cupy_error
 
 
+def cuda_device_count() -> int:
+    """How many CUDA GPUs CuPy sees (0 when CuPy or a GPU is missing)."""
+    return int(_cupy.cuda.runtime.getDeviceCount()) if _load_cupy() is not None else 0
+
+
+class device(str):  # noqa: N801 - PyTorch's name
+    """A device, as ``torch.device``: ``device("cpu")``, ``device("cuda")``, ``device("cuda:0")``,
+    ``device("cuda", 0)``; accepted wherever a device name is.
+
+    It is the device's name as a string (``"cpu"``, ``"cuda"``; ``"cuda:N"`` for N > 0), so it
+    compares equal to that string and to ``tensor.device``, and ``device("cuda:0") == "cuda"``: the
+    engine runs on one GPU, index 0. ``.type`` and ``.index`` are PyTorch's attributes.
+    """
+
+    def __new__(cls, type, index=None):  # noqa: A002 - PyTorch's argument name
+        if isinstance(type, device) and index is None:
+            return type
+        name = str(type)
+        kind, _, num = name.partition(":")
+        if kind not in DEVICES or (num and not num.isdigit()) or (num and index is not None):
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {type!r}"
+                             + (f" with index {index!r}" if index is not None else ""))
+        if index is not None:
+            if kind == "cpu" and index not in (0, None) or isinstance(index, bool) or int(index) < 0:
+                raise ValueError(f"device: invalid index {index!r} for {kind!r}")
+            num = str(int(index))
+        idx = int(num) if num else None
+        self = super().__new__(cls, kind if kind == "cpu" or not idx else f"{kind}:{idx}")
+        self.type, self.index = kind, (None if kind == "cpu" else idx)
+        return self
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+
 def check_device(device) -> str:
     """Normalise a device name (``"cpu"``, ``"cuda"``, ``"cuda:0"``) and check that it is usable."""
     name = str(device)

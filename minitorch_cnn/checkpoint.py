@@ -201,7 +201,7 @@ def save_checkpoint(directory, model, optimizer=None, *, epoch: int, config: dic
     directory.mkdir(parents=True, exist_ok=True)
     epoch = int(epoch)
 
-    weights = {k: _host(t.data if hasattr(t, "data") else t) for k, t in model.state_dict().items()}
+    weights = {k: _host(t.array if hasattr(t, "array") else t) for k, t in model.state_dict().items()}
     # one metadata key only: safetensors writes a multi-key metadata map in a per-process order,
     # and equal weights should give equal bytes (the writer is named in checkpoint.json)
     model_bytes = safetensors.numpy.save(weights, metadata={"format": "pt"})

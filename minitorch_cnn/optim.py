@@ -1,7 +1,7 @@
 """Optimizers, as ``torch.optim``: ``SGD`` and ``Adam``, with PyTorch's update formulas exactly.
 
 An optimizer holds ``param_groups`` (a list of dicts: ``{"params": [...], "lr": ..., ...}``) and
-per-parameter ``state``. ``step()`` updates each parameter's array in place (``p.data``), outside
+per-parameter ``state``. ``step()`` updates each parameter's array in place (``p.array``), outside
 any graph, in the parameter's dtype; parameters whose ``grad`` is None are skipped.
 
 ``state_dict()`` has PyTorch's layout: ``{"state": {index: {...}}, "param_groups": [{..., "params":
@@ -62,13 +62,13 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def _params_with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None:
                 self._state_to_device(p)
-                yield p, p.grad.data
+                yield p, p.grad.array
 
     def _state_to_device(self, p):
         """Move ``p``'s state arrays to ``p``'s device (the module may have moved since the last step)."""
@@ -133,7 +133,7 @@ class Optimizer:
             entry = {}
             for k, v in values.items():
                 if backend.is_array(v) or hasattr(v, "__array__"):
-                    xp = backend.xp_of(p.data)
+                    xp = backend.xp_of(p.array)
                     v = xp.asarray(backend.to_device(backend.to_numpy(v), p.device)).astype(p.dtype, copy=True)
                     if k != "step" and tuple(v.shape) != p.shape:
                         raise ValueError(
@@ -188,7 +188,7 @@ class SGD(Optimizer):
                 if group["maximize"]:
                     g = -g
                 if wd != 0:
-                    g = g + wd * p.data
+                    g = g + wd * p.array
                 if mu != 0:
                     state = self.state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
@@ -198,7 +198,7 @@ class SGD(Optimizer):
                         buf *= mu
                         buf += (1 - tau) * g
                     g = g + mu * buf if group["nesterov"] else buf
-                p.data -= lr * g
+                p.array -= lr * g
 
 
 class Adam(Optimizer):
@@ -228,20 +228,20 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p, g in self._params_with_grad(group):
-                xp = backend.xp_of(p.data)
+                xp = backend.xp_of(p.array)
                 if group["maximize"]:
                     g = -g
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0.0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["exp_avg"] = xp.zeros_like(p.array)
+                    state["exp_avg_sq"] = xp.zeros_like(p.array)
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = xp.zeros_like(p.array)
                 state["step"] += 1
                 step = state["step"]
                 if wd != 0:
-                    g = g + wd * p.data
+                    g = g + wd * p.array
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 m += (1 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
                 v *= beta2
@@ -255,7 +255,7 @@ class Adam(Optimizer):
                     denom = xp.sqrt(vmax) / bias_correction2_sqrt + eps
                 else:
                     denom = xp.sqrt(v) / bias_correction2_sqrt + eps
-                p.data -= step_size * (m / denom)
+                p.array -= step_size * (m / denom)
 
 
 __all__ = ["SGD", "Adam", "Optimizer"]

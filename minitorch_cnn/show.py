@@ -47,8 +47,8 @@ def confusion_matrix(net, loader, num_classes: int = 10) -> np.ndarray:
     try:
         with no_grad():
             for X, y in loader:
-                predicted = backend.to_numpy(net(X).data).argmax(axis=1)
-                np.add.at(counts, (backend.to_numpy(y.data), predicted), 1)
+                predicted = backend.to_numpy(net(X).array).argmax(axis=1)
+                np.add.at(counts, (backend.to_numpy(y.array), predicted), 1)
     finally:
         net.train(was_training)
     return counts
@@ -61,13 +61,13 @@ def feature_maps(net, x) -> list[tuple[str, np.ndarray]]:
     seen: list = []
 
     def hook(module, inputs, output):
-        seen.append((f"{names[id(module)]} {type(module).__name__}", backend.to_numpy(output.data)[0]))
+        seen.append((f"{names[id(module)]} {type(module).__name__}", backend.to_numpy(output.array)[0]))
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, *_POOLS))]
     was_training = net.training
     net.eval()
     try:
-        device = backend.device_of(next(iter(net.parameters())).data)
+        device = backend.device_of(next(iter(net.parameters())).array)
         with no_grad():
             net(Tensor(np.asarray(x, dtype=np.float32)[None], device=device))
     finally:
@@ -217,7 +217,7 @@ def show_run(run_dir, *, data_dir=None, device: str = "cpu", index: int = 0, out
     about = f"{config.get('net')} after {ckpt.epoch} epoch(s)"
     made = []
     first_name, first = convs[0]
-    weight = backend.to_numpy(first.weight.data)
+    weight = backend.to_numpy(first.weight.array)
     made.append(plot_filters(out / "filters.png", weight,
                              f"{about}: the first convolution (layer {first_name}), {weight.shape[0]} kernels "
                              f"{weight.shape[2]}×{weight.shape[3]} on {weight.shape[1]} input channel(s)"))

@@ -31,7 +31,7 @@ def _as_float64_leaves(inputs):
     leaves = []
     for x in inputs:
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            leaves.append(Tensor(to_numpy(x.data).astype(np.float64), requires_grad=x.requires_grad, device=x.device))
+            leaves.append(Tensor(to_numpy(x.array).astype(np.float64), requires_grad=x.requires_grad, device=x.device))
         else:
             leaves.append(x)
     return leaves
@@ -62,7 +62,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, mode="full", seed=0
 
     def loss() -> float:
         with no_grad():
-            return float(np.sum(to_numpy(fn(*inputs).data).astype(np.float64) * upstream))
+            return float(np.sum(to_numpy(fn(*inputs).array).astype(np.float64) * upstream))
 
     for i in checked:
         inputs[i].grad = None
@@ -70,8 +70,8 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, mode="full", seed=0
 
     for i in checked:
         x = inputs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else to_numpy(x.grad.data).astype(np.float64)
-        host = to_numpy(x.data).copy()
+        analytic = np.zeros(x.shape) if x.grad is None else to_numpy(x.grad.array).astype(np.float64)
+        host = to_numpy(x.array).copy()
         if mode == "full":
             numeric = np.zeros(x.shape)
             flat = numeric.reshape(-1)
@@ -101,11 +101,11 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, mode="full", seed=0
 
 
 def _central_difference(x: Tensor, host: np.ndarray, direction: np.ndarray, eps: float, loss) -> float:
-    x.data = to_device(host + eps * direction, x.device)
+    x.array = to_device(host + eps * direction, x.device)
     plus = loss()
-    x.data = to_device(host - eps * direction, x.device)
+    x.array = to_device(host - eps * direction, x.device)
     minus = loss()
-    x.data = to_device(host, x.device)
+    x.array = to_device(host, x.device)
     return (plus - minus) / (2 * eps)
 
 

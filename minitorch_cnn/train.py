@@ -214,8 +214,8 @@ def build_loaders(config: dict, data_dir=None, train: bool = True, download: boo
 
 # ---------------------------------------------------------------------------- evaluate
 def _correct(logits, y) -> int:
-    xp = backend.xp_of(logits.data)
-    return int((xp.argmax(logits.data, axis=1) == y.data).sum())
+    xp = backend.xp_of(logits.array)
+    return int((xp.argmax(logits.array, axis=1) == y.array).sum())
 
 
 def evaluate(net, loader, loss_fn=cross_entropy) -> dict:
@@ -451,7 +451,7 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
         r = history.rows[-1]
         log(f"loss {r['train_loss']:.3f}, train acc {r['train_acc']:.3f}, test acc {r['test_acc']:.3f}")
     if history.examples_per_s is not None:
-        device = backend.device_of(next(iter(net.parameters())).data) if list(net.parameters()) else "cpu"
+        device = backend.device_of(next(iter(net.parameters())).array) if list(net.parameters()) else "cpu"
         log(f"{history.examples_per_s:.1f} examples/sec on {device}")
         log(f"wall time {history.wall_time_s:.1f} s for {epochs - start} epoch(s)")
         if out is not None:

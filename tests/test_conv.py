@@ -34,7 +34,7 @@ K = np.array([[0.0, 1.0], [2.0, 3.0]])
 
 
 def host(t):
-    return backend.to_numpy(t.data)
+    return backend.to_numpy(t.array)
 
 
 # ---------------------------------------------------------------- NETS.md "Small worked values"
@@ -79,7 +79,7 @@ def test_edge_detection_kernel_is_learned(path):
     tx, ty = torch.tensor(xt.numpy()), torch.tensor(yt, dtype=torch.float32)
     for _ in range(10):
         y_hat = conv2d(xt, weight)
-        diff = y_hat.data - to_xp(yt.astype(np.float32), path)
+        diff = y_hat.array - to_xp(yt.astype(np.float32), path)
         loss = float((diff**2).sum())
         y_hat.backward(2 * diff)  # d(Σ (ŷ − y)²)/dŷ
         weight.data -= 3e-2 * weight.grad.data

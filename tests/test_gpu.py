@@ -397,7 +397,7 @@ def _same_on_both(fn, *arrays):
         leaves = [on(device, a, requires_grad=True) for a in arrays]
         out = fn(*leaves)
         (out * on(device, np.linspace(0.5, 1.5, out.numel()).reshape(out.shape))).sum().backward()
-        results[device] = (out.data, [t.grad.data for t in leaves])
+        results[device] = (out.array, [t.grad.array for t in leaves])
     cpu_out, cpu_grads = results["cpu"]
     gpu_out, gpu_grads = results["cuda"]
     _close(gpu_out, cpu_out)
@@ -423,7 +423,7 @@ def test_ops_on_gpu_match_cpu(gpu):
     a, lw, lb = rng.standard_normal((5, 7)), rng.standard_normal((4, 7)), rng.standard_normal(4)
     _same_on_both(F.linear, a, lw, lb)
     _same_on_both(lambda a: F.log_softmax(F.sigmoid(a) * F.tanh(a) + F.relu(a), 1), a)
-    _same_on_both(lambda a: a.max(dim=1).values + a.max() + a[[0, 2, 2]].sum() + a[a.data > 0].sum(), a)
+    _same_on_both(lambda a: a.max(dim=1).values + a.max() + a[[0, 2, 2]].sum() + a[a.array > 0].sum(), a)
     _same_on_both(lambda a: mt.cat([a, a * 2], dim=1).reshape(5, 2, 7).permute(2, 0, 1).mean(dim=(0, 2)), a)
     labels = np.array([0, 3, 1, 3, 2])
     for device in ("cpu", "cuda"):  # cross_entropy / nll_loss with labels on the device
@@ -431,9 +431,9 @@ def test_ops_on_gpu_match_cpu(gpu):
         loss = F.cross_entropy(logits, on(device, labels)) + F.nll_loss(F.log_softmax(logits, 1), on(device, labels))
         loss.backward()
         if device == "cpu":
-            cpu_loss, cpu_grad = loss.data, logits.grad.data
-    _close(loss.data, cpu_loss)
-    _close(logits.grad.data, cpu_grad)
+            cpu_loss, cpu_grad = loss.array, logits.grad.array
+    _close(loss.array, cpu_loss)
+    _close(logits.grad.array, cpu_grad)
 
 
 def test_batch_norm_running_stats_and_dropout_on_gpu(gpu):
@@ -447,7 +447,7 @@ def test_batch_norm_running_stats_and_dropout_on_gpu(gpu):
         z = bn(on(device, x))
         mt.manual_seed(3)  # dropout masks come from the host generator: the same on both devices
         d = F.dropout(on(device, x), 0.3)
-        state[device] = [y.data, z.data, d.data] + [b.data for b in bn.buffers()]
+        state[device] = [y.array, z.array, d.array] + [b.array for b in bn.buffers()]
     for g_val, c_val in zip(state["cuda"], state["cpu"]):
         _close(g_val, c_val)
 
@@ -467,7 +467,7 @@ def test_lenet_step_on_gpu_matches_cpu(gpu):
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        results[device] = losses, [p.data for p in net.parameters()]
+        results[device] = losses, [p.array for p in net.parameters()]
     np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5)
     for p_gpu, p_cpu in zip(results["cuda"][1], results["cpu"][1]):
         _close(p_gpu, p_cpu, rtol=1e-4, atol=1e-5)
@@ -482,13 +482,13 @@ def test_module_to_moves_parameters_buffers_and_grads(gpu):
     net = _small_net()
     net(on("cpu", np.ones((2, 1, 8, 8), np.float32))).sum().backward()
     net.to("cuda")
-    arrays = [t.data for t in (*net.parameters(), *net.buffers())] + [p.grad.data for p in net.parameters()]
+    arrays = [t.array for t in (*net.parameters(), *net.buffers())] + [p.grad.array for p in net.parameters()]
     assert {backend.device_of(a) for a in arrays} == {"cuda"}
     assert net[1].num_batches_tracked.dtype == np.int64
     net(on("cuda", np.ones((2, 1, 8, 8), np.float32))).sum().backward()  # BN updates its buffers in place
     assert int(net[1].num_batches_tracked.item()) == 2
     net.to("cpu")
-    assert {backend.device_of(t.data) for t in (*net.parameters(), *net.buffers())} == {"cpu"}
+    assert {backend.device_of(t.array) for t in (*net.parameters(), *net.buffers())} == {"cpu"}
 
 
 @pytest.mark.parametrize("make_opt", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
@@ -525,7 +525,7 @@ def test_data_loader_batches_land_on_the_device(gpu):
     assert len(batches) == 3
     for x, y in batches:
         assert x.device == y.device == "cuda" and x.dtype == np.float32 and y.dtype == np.int64
-    np.testing.assert_allclose(backend.to_numpy(batches[0][0].data)[:, 0], images[:4] / 255, rtol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(batches[0][0].array)[:, 0], images[:4] / 255, rtol=1e-6)
 
 
 def test_checkpoint_from_gpu_loads_on_cpu_and_back(gpu, tmp_path):
@@ -534,14 +534,14 @@ def test_checkpoint_from_gpu_loads_on_cpu_and_back(gpu, tmp_path):
     net(on("cuda", np.ones((2, 1, 8, 8), np.float32))).sum().backward()
     opt.step()
     folder = save_checkpoint(tmp_path / "ckpt", net, opt, epoch=1)
-    expected = {k: backend.to_numpy(v.data) for k, v in net.state_dict().items()}
+    expected = {k: backend.to_numpy(v.array) for k, v in net.state_dict().items()}
 
     cpu_net = _small_net()  # a CPU-only machine: host arrays come back
     cpu_opt = optim.Adam(cpu_net.parameters(), lr=0.01)
     load_checkpoint(folder, cpu_net, cpu_opt)
     for k, v in cpu_net.state_dict().items():
         assert v.device == "cpu"
-        np.testing.assert_array_equal(v.data, expected[k])
+        np.testing.assert_array_equal(v.array, expected[k])
     assert {backend.device_of(a) for s in cpu_opt.state.values() for a in s.values() if backend.is_array(a)} == {"cpu"}
 
     gpu_net = _small_net().to("cuda")  # and loading onto "cuda" puts everything on the GPU
@@ -549,7 +549,7 @@ def test_checkpoint_from_gpu_loads_on_cpu_and_back(gpu, tmp_path):
     load_checkpoint(folder, gpu_net, gpu_opt)
     for k, v in gpu_net.state_dict().items():
         assert v.device == "cuda"
-        np.testing.assert_array_equal(backend.to_numpy(v.data), expected[k])
+        np.testing.assert_array_equal(backend.to_numpy(v.array), expected[k])
     assert {backend.device_of(a) for s in gpu_opt.state.values() for a in s.values() if backend.is_array(a)} == {"cuda"}
 
 
@@ -577,7 +577,7 @@ def test_tensor_to_and_copy_across_devices(gpu):
     assert g.device == "cuda" and g.to("cuda") is g
     (g * g).sum().backward()
     assert t.grad.device == "cpu"
-    np.testing.assert_array_equal(t.grad.data, 2 * np.arange(4.0))
+    np.testing.assert_array_equal(t.grad.array, 2 * np.arange(4.0))
     dst = on("cuda", np.zeros(4))
     dst.copy_(on("cpu", np.arange(4.0)))  # an explicit copy: allowed across devices, as in PyTorch
     dst[1:3] = np.array([7.0, 8.0])

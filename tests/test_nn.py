@@ -205,11 +205,11 @@ def test_state_dict_shares_arrays_and_load_keeps_objects_and_dtype():
     net = Net().double()
     weight = net.first.conv.weight
     sd = net.state_dict()
-    assert sd["first.conv.weight"].data is weight.data  # detached view on the same array
+    assert sd["first.conv.weight"].array is weight.array  # detached view on the same array
     new = {k: np.ones(v.shape, np.float32) if v.dtype.kind == "f" else v.numpy() for k, v in sd.items()}
     result = net.load_state_dict(new)
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert net.first.conv.weight is weight and weight.dtype == np.float64 and float(weight.data.min()) == 1.0
+    assert net.first.conv.weight is weight and weight.dtype == np.float64 and float(weight.array.min()) == 1.0
 
 
 def test_strict_load_lists_every_problem_in_one_error():

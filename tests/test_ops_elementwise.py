@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic, exp/log/sqrt/abs, comparisons, where — three oracles each.
+"""Elementwise ops: arithmetic, exp/log/sqrt/abs, sin/cos/sinh/cosh, comparisons, where — three oracles each.
 
 1. gradcheck (float64 central differences) over hypothesis shapes, broadcasting and non-contiguous;
 2. a plain per-element definition with Python's ``math``;
@@ -37,6 +37,10 @@ UNARY = {
     "log": (F.log, torch.log, math.log, _positive),
     "sqrt": (F.sqrt, torch.sqrt, math.sqrt, _positive),
     "abs": (F.abs, torch.abs, abs, lambda a: away_from(a)),
+    "sin": (F.sin, torch.sin, math.sin, lambda a: a),
+    "cos": (F.cos, torch.cos, math.cos, lambda a: a),
+    "sinh": (F.sinh, torch.sinh, math.sinh, lambda a: a),
+    "cosh": (F.cosh, torch.cosh, math.cosh, lambda a: a),
 }
 
 

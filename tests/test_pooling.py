@@ -31,7 +31,7 @@ __all__ = ["path"]
 
 
 def host(t):
-    return backend.to_numpy(t.data)
+    return backend.to_numpy(t.array)
 
 
 # ---------------------------------------------------------------- NETS.md "Small worked values"

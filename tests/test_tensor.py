@@ -11,7 +11,7 @@ from minitorch_cnn import backend
 
 def test_facts_of_a_leaf_and_of_an_op_result():
     x = mt.Tensor(np.zeros((2, 3, 4)), requires_grad=True)
-    assert isinstance(x.data, np.ndarray) and x.grad is None and x.requires_grad and x.grad_fn is None
+    assert isinstance(x.array, np.ndarray) and x.grad is None and x.requires_grad and x.grad_fn is None
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dtype == np.float64 and x.device == "cpu"
     assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.numel() == 24 and x.dim() == 3 and len(x) == 2
     assert x.is_leaf
@@ -80,7 +80,18 @@ def test_to_changes_dtype_with_a_gradient_and_is_a_no_op_otherwise():
 
 
 def test_repr_shows_values_and_grad_state():
-    assert repr(mt.tensor([1.0, 2.0])) == "tensor(array([1., 2.], dtype=float32))"
+    # PyTorch's own text for the same tensors (printed by torch 2.13, written out here)
+    assert repr(mt.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(mt.tensor([[1.0, 2.0]], requires_grad=True)) == "tensor([[1., 2.]], requires_grad=True)"
+    assert repr(mt.tensor([0.1, 2.5])) == "tensor([0.1000, 2.5000])"
+    assert repr(mt.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(mt.tensor([1, 2], dtype=mt.int32)) == "tensor([1, 2], dtype=torch.int32)"
+    assert repr(mt.tensor([1.0], dtype=mt.float64)) == "tensor([1.], dtype=torch.float64)"
+    assert repr(mt.tensor(3.0)) == "tensor(3.)"
+    assert repr(mt.tensor([True, True])) == "tensor([True, True])"
+    assert repr(mt.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(mt.zeros(2, 0)) == "tensor([], size=(2, 0))"
+    assert repr(mt.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
     assert "requires_grad=True" in repr(mt.ones(2, requires_grad=True))
     assert "grad_fn=<MulFn backward>" in repr(mt.ones(2, requires_grad=True) * 2)
 

@@ -137,7 +137,7 @@ def test_broadcastable_shapes_include_real_broadcasting():
 def test_gradcheck_works_on_non_contiguous_inputs():
     base = np.arange(24.0).reshape(4, 6) / 10
     x = mt.Tensor(base.T[::2], requires_grad=True)
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
     assert gradcheck(lambda t: (t * t).sum(0), [x])
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: Square.apply(t, forget_two=True), [x])

@@ -26,13 +26,24 @@ def to_float(images, dtype=None):
 
 
 class ToTensor:
-    """Grayscale images without a channel axis, ``(H, W)`` or ``(B, H, W)``, to floats with one:
-    ``(1, H, W)`` / ``(B, 1, H, W)``; uint8 pixels are scaled to [0, 1] as torchvision's does."""
+    """Raw pixels to a float tensor with a channel axis, as torchvision's ``ToTensor``.
+
+    An integer (uint8) array without a channel axis, one image ``(H, W)`` or a batch ``(B, H, W)``,
+    becomes floats in [0, 1] with one: ``(1, H, W)`` / ``(B, 1, H, W)``. Our datasets already hand
+    out float images with their channel axis (``(1, H, W)``, batches ``(B, 1, H, W)``); a float
+    array is taken as converted and passed through (cast to ``dtype`` when given), so
+    ``FashionMNIST(transform=ToTensor())`` yields ``(1, 28, 28)`` items and ``(B, 1, 28, 28)``
+    batches, as torchvision's, and ``Compose([Resize(r), ToTensor()])`` works as there.
+    """
 
     def __init__(self, dtype=None):
         self.dtype = dtype
 
     def __call__(self, images):
+        if images.dtype.kind == "f":
+            return images if self.dtype is None else to_float(images, self.dtype)
+        if images.ndim not in (2, 3):
+            raise ValueError(f"ToTensor: expected raw pixels (H, W) or (B, H, W), got shape {images.shape}")
         return to_float(images, self.dtype)[..., None, :, :]
 
     def __repr__(self):

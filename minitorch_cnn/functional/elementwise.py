@@ -271,7 +271,7 @@ def abs(input):
 
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other``."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if not isinstance(input, Tensor):
         input = as_tensor(input, other, "where")
     other = as_tensor(other, input, "where")
@@ -285,8 +285,8 @@ def _compare(name, ufunc):
         check_tensor(name, input)
         if isinstance(other, Tensor) and other.device != input.device:
             raise ValueError(f"{name}: both operands must be on one device, got {input.device} and {other.device}")
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(ufunc(xp_of(input.data), input.data, other))
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor(ufunc(xp_of(input.array), input.array, other))
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison; a boolean tensor with no gradient."
@@ -313,3 +313,76 @@ def to(input, device=None, dtype=None):
 
 def clone(input):
     return CloneFn.apply(check_tensor("clone", input))
+
+
+# ------------------------------------------------------------------ trigonometric and hyperbolic
+class SinFn(Function):
+    """out = sin a.   da = g * cos a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return (g * xp_of(a).cos(a),)
+
+
+class CosFn(Function):
+    """out = cos a.   da = -g * sin a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return (-g * xp_of(a).sin(a),)
+
+
+class SinhFn(Function):
+    """out = sinh a.   da = g * cosh a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return (g * xp_of(a).cosh(a),)
+
+
+class CoshFn(Function):
+    """out = cosh a.   da = g * sinh a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return (g * xp_of(a).sinh(a),)
+
+
+def sin(input):
+    return SinFn.apply(check_float("sin", input))
+
+
+def cos(input):
+    return CosFn.apply(check_float("cos", input))
+
+
+def sinh(input):
+    return SinhFn.apply(check_float("sinh", input))
+
+
+def cosh(input):
+    return CoshFn.apply(check_float("cosh", input))

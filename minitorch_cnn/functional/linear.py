@@ -103,3 +103,19 @@ def linear(input, weight, bias=None):
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input dtype {input.dtype} differs from weight dtype {weight.dtype}")
     return LinearFn.apply(input, weight, bias)
+
+
+def bmm(input, mat2):
+    """Batched matrix product of (B, n, k) and (B, k, m) tensors -> (B, n, m), as ``torch.bmm``.
+
+    The same op as :func:`matmul` (its backward: da = g @ bᵀ, db = aᵀ @ g per batch), restricted to
+    3-D operands with equal batch sizes (no broadcasting), as PyTorch's ``bmm`` is.
+    """
+    check_tensor("bmm", input)
+    check_tensor("bmm", mat2, "mat2")
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise ValueError(f"bmm: expected two 3-D tensors (B, n, k) and (B, k, m), got shapes {input.shape} "
+                         f"and {mat2.shape}")
+    if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+        raise ValueError(f"bmm: shapes {input.shape} and {mat2.shape} do not fit (B, n, k) @ (B, k, m)")
+    return matmul(input, mat2)

@@ -56,7 +56,7 @@ def _class_targets(op, input, target, reduction):
         raise ValueError(f"{op}: expected target of shape ({input.shape[0]},), got {target.shape}")
     if target.device != input.device:
         raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
-    t, k = target.data, input.shape[1]
+    t, k = target.array, input.shape[1]
     if t.size:
         lo, hi = (int(v) for v in to_numpy(xp_of(t).stack((t.min(), t.max()))))  # one sync on a GPU
         if lo < 0 or hi >= k:

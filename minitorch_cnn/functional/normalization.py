@@ -72,7 +72,7 @@ class BatchNormFn(Function):
 def _raw(op, value, name):
     """The array inside a Tensor (or the array itself): running stats are updated in place."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if is_array(value):
         return value
     raise TypeError(f"{op}: expected {name} to be a Tensor or an array, got {type(value).__name__}")
@@ -145,7 +145,7 @@ def batch_norm(
 
     m = None  # the weight of this batch in the running averages
     if training:
-        if input.data.size // C < 2:
+        if input.array.size // C < 2:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {input.shape}")
         if running_mean is not None:
             m = _update_factor(op, momentum, num_batches_tracked)

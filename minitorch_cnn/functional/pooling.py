@@ -224,7 +224,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if input.ndim == 3:
         return _unbatched(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     window = _window(op, input, kernel_size, stride, padding, 1, ceil_mode)
-    xp = xp_of(input.data)
+    xp = xp_of(input.array)
     if divisor_override is None:
         divisor = _window_counts(xp, input.shape, window, count_include_pad, input.dtype)
     elif isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override < 1:

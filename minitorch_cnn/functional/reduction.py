@@ -93,15 +93,28 @@ class MaxFn(Function):
         return (xp.where(positions == ctx.index, g, xp.zeros((), dtype=g.dtype)),)
 
 
-def sum(input, dim=None, keepdim=False):
+def _numpy_spelling(op, dim, keepdim, axis, keepdims):
+    """PyTorch also accepts NumPy's keywords: ``axis`` for ``dim`` and ``keepdims`` for ``keepdim``."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; give one")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def sum(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
     check_tensor("sum", input)
+    dim, keepdim = _numpy_spelling("sum", dim, keepdim, axis, keepdims)
     return SumFn.apply(input, axes=_axes("sum", dim, input.ndim), keepdim=keepdim)
 
 
-def mean(input, dim=None, keepdim=False):
+def mean(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Mean over ``dim`` (an int, a tuple, or None for all elements)."""
     check_tensor("mean", input)
+    dim, keepdim = _numpy_spelling("mean", dim, keepdim, axis, keepdims)
     if input.dtype.kind != "f":
         raise TypeError(f"mean: expected a floating-point input, got dtype {input.dtype}")
     return MeanFn.apply(input, axes=_axes("mean", dim, input.ndim), keepdim=keepdim)
@@ -118,20 +131,21 @@ def _max_min(op, sign, input, dim, keepdim):
     return MaxResult(values, argmax(input * sign if sign < 0 else input, axis, keepdim))
 
 
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The largest element; with ``dim``, ``(values, indices)`` along ``dim`` as PyTorch."""
-    return _max_min("max", 1, input, dim, keepdim)
+    return _max_min("max", 1, input, *_numpy_spelling("max", dim, keepdim, axis, keepdims))
 
 
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The smallest element; with ``dim``, ``(values, indices)`` along ``dim`` as PyTorch."""
-    return _max_min("min", -1, input, dim, keepdim)
+    return _max_min("min", -1, input, *_numpy_spelling("min", dim, keepdim, axis, keepdims))
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the (first) largest element, over all elements or along ``dim``; no gradient."""
     check_tensor("argmax", input)
-    a = input.data
+    dim, keepdim = _numpy_spelling("argmax", dim, keepdim, axis, keepdims)
+    a = input.array
     if dim is None:
         return Tensor(a.reshape(-1).argmax())
     axis = normalize_dim("argmax", dim, input.ndim)

@@ -177,7 +177,7 @@ def raw_index(index):
     if isinstance(index, tuple):
         return tuple(raw_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return raw_index(Tensor(index))
     return index
@@ -238,3 +238,65 @@ def pad(input, pad, mode="constant", value=0.0):
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     return PadFn.apply(input, widths=tuple(widths), value=value)
+
+
+# ------------------------------------------------------------------ expand and meshgrid
+class ExpandFn(Function):
+    """out = a broadcast to ``shape`` (a contiguous copy).   da = g, which the engine sums back over the
+    broadcast axes to a's shape (``autograd.sum_to``): each input element receives the sum of the
+    gradients of all its copies."""
+
+    @staticmethod
+    def forward(ctx, a, *, shape):
+        xp = xp_of(a)
+        return xp.ascontiguousarray(xp.broadcast_to(a, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+def expand(input, *sizes):
+    """``input`` repeated along its size-1 axes (and new leading axes) to ``sizes``; -1 keeps a size."""
+    check_tensor("expand", input)
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {input.shape} to fewer dimensions {sizes}")
+    shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    for i, n in enumerate(input.shape):
+        if n != 1 and n != shape[lead + i]:
+            raise ValueError(f"expand: size {n} of dim {i} of shape {input.shape} cannot become {shape[lead + i]} "
+                             f"(target {sizes}); only size-1 dims expand")
+    if min(shape, default=1) < 0:
+        raise ValueError(f"expand: -1 is allowed only for existing dims, got {sizes} for shape {input.shape}")
+    return ExpandFn.apply(input, shape=shape)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors, as ``torch.meshgrid``: output i holds ``tensors[i]`` along axis i
+    (``indexing="ij"``, PyTorch's default) or with the first two axes swapped (``"xy"``, NumPy's
+    default). Differentiable: each grid is its vector reshaped and expanded (gradients sum back)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors:
+        raise ValueError("meshgrid: expected at least one tensor")
+    for t in tensors:
+        check_tensor("meshgrid", t, "every argument")
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-D or 1-D tensors, got shape {t.shape}")
+    sizes = [t.numel() for t in tensors]
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        axes[0], axes[1] = 1, 0  # x varies along columns, y along rows
+    shape = [0] * len(tensors)
+    for i, ax in enumerate(axes):
+        shape[ax] = sizes[i]
+    grids = []
+    for i, t in enumerate(tensors):
+        view_shape = [1] * len(tensors)
+        view_shape[axes[i]] = sizes[i]
+        grids.append(expand(reshape(t, *view_shape), *shape))
+    return tuple(grids)

@@ -68,7 +68,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, host_values) -> Tensor:
     """Write host values (any float dtype) into the tensor's array, in place, keeping dtype and device."""
     values = np.asarray(host_values).astype(tensor.dtype, copy=False)
-    tensor.data[...] = backend.to_device(values, tensor.device)
+    tensor.array[...] = backend.to_device(values, tensor.device)
     return tensor
 
 
@@ -90,7 +90,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     _check("constant_", tensor)
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 

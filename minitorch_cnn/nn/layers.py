@@ -187,9 +187,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -427,3 +427,121 @@ __all__ = [
     "Softmax",
     "Tanh",
 ]
+
+
+# ---------------------------------------------------------------- lazy layers
+class _LazyMixin:
+    """A layer whose input size is read from its first input, as PyTorch's ``Lazy*`` modules.
+
+    Until then its parameters (and, for batch norm, buffers) are empty placeholders — the same
+    Parameter objects that the materialised layer keeps, so an optimizer made before the first
+    forward updates them — and their device and dtype follow ``.to()`` as usual. The first
+    ``forward`` sets the size attribute, gives each placeholder its array, initialises it with the
+    ordinary class's ``reset_parameters``, and turns the module into that class
+    (``type(m) is nn.Conv2d`` afterwards, as in PyTorch), so later calls cost nothing extra.
+    """
+
+    cls_to_become: type = Module
+    _size_attr = ""
+
+    def _make_lazy(self):
+        for t in [*self._parameters.values(), *self._buffers.values()]:
+            if t is not None and t.ndim != 0:  # num_batches_tracked (0-D) keeps its value
+                t.array = backend.xp_of(t.array).empty((0,), t.dtype)
+        setattr(self, self._size_attr, 0)
+
+    def has_uninitialized_params(self) -> bool:
+        return getattr(self, self._size_attr) == 0
+
+    def _shapes(self, size):  # {name: shape} of the materialised parameters and buffers
+        raise NotImplementedError
+
+    def initialize_parameters(self, input):
+        """Give every placeholder its shape from ``input`` and initialise it; then become the ordinary class."""
+        _check_input(self, input, self._lazy_ndims)
+        size = input.shape[self._lazy_axis(input)]
+        setattr(self, self._size_attr, int(size))
+        for name, shape in self._shapes(int(size)).items():
+            t = self._parameters.get(name, self._buffers.get(name))
+            if t is not None:
+                t.array = backend.xp_of(t.array).empty(shape, t.dtype)
+        self.reset_parameters()
+        self.__class__ = self.cls_to_become
+
+    def forward(self, input):
+        cls = self.cls_to_become
+        if self.has_uninitialized_params():
+            self.initialize_parameters(input)
+        return cls.forward(self, input)
+
+
+class LazyLinear(_LazyMixin, Linear):
+    """``Linear`` with ``in_features`` read from the first input's last axis."""
+
+    cls_to_become = Linear
+    _size_attr = "in_features"
+    _lazy_ndims = None
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(1, out_features, bias, device, dtype)
+        self._make_lazy()
+
+    @staticmethod
+    def _lazy_axis(input):
+        return -1
+
+    def _shapes(self, size):
+        return {"weight": (self.out_features, size), "bias": (self.out_features,)}
+
+
+class LazyConv2d(_LazyMixin, Conv2d):
+    """``Conv2d`` with ``in_channels`` read from the first input ((N, C, H, W) or (C, H, W))."""
+
+    cls_to_become = Conv2d
+    _size_attr = "in_channels"
+    _lazy_ndims = (3, 4)
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                         device, dtype)
+        self._make_lazy()
+
+    @staticmethod
+    def _lazy_axis(input):
+        return 0 if input.ndim == 3 else 1
+
+    def _shapes(self, size):
+        if size % self.groups:
+            raise ValueError(f"{self!r}: input channels {size} are not divisible by groups={self.groups}")
+        return {"weight": (self.out_channels, size // self.groups, *self.kernel_size), "bias": (self.out_channels,)}
+
+
+class _LazyBatchNorm(_LazyMixin):
+    _size_attr = "num_features"
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype)
+        self._make_lazy()
+
+    @staticmethod
+    def _lazy_axis(input):
+        return 1
+
+    def _shapes(self, size):
+        return {name: (size,) for name in ("weight", "bias", "running_mean", "running_var")}
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """``BatchNorm2d`` with ``num_features`` read from the first input's channel axis (N, C, H, W)."""
+
+    cls_to_become = BatchNorm2d
+    _lazy_ndims = (4,)
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """``BatchNorm1d`` with ``num_features`` read from the first input's axis 1 ((N, C) or (N, C, L))."""
+
+    cls_to_become = BatchNorm1d
+    _lazy_ndims = (2, 3)

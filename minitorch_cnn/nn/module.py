@@ -83,7 +83,7 @@ def _addindent(text: str, spaces: int) -> str:
 def _array_of(value, key):
     """The values of a state-dict entry as an array: a Tensor's array, an array, or anything array-like."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if backend.is_array(value):
         return value
     try:
@@ -310,7 +310,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     # --------------------------------------------------- device and dtype moves
     def _apply_to_arrays(self, convert):
@@ -320,9 +320,9 @@ class Module:
                 for t in tensors.values():
                     if t is None:
                         continue
-                    t.data = convert(t.data)
+                    t.array = convert(t.array)
                     if t.grad is not None:
-                        t.grad.data = convert(t.grad.data)
+                        t.grad.array = convert(t.grad.array)
         return self
 
     def to(self, *args, **kwargs):
@@ -429,9 +429,9 @@ class Module:
             )
         for key, value in arrays.items():
             target = own[key]
-            xp = backend.xp_of(target.data)
+            xp = backend.xp_of(target.array)
             value = backend.to_device(value, target.device) if backend.is_array(value) else value
-            target.data[...] = xp.asarray(value).astype(target.dtype, copy=False)
+            target.array[...] = xp.asarray(value).astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- calling
