@@ -1,6 +1,6 @@
 """Every differentiable op, one family per file (exposed as ``minitorch_cnn.nn.functional``)."""
 
-from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .activation import hardtanh, log_softmax, relu, relu6, sigmoid, softmax, tanh
 from .conv import conv2d
 from .dropout import dropout
 from .elementwise import (
@@ -33,7 +33,7 @@ from .shape import cat, flatten, getitem, pad, permute, reshape, squeeze, stack,
 
 __all__ = [
     "abs", "add", "argmax", "cat", "clone", "cross_entropy", "div", "dropout", "eq", "exp", "flatten", "ge",
-    "getitem", "gt", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "mean", "min", "mse_loss",
-    "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
+    "getitem", "gt", "hardtanh", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "mean", "min", "mse_loss",
+    "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "relu6", "reshape", "sigmoid", "softmax", "sqrt",
     "squeeze", "stack", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view", "where",
 ]
