@@ -3,6 +3,8 @@
 * ``im2col`` / ``col2im`` (``kernels/im2col.py``): the column tensor of convolution and its
   adjoint; the column layout ``(N, C, kh, kw, Ho, Wo)`` is documented there, once.
 * max and sum pooling, forward and backward (``kernels/pooling.py``).
+* depthwise convolution (``groups = C = O``) computed directly, forward and backward
+  (``kernels/depthwise.py``).
 
 Each kernel has two paths with one contract: numba loops for NumPy arrays (the default; force the
 other with ``MINITORCH_CNN_KERNELS=generic``) and an array-generic path written with ``xp`` only,
@@ -28,6 +30,11 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(1)  # for this (the importing) thread; see above
 
+from .depthwise import (
+    depthwise_conv2d_backward_input,
+    depthwise_conv2d_backward_weight,
+    depthwise_conv2d_forward,
+)
 from .im2col import col2im, col2im_generic, col2im_numba, conv_out_size, im2col, im2col_generic, im2col_numba
 from .pooling import (
     max_pool2d_backward,
@@ -41,6 +48,9 @@ __all__ = [
     "col2im_generic",
     "col2im_numba",
     "conv_out_size",
+    "depthwise_conv2d_backward_input",
+    "depthwise_conv2d_backward_weight",
+    "depthwise_conv2d_forward",
     "im2col",
     "im2col_generic",
     "im2col_numba",

@@ -26,6 +26,7 @@ from minitorch_cnn.kernels import col2im, conv_out_size, im2col
 from ..autograd import Function
 from ..backend import xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
+from .depthwise import DepthwiseConv2d
 
 _memory_budget = 256 * 2**20  # bytes of column tensor per chunk
 
@@ -291,6 +292,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"{op}: kernel of size ({span_h}, {span_w}) (dilated) is larger than the padded input "
             f"({H + pads[0] + pads[1]}, {W + pads[2] + pads[3]}); input shape {input.shape}, padding {padding!r}"
         )
+    if groups == C == O > 1 and pads[0] == pads[1] and pads[2] == pads[3]:  # depthwise: its own kernel
+        return DepthwiseConv2d.apply(input, weight, bias, stride=stride, padding=pads[::2], dilation=dilation)
     return Conv2d.apply(input, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
 
 
