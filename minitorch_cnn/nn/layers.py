@@ -280,6 +280,9 @@ class ReLU6(Hardtanh):
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 6.0, inplace)
 
+    def forward(self, input):
+        return F.relu6(input)
+
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
 
