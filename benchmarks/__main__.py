@@ -10,6 +10,7 @@ in this process (their thread pools then meet: a secondary view, per op).
              plain PyTorch loop (the book's recipe, loading and test evaluation included)
   blas       NumPy sgemm on the conv's matrix sizes against torch.mm: the conv's lower bound here
   conv       conv2d N64 C64 32×32 k3 p1 O64 float32, forward + backward (and forward alone)
+  depthwise  MobileNetV2's depthwise 3×3 convs (groups = C), direct kernel and im2col path, fwd + bwd
   ops        each op family forward + backward at LeNet / ResNet-18 sizes
   lenet      one LeNet training step, batch 256
   resnet     one ResNet-18 training step, 96×96, batch 32 (at most --model-repeat timed steps)
@@ -28,7 +29,7 @@ import time
 
 from .harness import pin_threads
 
-DEFAULT_CASES = ("alone", "blas", "conv", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
+DEFAULT_CASES = ("alone", "blas", "conv", "depthwise", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
 ALL_CASES = DEFAULT_CASES + ("alone_epochs", "epochs")
 
 
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         harness.SETTLE_S = 0.0
 
     from .cases_models import case_epochs, case_lenet, case_resnet
-    from .cases_ops import case_blas, case_conv, case_ops, case_scaling
+    from .cases_ops import case_blas, case_conv, case_depthwise, case_ops, case_scaling
     from .cases_proc import case_alone, case_alone_epochs, case_firststep, case_memory
     from .harness import Skipped, machine_info, print_rows, write_json
 
@@ -97,6 +98,7 @@ def main(argv=None) -> int:
         "alone_epochs": (case_alone_epochs, "LeNet epochs end to end, each engine alone (process wall time)"),
         "blas": (case_blas, "BLAS: NumPy sgemm vs torch.mm on the conv's matrices (ours = NumPy)"),
         "conv": (case_conv, "conv2d layer, float32"),
+        "depthwise": (case_depthwise, "depthwise conv2d (groups = C), float32"),
         "ops": (case_ops, "op families, forward + backward"),
         "lenet": (case_lenet, "LeNet training step"),
         "resnet": (case_resnet, "ResNet-18 training step"),

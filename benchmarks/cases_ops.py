@@ -113,6 +113,47 @@ def case_conv(args) -> list[Row]:
     return rows
 
 
+def depthwise_case(N, C, H, s, label=None, note="") -> OpCase:
+    """A 3×3 depthwise conv (groups = C = O, padding 1, bias-free as in MobileNetV2), forward + backward."""
+    rng = _rng()
+    x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+    w = (rng.standard_normal((C, 1, 3, 3), dtype=np.float32) / np.float32(3.0)).astype(np.float32)
+    Ho = out_size(H, 3, s, 1)
+    return OpCase(
+        (label or f"depthwise N{N} C{C} {H}x{H} k3 s{s} p1") + " fwd+bwd",
+        [(x, True), (w, True)],
+        lambda F, x, w: F.conv2d(x, w, None, stride=s, padding=1, groups=C),
+        lambda tF, x, w: tF.conv2d(x, w, None, stride=s, padding=1, groups=C),
+        flops=conv_flops(N, C, C, Ho, Ho, 3, 3, groups=C),
+        note=note,
+    )
+
+
+def case_depthwise(args) -> list[Row]:
+    """MobileNetV2's depthwise 3×3 layers (groups = C): the direct kernel conv2d uses, against PyTorch,
+    and the same layer through the im2col path (G products of a 1×9 row), which conv2d used before."""
+    from minitorch_cnn.functional.conv import Conv2d
+
+    if args.quick:
+        shapes = [(2, 8, 8, 1, None), (2, 8, 8, 2, None)]
+    else:  # mobilenet_v2_small at 28x28, batch 32; mobilenet_v2 at 224, batch 8
+        shapes = [(32, 144, 28, 1, "depthwise small-net N32 C144 28x28 s1"),
+                  (32, 192, 14, 1, "depthwise small-net N32 C192 14x14 s1"),
+                  (32, 576, 7, 1, "depthwise small-net N32 C576 7x7 s1"),
+                  (8, 96, 112, 2, "depthwise 224-net N8 C96 112x112 s2"),
+                  (8, 144, 56, 1, "depthwise 224-net N8 C144 56x56 s1")]  # fmt: skip
+    rows = []
+    for N, C, H, s, label in shapes:
+        case = depthwise_case(N, C, H, s, label, note="direct kernel (kernels/depthwise.py)")
+        rows.append(run_op_case(case, "depthwise", args.repeat, args.warmup))
+        im2col = depthwise_case(N, C, H, s, (label or f"depthwise N{N} C{C} {H}x{H} k3 s{s} p1") + " IM2COL path",
+                                note="Conv2d.apply: one 1x9 @ 9x(N*L) product per group")
+        im2col.ours = lambda F, x, w, s=s, C=C: Conv2d.apply(x, w, None, stride=(s, s), padding=(1, 1, 1, 1),
+                                                             dilation=(1, 1), groups=C)  # fmt: skip
+        rows.append(run_op_case(im2col, "depthwise", args.repeat, args.warmup))
+    return rows
+
+
 def op_cases(quick: bool) -> list[OpCase]:
     import torch
 

@@ -6,6 +6,8 @@
   adjoint; the column layout ``(C, kh, kw, N, Ho, Wo)`` is documented there, once.
 * max and sum pooling, forward and backward (``kernels/pooling.py``).
 * the activations' backward passes, fused into one pass each (``kernels/activation.py``).
+* depthwise convolution (``groups = C = O``) computed directly, forward and backward
+  (``kernels/depthwise.py``).
 
 Each kernel has three paths with one contract: numba loops for NumPy arrays (the default), CUDA
 kernels for CuPy arrays (``kernels/cuda.py``), and an array-generic path written with ``xp`` only
@@ -36,6 +38,11 @@ if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 
 from .activation import relu_backward, sigmoid_backward
+from .depthwise import (
+    depthwise_conv2d_backward_input,
+    depthwise_conv2d_backward_weight,
+    depthwise_conv2d_forward,
+)
 from .im2col import col2im, col2im_generic, col2im_numba, im2col, im2col_generic, im2col_numba
 from .pooling import (
     max_pool2d_backward,
@@ -52,6 +59,9 @@ __all__ = [
     "col2im_numba",
     "conv_out_size",
     "default_threads",
+    "depthwise_conv2d_backward_input",
+    "depthwise_conv2d_backward_weight",
+    "depthwise_conv2d_forward",
     "im2col",
     "im2col_generic",
     "im2col_numba",

@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run NET once on a random input and print its layers' output shapes.")
     p.add_argument("net", metavar="NET", choices=models.MODELS, help="one of: " + ", ".join(models.MODELS))
     p.add_argument("--input", metavar="SHAPE", help="input shape NxCxHxW (default: the net's, e.g. 1x1x28x28)")
+    p.add_argument("--num-classes", type=_positive_int, default=10, metavar="K",
+                   help="classes of the net's output (default 10; 1000 for the ImageNet layouts)")
 
     p = sub.add_parser("show", help="draw what a trained net learned: filters, feature maps, confusion matrix",
                        description="From the last checkpoint of RUN_DIR, write filters.png (the first conv's "
@@ -158,7 +160,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_summary(args) -> int:
     shape = models.parse_shape(args.input) if args.input else models.default_input_shape(args.net)
-    net = models.get_model(args.net, in_channels=shape[1] if len(shape) == 4 else 1)
+    net = models.get_model(args.net, in_channels=shape[1] if len(shape) == 4 else 1, num_classes=args.num_classes)
     print(models.summarize(net, shape))
     return 0
 

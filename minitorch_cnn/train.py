@@ -79,6 +79,17 @@ RECIPES = {
     "resnet18": {"lr": 0.05, "batch_size": 256, "resize": 96},
     "resnet34": {"lr": 0.05, "batch_size": 256, "resize": 96},
     "densenet": {"lr": 0.1, "batch_size": 256, "resize": 96},
+    "nin": {"lr": 0.1, "batch_size": 128, "resize": 224},  # the book's (sec. 8.3)
+    # not the book's (it has none of these): torchvision's init (init "default"), SGD with momentum; the
+    # _small variants at Fashion-MNIST's own 28x28, the others at their 224. MobileNetV2: torchvision's
+    # reference recipe (lr 0.045 at batch 256, weight decay 4e-5) with the lr scaled to batch 128
+    "squeezenet1_1": {"lr": 0.01, "momentum": 0.9, "batch_size": 128, "resize": 224, "init": "default"},
+    "squeezenet1_1_small": {"lr": 0.01, "momentum": 0.9, "batch_size": 128, "resize": None, "init": "default"},
+    "mobilenet_v2": {"lr": 0.02, "momentum": 0.9, "weight_decay": 4e-5, "batch_size": 128, "resize": 224,
+                     "init": "default"},
+    "mobilenet_v2_small": {"lr": 0.02, "momentum": 0.9, "weight_decay": 4e-5, "batch_size": 128, "resize": None,
+                           "init": "default"},
+    "se_resnet18": {"lr": 0.05, "batch_size": 256, "resize": 96},  # ResNet-18's
 }
 
 # What defines a run. Changing one of RUN_KEYS on --resume would silently make another run.

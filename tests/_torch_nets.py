@@ -1,7 +1,12 @@
 """The seeds' nets written with real PyTorch: the reference our ``minitorch_cnn.models`` are checked against.
 
 Each builder is the seed's model-definition code (``../shared/seeds/``), kept as written except
-for parameters (input channels, classes) and line breaks. Test-only: the package never imports torch.
+for parameters (input channels, classes) and line breaks. The later nets (NiN, SqueezeNet 1.1,
+MobileNetV2, SE-ResNet-18) are not in the seeds: NiN is the book's, SqueezeNet and MobileNetV2 are
+written here from torchvision's documented architecture (its module names, so the state-dict keys
+are torchvision's; torchvision itself is not installed), SE-ResNet-18 is the book's ResNet-18 with
+torchvision's ``SqueezeExcitation`` (fc1, fc2 as 1×1 convs) on each residual branch.
+Test-only: the package never imports torch.
 """
 
 import torch
@@ -296,6 +301,151 @@ def densenet():
     return net
 
 
+# ------------------------------------------------------------------ NiN (book)
+def nin_block(in_channels, out_channels, kernel_size, strides, padding):
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())  # fmt: skip
+
+
+def nin():
+    return nn.Sequential(
+        nin_block(1, 96, kernel_size=11, strides=4, padding=0),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(96, 256, kernel_size=5, strides=1, padding=2),
+        nn.MaxPool2d(3, stride=2),
+        nin_block(256, 384, kernel_size=3, strides=1, padding=1),
+        nn.MaxPool2d(3, stride=2),
+        nn.Dropout(0.5),
+        nin_block(384, 10, kernel_size=3, strides=1, padding=1),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten())  # fmt: skip
+
+
+# ------------------------------------------------------------------ SqueezeNet 1.1 (torchvision's layout)
+class Fire(nn.Module):
+    def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes):
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze_planes, expand3x3_planes, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)  # fmt: skip
+
+
+class SqueezeNet11(nn.Module):
+    def __init__(self, in_channels=3, num_classes=1000, small_input=False):
+        super().__init__()
+        stem = (nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1) if small_input
+                else nn.Conv2d(in_channels, 64, kernel_size=3, stride=2))  # fmt: skip
+        self.features = nn.Sequential(
+            stem, nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(64, 16, 64, 64), Fire(128, 16, 64, 64),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256), Fire(512, 64, 256, 256))  # fmt: skip
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=0.5), nn.Conv2d(512, num_classes, kernel_size=1), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)))  # fmt: skip
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+# ------------------------------------------------------------------ MobileNetV2 (torchvision's layout)
+class Conv2dNormActivation(nn.Sequential):
+    def __init__(self, inp, oup, kernel_size=3, stride=1, groups=1):
+        super().__init__(
+            nn.Conv2d(inp, oup, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(oup), nn.ReLU6(inplace=True))  # fmt: skip
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = int(round(inp * expand_ratio))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = [Conv2dNormActivation(inp, hidden, kernel_size=1)] if expand_ratio != 1 else []
+        layers += [Conv2dNormActivation(hidden, hidden, stride=stride, groups=hidden),
+                   nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]  # fmt: skip
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    def __init__(self, in_channels=3, num_classes=1000, small_input=False):
+        super().__init__()
+        setting = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
+                   [6, 320, 1, 1]]  # fmt: skip
+        if small_input:
+            setting[1][3] = 1
+        features = [Conv2dNormActivation(in_channels, 32, stride=1 if small_input else 2)]
+        inp = 32
+        for t, c, n, s in setting:
+            for i in range(n):
+                features.append(InvertedResidual(inp, c, s if i == 0 else 1, expand_ratio=t))
+                inp = c
+        features.append(Conv2dNormActivation(inp, 1280, kernel_size=1))
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Sequential(nn.Dropout(p=0.2), nn.Linear(1280, num_classes))
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ------------------------------------------------------------------ SE-ResNet-18 (book's ResNet-18 + SE)
+class SqueezeExcitation(nn.Module):
+    def __init__(self, input_channels, squeeze_channels):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = nn.Sigmoid()
+
+    def forward(self, x):
+        return x * self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+
+
+class SEResidual(Residual):
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+        super().__init__(input_channels, num_channels, use_1x1conv, strides)
+        self.se = SqueezeExcitation(num_channels, num_channels // 16)
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = self.se(self.bn2(self.conv2(Y)))
+        if self.conv3:
+            X = self.conv3(X)
+        return F.relu(Y + X)
+
+
+def se_resnet18():
+    def block(cin, cout, n, first=False):
+        return [SEResidual(cin, cout, use_1x1conv=True, strides=2) if i == 0 and not first else SEResidual(cout, cout)
+                for i in range(n)]  # fmt: skip
+
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))  # fmt: skip
+    return nn.Sequential(b1, nn.Sequential(*block(64, 64, 2, first=True)), nn.Sequential(*block(64, 128, 2)),
+                         nn.Sequential(*block(128, 256, 2)), nn.Sequential(*block(256, 512, 2)),
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))  # fmt: skip
+
+
 BUILDERS = {
     "lenet": lenet,
     "lenet_relu": lambda: lenet(first_relu=True),
@@ -308,4 +458,10 @@ BUILDERS = {
     "resnet18": resnet18,
     "resnet34": resnet34,
     "densenet": densenet,
+    "nin": nin,
+    "squeezenet1_1": SqueezeNet11,  # 3 channels, 1000 classes, as torchvision's
+    "squeezenet1_1_small": lambda: SqueezeNet11(1, 10, small_input=True),
+    "mobilenet_v2": MobileNetV2,  # 3 channels, 1000 classes, as torchvision's
+    "mobilenet_v2_small": lambda: MobileNetV2(1, 10, small_input=True),
+    "se_resnet18": se_resnet18,
 }

@@ -151,6 +151,10 @@ def test_summary_and_bench(capsys):
     assert code == 0 and "input 2x1x28x28 -> output 2x10" in stdout
     code, _, err = run(["summary", "lenet", "--input", "1xAx28"], capsys)
     assert code == 1 and "input shape" in err
+    code, stdout, _ = run(["summary", "squeezenet1_1", "--input", "1x3x224x224", "--num-classes", "1000"], capsys)
+    assert code == 0 and "input 1x3x224x224 -> output 1x1000" in stdout and "total parameters: 1,235,496" in stdout
+    code, stdout, _ = run(["summary", "mobilenet_v2_small"], capsys)
+    assert code == 0 and "input 1x1x28x28 -> output 1x10" in stdout and "1x1280x4x4" in stdout
     code, stdout, _ = run(["bench"], capsys)
     assert code == 0 and "python -m benchmarks" in stdout
 
@@ -163,7 +167,11 @@ def test_python_dash_m_works_the_same():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("net", ["alexnet", "vgg11_small", "googlenet", "resnet18", "densenet"])
+@pytest.mark.parametrize(
+    "net",
+    ["alexnet", "vgg11_small", "googlenet", "resnet18", "densenet", "nin", "squeezenet1_1", "squeezenet1_1_small",
+     "mobilenet_v2", "mobilenet_v2_small", "se_resnet18"],
+)  # fmt: skip
 def test_every_other_net_trains_from_the_cli_with_decreasing_loss(net, fake_data, tmp_path, capsys):
     """Four steps of each big net from the command line with its book recipe (SGD, the book's lr), at
     its own input size (the fake 28×28 images resized as the book does): one batch of the same 8

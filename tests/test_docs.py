@@ -50,7 +50,15 @@ def test_readme_parameter_counts_are_the_models():
     from minitorch_cnn import models
 
     rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \| `minitorch-cnn summary \1` \|$", README.read_text(), flags=re.M)
-    assert len(rows) == 6
+    assert len(rows) == 8
     for name, count in rows:
         net = models.get_model(name)
         assert sum(p.array.size for p in net.parameters()) == int(count.replace(",", "")), name
+    # the ImageNet layouts: the count at 3 channels / 1000 classes, then at 1 channel / 10 classes
+    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) at 3×224×224 and 1000 classes \(([\d,]+) at 1 channel and 10\) \| "
+                      r"`minitorch-cnn summary \1 --input 1x3x224x224 --num-classes 1000` \|$", README.read_text(), flags=re.M)
+    assert [r[0] for r in rows] == ["squeezenet1_1", "mobilenet_v2"]
+    for name, full, small in rows:
+        for (c, k), count in (((3, 1000), full), ((1, 10), small)):
+            net = models.get_model(name, in_channels=c, num_classes=k)
+            assert sum(p.array.size for p in net.parameters()) == int(count.replace(",", "")), (name, c, k)

@@ -1,4 +1,4 @@
-"""Activations (relu, sigmoid, tanh, softmax, log_softmax) and dropout.
+"""Activations (relu, relu6 / hardtanh, sigmoid, tanh, softmax, log_softmax) and dropout.
 
 Oracles: gradcheck over hypothesis shapes, plain per-element / per-row loops, PyTorch.
 """
@@ -56,6 +56,64 @@ def test_saturating_activations_stay_finite_for_huge_inputs_as_torch(op):
     a = np.array([-1e4, -800.0, -30.0, 0.0, 30.0, 800.0, 1e4])
     out = check_against_torch(POINTWISE[op][0], POINTWISE[op][1], [a])
     assert np.isfinite(out.numpy()).all()
+
+
+# ------------------------------------------------------------------ hardtanh, relu6
+CLIPS = {  # name: (ours, PyTorch's, (lo, hi)) -- the range the definition below clips to
+    "relu6": (F.relu6, torch.nn.functional.relu6, (0.0, 6.0)),
+    "hardtanh": (F.hardtanh, torch.nn.functional.hardtanh, (-1.0, 1.0)),
+    "hardtanh(-0.5, 2.5)": (
+        lambda x: F.hardtanh(x, -0.5, 2.5), lambda t: torch.nn.functional.hardtanh(t, -0.5, 2.5), (-0.5, 2.5)
+    ),
+}
+
+
+def _clip_loop(a, lo, hi):
+    """The definition, one element at a time: lo below the range, hi above it, the value inside."""
+    out = np.empty_like(a)
+    for idx in np.ndindex(a.shape):
+        v = float(a[idx])
+        out[idx] = lo if v < lo else hi if v > hi else v
+    return out
+
+
+@pytest.mark.parametrize("op", CLIPS)
+@given(a=arrays(low=-8, high=8))
+def test_clips_against_torch_a_loop_and_gradcheck(op, a):
+    ours, theirs, (lo, hi) = CLIPS[op]
+    out = check_against_torch(ours, theirs, [a])
+    np.testing.assert_array_equal(out.numpy(), _clip_loop(a, lo, hi))
+    assert gradcheck(ours, [mt.Tensor(away_from(a, (lo, hi)), requires_grad=True)])
+
+
+def test_clip_gradient_is_zero_at_both_ends_as_torch():
+    a = np.array([-1.0, 0.0, 0.5, 6.0, 7.0, -0.0, 5.999])
+    x = mt.Tensor(a, requires_grad=True)
+    F.relu6(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 1, 0, 0, 0, 1])
+    check_against_torch(F.relu6, torch.nn.functional.relu6, [a])
+    check_against_torch(F.hardtanh, torch.nn.functional.hardtanh, [np.array([-1.0, 1.0, 0.0, -2.0, 0.99])])
+
+
+def test_clip_layers_match_their_functions_and_torch_reprs():
+    a = np.linspace(-8, 8, 33).reshape(3, 11)
+    check_against_torch(mt.nn.ReLU6(), torch.nn.ReLU6(), [a])
+    check_against_torch(mt.nn.Hardtanh(-2, 3), torch.nn.Hardtanh(-2, 3), [a])
+    assert repr(mt.nn.ReLU6(inplace=True)) == "ReLU6(inplace=True)"
+    assert repr(mt.nn.Hardtanh(-2.0, 3.0)) == "Hardtanh(min_val=-2.0, max_val=3.0)"
+    y = F.relu6(mt.ones(2, 3, dtype=mt.float32) * 9)
+    assert y.dtype == np.float32 and (y.numpy() == 6).all()
+
+
+def test_clip_bad_arguments_name_the_op():
+    with pytest.raises(TypeError, match=r"relu6: expected a floating-point input.*got dtype int64"):
+        F.relu6(mt.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"hardtanh: expected min_val <= max_val, got min_val=2 and max_val=1"):
+        F.hardtanh(mt.ones(2), 2, 1)
+    with pytest.raises(TypeError, match=r"hardtanh: expected max_val to be a number, got 'x'"):
+        F.hardtanh(mt.ones(2), 0, "x")
+    with pytest.raises(ValueError, match=r"Hardtanh: expected min_val <= max_val"):
+        mt.nn.Hardtanh(1, 0)
 
 
 def _softmax_loop(a, axis):

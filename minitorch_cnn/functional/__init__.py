@@ -1,6 +1,6 @@
 """Every differentiable op, one family per file (exposed as ``minitorch_cnn.nn.functional``)."""
 
-from .activation import log_softmax, relu, sigmoid, softmax, tanh
+from .activation import hardtanh, log_softmax, relu, relu6, sigmoid, softmax, tanh
 from .conv import conv2d
 from .dropout import dropout
 from .elementwise import (
@@ -52,8 +52,8 @@ from .shape import (
 __all__ = [
     "abs", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "argmax", "avg_pool2d", "batch_norm", "bmm", "cat",
     "clone", "conv2d", "cos", "cosh", "cross_entropy", "div", "dropout", "eq", "exp", "expand", "flatten", "ge",
-    "getitem", "gt", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "meshgrid",
-    "min", "mse_loss", "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
-    "sinh", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "to", "transpose", "unsqueeze", "view",
-    "where",
+    "getitem", "gt", "hardtanh", "le", "linear", "log", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean",
+    "meshgrid", "min", "mse_loss", "mul", "ne", "neg", "nll_loss", "pad", "permute", "pow", "relu", "relu6",
+    "reshape", "sigmoid", "sin", "sinh", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "to",
+    "transpose", "unsqueeze", "view", "where",
 ]

@@ -1,4 +1,4 @@
-"""Activations: relu, sigmoid, tanh, softmax, log_softmax (stable for logits of ±1e4)."""
+"""Activations: relu, relu6 / hardtanh, sigmoid, tanh, softmax, log_softmax (stable for logits of ±1e4)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,26 @@ class ReLUFn(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return (relu_backward(g, out),)  # one fused pass (kernels/activation.py)
+
+
+class HardtanhFn(Function):
+    """out = clip(a, lo, hi) = min(max(a, lo), hi).   da = g where lo < a < hi, else 0.
+
+    At the two kinks (a = lo or a = hi) the gradient is 0, as PyTorch's ``hardtanh_backward``;
+    ReLU6 is the case lo = 0, hi = 6 (MobileNetV2's activation: a ReLU whose output stays in a
+    range that low-precision arithmetic can hold). Backward keeps only the boolean mask.
+    """
+
+    @staticmethod
+    def forward(ctx, a, *, lo, hi):
+        xp = xp_of(a)
+        ctx.save_for_backward((a > lo) & (a < hi))  # one byte per element
+        return xp.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved_tensors
+        return (g * inside,)
 
 
 class SigmoidFn(Function):
@@ -106,6 +126,24 @@ class SoftmaxFn(Function):
 def relu(input, inplace=False):
     """max(input, 0). ``inplace`` is accepted for PyTorch compatibility; a new tensor is returned."""
     return ReLUFn.apply(check_float("relu", input))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clip(input, min_val, max_val), as ``torch.nn.functional.hardtanh``; the gradient is 1 strictly
+    inside the range and 0 outside and at its ends. ``inplace`` is accepted; a new tensor is returned."""
+    check_float("hardtanh", input)
+    for name, v in (("min_val", min_val), ("max_val", max_val)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise TypeError(f"hardtanh: expected {name} to be a number, got {v!r}")
+    if max_val < min_val:
+        raise ValueError(f"hardtanh: expected min_val <= max_val, got min_val={min_val} and max_val={max_val}")
+    return HardtanhFn.apply(input, lo=min_val, hi=max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(input, 0), 6) = hardtanh(input, 0, 6), as ``torch.nn.functional.relu6``."""
+    check_float("relu6", input)
+    return HardtanhFn.apply(input, lo=0.0, hi=6.0)
 
 
 def sigmoid(input):

@@ -20,6 +20,7 @@ from minitorch_cnn.kernels import Window, col2im, im2col
 from ..autograd import Function
 from ..backend import get_conv_memory_budget, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
+from .depthwise import DepthwiseConv2dFn
 
 
 class Conv2dFn(Function):
@@ -223,6 +224,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"{op}: kernel of size ({span_h}, {span_w}) (dilated) is larger than the padded input "
             f"({H + pads[0] + pads[1]}, {W + pads[2] + pads[3]}); input shape {input.shape}, padding {padding!r}"
         )
+    if groups == C == O > 1 and pads[0] == pads[1] and pads[2] == pads[3]:  # depthwise: its own kernel
+        return DepthwiseConv2dFn.apply(input, weight, bias, stride=stride, padding=pads[::2], dilation=dilation)
     top, bottom, left, right = pads
     extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right
     window = Window.fit((H + extra[0], W + extra[1]), (kh, kw), stride, (top, left), dilation)

@@ -1,4 +1,4 @@
-"""The six classic nets, one file each, with factories by name.
+"""The classic nets (the six of the seeds, then NiN, SqueezeNet, MobileNetV2, SE-ResNet), one file each, with factories by name.
 
 ``get_model(name, in_channels=1, num_classes=10, **kw)`` builds one of ``MODELS``;
 ``INPUT_SIZES[name]`` is the (H, W) it is trained and summarised at by default.
@@ -10,7 +10,11 @@ from .alexnet import alexnet
 from .densenet import densenet
 from .googlenet import googlenet
 from .lenet import init_xavier_, lenet, lenet_bn, lenet_bn_relu, lenet_relu
+from .mobilenet import mobilenet_v2, mobilenet_v2_small
+from .nin import nin
 from .resnet import resnet18, resnet34
+from .se_resnet import se_resnet18
+from .squeezenet import squeezenet1_1, squeezenet1_1_small
 from .summary import parse_shape, summarize
 from .vgg import vgg11, vgg11_small
 
@@ -26,6 +30,12 @@ _FACTORIES = {
     "resnet18": resnet18,
     "resnet34": resnet34,
     "densenet": densenet,
+    "nin": nin,
+    "squeezenet1_1": squeezenet1_1,
+    "squeezenet1_1_small": squeezenet1_1_small,
+    "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v2_small": mobilenet_v2_small,
+    "se_resnet18": se_resnet18,
 }
 
 MODELS = tuple(_FACTORIES)
@@ -43,6 +53,12 @@ INPUT_SIZES = {
     "resnet18": 96,
     "resnet34": 224,
     "densenet": 96,
+    "nin": 224,
+    "squeezenet1_1": 224,
+    "squeezenet1_1_small": 28,  # the small-input variants: Fashion-MNIST's own size
+    "mobilenet_v2": 224,
+    "mobilenet_v2_small": 28,
+    "se_resnet18": 96,
 }
 
 
@@ -76,9 +92,15 @@ __all__ = [
     "lenet_bn",
     "lenet_bn_relu",
     "lenet_relu",
+    "mobilenet_v2",
+    "mobilenet_v2_small",
+    "nin",
     "parse_shape",
     "resnet18",
     "resnet34",
+    "se_resnet18",
+    "squeezenet1_1",
+    "squeezenet1_1_small",
     "summarize",
     "vgg11",
     "vgg11_small",

@@ -251,6 +251,35 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
 
+class Hardtanh(Module):
+    """clip(input, min_val, max_val) elementwise (``F.hardtanh``)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if max_val < min_val:
+            raise ValueError(f"Hardtanh: expected min_val <= max_val, got min_val={min_val} and max_val={max_val}")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """min(max(input, 0), 6) elementwise (``F.relu6``), MobileNetV2's activation."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def forward(self, input):
+        return F.relu6(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
 class Sigmoid(Module):
     def forward(self, input):
         return F.sigmoid(input)
@@ -418,11 +447,13 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
+    "Hardtanh",
     "Identity",
     "Linear",
     "MSELoss",
     "MaxPool2d",
     "ReLU",
+    "ReLU6",
     "Sigmoid",
     "Softmax",
     "Tanh",
