@@ -89,6 +89,15 @@ def test_pow_with_a_scalar_exponent_against_torch(exponent):
     check_against_torch(lambda x: x**exponent, lambda t: t**exponent, [a])
 
 
+def test_pow_gradients_at_base_zero_and_negative_bases_as_torch():
+    """d(a^b)/db = a^b·log(a): at a = 0 it is 0 for b >= 0 (PyTorch masks 0·(−inf)) and −inf for
+    b < 0; for a < 0 it is NaN. d(a^b)/da at a = 0 follows b·a^(b−1) (0 for b = 0 or b > 1)."""
+    a = np.array([0.0, 0.0, 0.0, 0.0, 0.0, -2.0, -2.0, 2.0, 0.5])
+    b = np.array([2.0, 0.0, 0.5, 1.0, -1.0, 2.0, 0.5, 3.0, -1.5])
+    with np.errstate(all="ignore"):
+        check_against_torch(F.pow, torch.pow, [a, b])
+
+
 @pytest.mark.parametrize(
     "expr",
     [lambda x: 2.0 - x, lambda x: 3.0 / x, lambda x: 2.0**x, lambda x: 1.5 + x, lambda x: -2.0 * x,

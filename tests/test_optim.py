@@ -186,3 +186,63 @@ def test_training_a_model_end_to_end_with_model_parameters():
         first = first if first is not None else float(loss.item())
     assert float(loss.item()) < 0.7 * first
     assert all(p.dtype == np.float32 and p.grad_fn is None for p in net.parameters())
+
+
+# ---------------------------------------------------------------- bugs the tests above cannot see
+def _autograd_run(make_ours, make_ref, steps, *, zero_set_to_none=None, accumulate=1):
+    """Train one weight vector on a fixed quadratic through autograd (our backward fills ``.grad``)
+    and compare with PyTorch after every step. ``zero_set_to_none``: None = never zero the
+    gradients (they accumulate over the run), else ``zero_grad(set_to_none=...)`` before each step's
+    ``accumulate`` backward passes."""
+    gen = np.random.default_rng(7)
+    w0 = gen.standard_normal(6)
+    target = gen.standard_normal(6)
+    ours = nn.Parameter(mt.tensor(w0.copy()))
+    ref = torch.nn.Parameter(torch.tensor(w0.copy()))
+    opt, ref_opt = make_ours([ours]), make_ref([ref])
+    for step in range(steps):
+        if zero_set_to_none is not None:
+            opt.zero_grad(set_to_none=zero_set_to_none)
+            ref_opt.zero_grad(set_to_none=zero_set_to_none)
+        for k in range(accumulate):
+            scale = 1.0 + 0.25 * k
+            (((ours - mt.tensor(target)) ** 2).sum() * scale).backward()
+            (((ref - torch.tensor(target)) ** 2).sum() * scale).backward()
+        opt.step()
+        ref_opt.step()
+        np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"after step {step + 1}")
+    return opt, ours
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("zero", [False, True, None], ids=["zero_grad-set_to_none=False", "zero_grad", "accumulate"])
+def test_sgd_momentum_buffer_is_its_own_array_as_torch(zero, nesterov):
+    """The momentum buffer must not share memory with the gradient: ``zero_grad(set_to_none=False)``
+    zeroes the gradient in place and backward adds into it in place; a buffer aliasing it would change too."""
+    kw = dict(lr=0.01, momentum=0.9, nesterov=nesterov)
+    opt, p = _autograd_run(lambda ps: optim.SGD(ps, **kw), lambda ps: torch.optim.SGD(ps, **kw), steps=6,
+                           zero_set_to_none=zero, accumulate=2)
+    buf = opt.state[p]["momentum_buffer"]
+    assert not np.shares_memory(buf, p.grad.data)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-6])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_eps_is_added_after_the_bias_correction_as_torch(scale, amsgrad):
+    """With gradients small beside eps, the denominator is eps-dominated, so whether eps is added to
+    sqrt(v) before or after dividing by sqrt(1 - beta2^t) changes the step by a large factor."""
+    gen = np.random.default_rng(3)
+    w0 = gen.standard_normal(5)
+    grads = [scale * gen.standard_normal(5) for _ in range(4)]
+    ours = nn.Parameter(mt.tensor(w0.copy()))
+    ref = torch.nn.Parameter(torch.tensor(w0.copy()))
+    opt = optim.Adam([ours], lr=0.1, amsgrad=amsgrad)
+    ref_opt = torch.optim.Adam([ref], lr=0.1, amsgrad=amsgrad, foreach=False)
+    for g in grads:
+        ours.grad = mt.tensor(g.copy())
+        ref.grad = torch.tensor(g.copy())
+        opt.step()
+        ref_opt.step()
+        moved, ref_moved = ours.numpy() - w0, ref.detach().numpy() - w0
+        np.testing.assert_allclose(moved, ref_moved, rtol=1e-9, atol=0)
