@@ -1,6 +1,7 @@
 """minitorch_cnn: a small, readable tensor engine with autograd and classic CNNs (``import minitorch_cnn as mt``)."""
 
-from . import functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, torch.optim.SGD
+# _source_tree first: from a clone's root it maps the top-level kernels/ folder to minitorch_cnn.kernels
+from . import _source_tree, functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
     cuda_is_available,
