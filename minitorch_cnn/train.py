@@ -26,9 +26,11 @@ training tool needs around it:
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,10 +39,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import backend, models, optim
+from ._fileio import FileWriteError, FolderLock, atomic_write_bytes, clean_leftovers, write_new_file
 from .autograd import no_grad
 from .checkpoint import (
     CheckpointError,
-    atomic_write_bytes,
     latest_checkpoint,
     load_checkpoint,
     read_checkpoint,
@@ -53,6 +55,7 @@ __all__ = [
     "History",
     "NonFiniteLossError",
     "RECIPES",
+    "RunFolderError",
     "build_loaders",
     "build_model",
     "build_optimizer",
@@ -93,7 +96,13 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the epoch and step and the last good checkpoint."""
+    """The loss became NaN or infinite; the message names the epoch and step, the likely causes and the
+    last good checkpoint."""
+
+
+class RunFolderError(OSError):
+    """The run folder cannot be used or written (a file, read-only, disk full, another run holds it);
+    the message is one line naming the file and the cause, and the last complete checkpoint."""
 
 
 # ---------------------------------------------------------------------------- configs
@@ -129,9 +138,16 @@ def check_config(config: dict) -> dict:
     if isinstance(c["seed"], bool) or not isinstance(c["seed"], int) or c["seed"] < 0:
         raise ValueError(f"seed must be a non-negative integer, got {c['seed']!r}")
     for key in ("lr", "momentum", "weight_decay"):
-        if not isinstance(c[key], (int, float)) or not math.isfinite(c[key]) or c[key] < 0:
+        if isinstance(c[key], bool) or not isinstance(c[key], (int, float)) or not math.isfinite(c[key]) \
+                or c[key] < 0:
             raise ValueError(f"{key} must be a finite number >= 0, got {c[key]!r}")
         c[key] = float(c[key])
+    if c["momentum"] >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got {c['momentum']!r}: with 1 or more every step adds "
+                         "at least the whole previous one, so the steps grow without bound")
+    if c["optimizer"] != "sgd" and c["momentum"] != 0:
+        raise ValueError(f"momentum is a setting of sgd, not of {c['optimizer']} (which keeps its own moving "
+                         f"averages); got momentum {c['momentum']!r}")
     if c["resize"] is not None and (isinstance(c["resize"], bool) or not isinstance(c["resize"], int)
                                     or c["resize"] < 1):
         raise ValueError(f"resize must be a positive integer (pixels) or None, got {c['resize']!r}")
@@ -186,8 +202,29 @@ def build_optimizer(config: dict, params):
     raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
 
 
+def describe_optimizer(optimizer) -> str:
+    """``sgd lr 0.9, momentum 0, weight decay 0``: the optimizer's name and the settings of its first group."""
+    group = optimizer.param_groups[0]
+    keys = {"SGD": ("lr", "momentum", "dampening", "nesterov", "weight_decay"),
+            "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad")}.get(type(optimizer).__name__, ("lr",))
+    shown = []
+    for k in keys:
+        v = group.get(k)
+        if k in ("dampening", "nesterov", "amsgrad") and not v:
+            continue  # off: the usual case, left out
+        v = tuple(float(b) for b in v) if k == "betas" else v
+        shown.append(f"{k.replace('_', ' ')} {'on' if v is True else f'{v:g}' if isinstance(v, float) else v}")
+    return f"{type(optimizer).__name__.lower()} " + ", ".join(shown)
+
+
 def build_loaders(config: dict, data_dir=None, train: bool = True, download: bool = True):
     """(train_loader or None, test_loader) over Fashion-MNIST (or MNIST), resized when ``resize`` is set.
+
+    ``data_dir``, when given, must hold the files (in it, its ``fashion-mnist``/``mnist`` subfolder
+    or torchvision's ``<Name>/raw``): nothing else is searched and nothing downloaded, so a mistyped
+    folder is an error rather than a silent switch to another copy. Without it the dataset's usual
+    places are searched (``data.FashionMNIST``), then the files downloaded when ``download``.
+    Each loader's ``dataset.image_file`` names the file the images came from.
 
     The training loader shuffles with the run's seed; the test loader keeps the file order. With
     ``subset`` N, only the first N images of each split are used (quick smoke runs of big nets)."""
@@ -197,11 +234,24 @@ def build_loaders(config: dict, data_dir=None, train: bool = True, download: boo
     transform = data.Resize(config["resize"]) if config.get("resize") else None
     device = config.get("device", "cpu")
     subset = config.get("subset")
+    if data_dir is not None:
+        data_dir = Path(data_dir).expanduser()
+        for is_train in (True, False) if train else (False,):
+            if cls.files_in(data_dir, is_train) is None:
+                img, lbl = (r.filename for r in cls.resources["train" if is_train else "test"])
+                where = "is not a folder" if not data_dir.is_dir() else "does not hold them"
+                raise data.DatasetNotFoundError(
+                    f"{cls.title}: --data-dir {data_dir} {where}: expected the "
+                    f"{'training' if is_train else 'test'} files {img} and {lbl} (or the same names without "
+                    f".gz) in it or in {data_dir / cls.name}; leave --data-dir out to search the usual places")
+        download = False
 
     def dataset(is_train):
         ds = cls(root=data_dir, train=is_train, download=download, transform=transform)
         if subset is not None and subset < len(ds):
+            whole = ds
             ds = data.ArrayDataset(ds.images[:subset], ds.targets[:subset], transform=transform)
+            ds.image_file = whole.image_file
         return ds
 
     test = data.DataLoader(dataset(False), batch_size=config["batch_size"], shuffle=False, device=device)
@@ -352,29 +402,95 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     config = dict(config or {})
     out = None if out is None else Path(out)
+    if resume and out is None:
+        raise ValueError("fit: resume=True needs the run's folder (out=...)")
+    lock = None if out is None else open_run_folder(out, resume=resume)
+    try:
+        return _fit(net, train_loader, test_loader, optimizer, epochs, loss_fn=loss_fn, out=out, config=config,
+                    resume=resume, progress=progress, log=log, keep=keep)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def check_run_folder(out, resume: bool = False) -> Path:
+    """Check, before anything is trained, that ``out`` can be a run folder: not an existing file, and
+    (when resuming) holding a checkpoint. Raises :class:`RunFolderError` / ``CheckpointError``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"the run folder {out} is an existing file, not a folder: choose another --out")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunFolderError(f"cannot create the run folder {out}: {parent} is a file, not a folder")
+            break
+    ckpt_dir = out / CHECKPOINT_DIR
+    if resume and (not ckpt_dir.is_dir() or latest_checkpoint(ckpt_dir) is None):
+        raise CheckpointError(f"nothing to resume: no checkpoint in {ckpt_dir}")
+    return out
+
+
+def open_run_folder(out, resume: bool = False) -> FolderLock:
+    """Make ``out`` (and ``out/checkpoints``) ready for one writer, before anything is trained: check
+    it (:func:`check_run_folder`), create it, take its lock (a second run on the same folder is
+    refused, naming the holder; a lock left by a killed run is free), prove it writable with a
+    probe file, and remove what a killed run left (``.part`` files, ``.tmp-*``/``.trash-*`` folders).
+    Returns the held :class:`~minitorch_cnn._fileio.FolderLock`; release it when done."""
+    out = check_run_folder(out, resume)
+    ckpt_dir = out / CHECKPOINT_DIR
+    try:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the run folder {ckpt_dir}: {exc.strerror or exc}") from None
+    lock = FolderLock(out, "the run folder")
+    try:
+        lock.acquire()
+    except FileWriteError as exc:
+        raise RunFolderError(f"{exc}: the run folder must be writable") from None
+    except OSError as exc:  # FolderInUseError: its message names the holder
+        raise RunFolderError(str(exc)) from None
+    try:
+        probe = ckpt_dir / f".probe-{os.getpid()}.part"
+        write_new_file(probe, b"")
+        probe.unlink()
+        clean_leftovers(out)
+        clean_leftovers(ckpt_dir)
+    except FileWriteError as exc:
+        lock.release()
+        raise RunFolderError(f"{exc}: the run folder must be writable") from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _fit(net, train_loader, test_loader, optimizer, epochs, *, loss_fn, out, config, resume, progress, log,
+         keep) -> History:
+    """:func:`fit` with the run folder (when ``out``) open and locked."""
     ckpt_dir = None if out is None else out / CHECKPOINT_DIR
     history = History()
     start = 0
     if resume:
-        if out is None:
-            raise ValueError("fit: resume=True needs the run's folder (out=...)")
         found = latest_checkpoint(ckpt_dir) if ckpt_dir.is_dir() else None
         if found is None:
             raise CheckpointError(f"nothing to resume: no checkpoint in {ckpt_dir}")
         ckpt = load_checkpoint(found, net, optimizer, net=config.get("net"), restore_rng=True)
+        if ckpt.epoch > epochs:
+            raise CheckpointError(f"cannot resume with epochs={epochs}: the run in {out} has already completed "
+                                  f"{ckpt.epoch} epochs ({found}); epochs is the total count, so give "
+                                  f"{ckpt.epoch + 1} or more to train further")
         if ckpt.loader_state is not None and hasattr(train_loader, "load_state_dict"):
             train_loader.load_state_dict(ckpt.loader_state)
         history.rows = list(ckpt.metrics)
         history.checkpoint = found
         start = ckpt.epoch
-        log(f"resuming from {found} (epoch {start} of {epochs})")
-        if start >= epochs:
-            log(f"nothing to train: the checkpoint has already completed {start} epoch(s)")
-    elif ckpt_dir is not None and ckpt_dir.is_dir() and latest_checkpoint(ckpt_dir) is not None:
+        if start == epochs:
+            log(f"nothing to train: {found} has already completed all {_count(epochs, 'epoch')}")
+        else:
+            log(f"resuming from {found}: {_count(start, 'epoch')} done, training epochs {start + 1} to {epochs}")
+    elif ckpt_dir is not None and latest_checkpoint(ckpt_dir) is not None:
         raise CheckpointError(f"{out} already holds the checkpoints of a run ({latest_checkpoint(ckpt_dir)}); "
                               "resume it (--resume / resume=True) or choose another output folder")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
 
     n_batches = len(train_loader)
     inline = _InlineCurves() if _InlineCurves.in_notebook() else None  # (tqdm.auto gives the notebook's bar)
@@ -401,8 +517,8 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
                         raise NonFiniteLossError(
                             f"the loss is {value} at epoch {epoch}, step {step} of {n_batches}: training stopped "
                             "before this step changed the weights. "
-                            + (f"The last good checkpoint is {last}." if last else "No checkpoint was written.")
-                            + " Try a smaller --lr."
+                            + (f"The last good checkpoint is {last}. " if last else "No checkpoint was written. ")
+                            + _likely_causes(optimizer)
                         )
                     optimizer.zero_grad()
                     loss.backward()
@@ -431,11 +547,14 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
             log(_epoch_line(row))
             if out is not None:
                 loader_state = train_loader.state_dict() if hasattr(train_loader, "state_dict") else None
-                history.checkpoint = save_checkpoint(ckpt_dir, net, optimizer, epoch=epoch, config=config,
-                                                     metrics=history.rows, loader_state=loader_state, keep=keep)
-                summary = {"epochs_completed": epoch, "checkpoint": str(history.checkpoint.relative_to(out))}
-                write_metrics(out, history.rows, config, summary)
-                plot_curves(out / "curves.png", history.rows, epochs, title=config.get("net"))
+                try:
+                    history.checkpoint = save_checkpoint(ckpt_dir, net, optimizer, epoch=epoch, config=config,
+                                                         metrics=history.rows, loader_state=loader_state, keep=keep)
+                    summary = {"epochs_completed": epoch, "checkpoint": str(history.checkpoint.relative_to(out))}
+                    write_metrics(out, history.rows, config, summary)
+                    plot_curves(out / "curves.png", history.rows, epochs, title=config.get("net"))
+                except FileWriteError as exc:
+                    raise RunFolderError(_write_failed(exc, epoch, ckpt_dir)) from None
             if inline is not None:
                 inline.show(curves_png(history.rows, epochs, title=config.get("net")))
     except KeyboardInterrupt:
@@ -459,8 +578,39 @@ def fit(net, train_loader, test_loader, optimizer=None, epochs: int = 10, *, los
                        "checkpoint": str(history.checkpoint.relative_to(out)),
                        "examples_per_s": history.examples_per_s, "train_time_s": history.train_time_s,
                        "wall_time_s": history.wall_time_s, "device": device}
-            write_metrics(out, history.rows, config, summary)
+            try:
+                write_metrics(out, history.rows, config, summary)
+            except FileWriteError as exc:
+                raise RunFolderError(_write_failed(exc, history.rows[-1]["epoch"], ckpt_dir)) from None
     return history
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _write_failed(exc: FileWriteError, epoch: int, ckpt_dir: Path) -> str:
+    """The one line for a write that failed after ``epoch``: the file, the cause, the last complete checkpoint."""
+    try:
+        last = latest_checkpoint(ckpt_dir)
+    except CheckpointError:
+        last = None
+    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (disk quota)",
+           errno.EROFS: "make the folder writable", errno.EACCES: "make the folder writable"}.get(exc.errno,
+                                                                                                "fix that")
+    return (f"{exc}; training stopped after epoch {epoch}. "
+            + (f"The last complete checkpoint is {last}: {fix}, then continue with --resume."
+               if last else f"No checkpoint was saved: {fix}, then start again."))
+
+
+def _likely_causes(optimizer) -> str:
+    """What usually makes a loss blow up, with this optimizer's settings."""
+    group = optimizer.param_groups[0] if getattr(optimizer, "param_groups", None) else {}
+    settings = ", ".join(f"{k} {group[k]}" for k in ("lr", "momentum", "betas", "weight_decay") if k in group)
+    return ("Likely causes: a learning rate too large for this net"
+            + (f" ({settings})" if settings else "")
+            + " (try a smaller --lr), momentum close to 1, or input data that is not what the net expects "
+            "(NaN or huge values).")
 
 
 # ---------------------------------------------------------------------------- a whole run
@@ -469,25 +619,29 @@ def train(config: dict, out, *, data_dir=None, resume: bool = False, progress: b
     """Run ``minitorch-cnn train``: build everything from ``config`` (see :func:`default_config`), then
     :func:`fit`. With ``resume``, the saved run's config is used (``given`` holds the values the user
     set explicitly; they must agree with it, except epochs and device)."""
-    out = Path(out)
+    out = check_run_folder(out, resume)  # before the data is loaded; fit checks again under the run's lock
     if resume:
-        ckpt_dir = out / CHECKPOINT_DIR
-        found = latest_checkpoint(ckpt_dir) if ckpt_dir.is_dir() else None
-        if found is None:
-            raise CheckpointError(f"nothing to resume: no checkpoint in {ckpt_dir}")
-        saved = read_checkpoint(found).config
+        found = latest_checkpoint(out / CHECKPOINT_DIR)
+        saved_ckpt = read_checkpoint(found)
         given = {k: v for k, v in (given or {}).items() if v is not None}
         given.setdefault("epochs", config["epochs"])
         given.setdefault("device", config["device"])
-        config = resolve_config(config["net"], given, saved)
+        config = resolve_config(config["net"], given, saved_ckpt.config)
+        if config["epochs"] < saved_ckpt.epoch:
+            raise CheckpointError(f"cannot resume with --epochs {config['epochs']}: the run in {out} has already "
+                                  f"completed {saved_ckpt.epoch} epochs ({found}); --epochs is the total count, so "
+                                  f"give {saved_ckpt.epoch + 1} or more to train further")
     config = check_config(config)
     backend.manual_seed(config["seed"])
     net = build_model(config)
     optimizer = build_optimizer(config, net.parameters())
     train_loader, test_loader = build_loaders(config, data_dir)
+    images = getattr(train_loader.dataset, "image_file", None)
     log(f"{config['net']}: {sum(p.numel() for p in net.parameters()):,} parameters; {len(train_loader.dataset):,} "
-        f"training and {len(test_loader.dataset):,} test images; {config['optimizer']} lr {config['lr']}, batch "
-        f"{config['batch_size']}, {config['epochs']} epochs on {config['device']}; output in {out}")
+        f"training and {len(test_loader.dataset):,} test images"
+        + (f" from {Path(images).parent}" if images is not None else "")
+        + f"; {describe_optimizer(optimizer)}, batch {config['batch_size']}, {_count(config['epochs'], 'epoch')} "
+          f"on {config['device']}; output in {out}")
     return fit(net, train_loader, test_loader, optimizer, config["epochs"], out=out, config=config,
                resume=resume, progress=progress, log=log)
 
