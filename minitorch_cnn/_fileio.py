@@ -126,26 +126,36 @@ def atomic_write(path):
     except OSError as exc:
         raise FileWriteError(path, exc) from exc
     try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); a plain open() would not
         with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
+            yield f  # what the caller's own code raises passes through as it is (a download's URLError)
+            with _naming(path):
+                f.flush()
+                os.fsync(f.fileno())
+        with _naming(path):
+            os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); a plain open() would not
+            os.replace(tmp, path)
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, FileWriteError):
-            raise FileWriteError(path, exc) from exc
         raise
     fsync_dir(path.parent)  # make the rename itself durable
+
+
+@contextlib.contextmanager
+def _naming(path):
+    """Turn an OSError of the block into a FileWriteError naming ``path``."""
+    try:
+        yield
+    except FileWriteError:
+        raise
+    except OSError as exc:
+        raise FileWriteError(path, exc) from exc
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Replace ``path`` by a file holding ``data`` atomically (see :func:`atomic_write`)."""
     path = Path(path)
-    with atomic_write(path) as f:
-        f.flush()
+    with atomic_write(path) as f, _naming(path):
         _write_all(f.fileno(), data)
     return path
 

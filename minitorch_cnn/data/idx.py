@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._fileio import atomic_write  # the one atomic writer (also data.idx.atomic_write, as before)
+from .._fileio import atomic_write, atomic_write_bytes  # the one atomic writer (data.idx.atomic_write, as before)
 
 __all__ = ["read_idx", "write_idx", "atomic_write"]
 
@@ -123,6 +123,5 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
         compress = path.suffix == ".gz"
     if compress:
         data = gzip.compress(data, mtime=0)
-    with atomic_write(path) as f:
-        f.write(data)
+    atomic_write_bytes(path, data)
     return path
