@@ -53,6 +53,8 @@ SGD_CASES = [
     dict(lr=0.05, momentum=0.9, nesterov=True),
     dict(lr=0.05, momentum=0.5, weight_decay=0.01),
     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True),
+    dict(lr=0.05, maximize=True),
 ]
 
 
@@ -67,6 +69,7 @@ ADAM_CASES = [
     dict(lr=0.01, weight_decay=0.05),
     dict(lr=0.01, amsgrad=True),
     dict(lr=0.02, eps=1e-3, amsgrad=True, weight_decay=0.01),
+    dict(lr=0.01, weight_decay=0.05, maximize=True),
 ]
 
 
