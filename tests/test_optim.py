@@ -70,6 +70,7 @@ ADAM_CASES = [
     dict(lr=0.01, amsgrad=True),
     dict(lr=0.02, eps=1e-3, amsgrad=True, weight_decay=0.01),
     dict(lr=0.01, weight_decay=0.05, maximize=True),
+    dict(lr=0.01, weight_decay=1.0),
 ]
 
 
@@ -249,3 +250,51 @@ def test_adam_eps_is_added_after_the_bias_correction_as_torch(scale, amsgrad):
         ref_opt.step()
         moved, ref_moved = ours.numpy() - w0, ref.detach().numpy() - w0
         np.testing.assert_allclose(moved, ref_moved, rtol=1e-9, atol=0)
+
+
+# ---------------------------------------------------------------- found by mutation testing (mutmut)
+def test_state_dict_numbers_parameters_across_groups_as_torch_and_is_a_snapshot():
+    shapes = [(2,), (3,), (4,)]
+    ours = [nn.Parameter(mt.tensor(np.ones(s, np.float32))) for s in shapes]
+    ref = [torch.nn.Parameter(torch.ones(s)) for s in shapes]
+    opt = optim.SGD([{"params": ours[:1]}, {"params": ours[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    ref_opt = torch.optim.SGD([{"params": ref[:1]}, {"params": ref[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    for p, r in zip(ours, ref):
+        p.grad, r.grad = mt.ones(*p.shape), torch.ones_like(r)
+    opt.step()
+    ref_opt.step()
+    sd, ref_sd = opt.state_dict(), ref_opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [g["params"] for g in ref_sd["param_groups"]] == [[0], [1, 2]]
+    for g, rg in zip(sd["param_groups"], ref_sd["param_groups"]):
+        for key in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"):
+            assert g[key] == rg[key], key
+    assert sorted(sd["state"]) == sorted(ref_sd["state"]) == [0, 1, 2]
+    for i in range(3):
+        np.testing.assert_allclose(sd["state"][i]["momentum_buffer"], ref_sd["state"][i]["momentum_buffer"].numpy())
+    # a snapshot: later steps change neither the arrays nor the groups of a state_dict taken before
+    saved = sd["state"][1]["momentum_buffer"].copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][1]["momentum_buffer"], saved)
+    # loading copies as well: stepping the loaded optimizer leaves the dict it was loaded from alone
+    sd = opt.state_dict()
+    before = sd["state"][1]["momentum_buffer"].copy()
+    again = optim.SGD([{"params": ours[:1]}, {"params": ours[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    again.load_state_dict(sd)
+    again.step()
+    np.testing.assert_array_equal(sd["state"][1]["momentum_buffer"], before)
+    assert not np.shares_memory(again.state[ours[1]]["momentum_buffer"], sd["state"][1]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.0), dict(eps=0.0), dict(betas=(0.0, 0.0)), dict(betas=(0.0, 0.999))])
+def test_adam_accepts_the_boundary_values_torch_accepts(kw):
+    torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], **kw)
+    optim.Adam([nn.Parameter(mt.ones(2))], **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=-1e-3), dict(eps=-1e-8), dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)),
+                                dict(betas=(-0.1, 0.9)), dict(weight_decay=-1.0)])
+def test_adam_refuses_what_torch_refuses(kw):
+    with pytest.raises(ValueError):
+        torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], **kw)
+    with pytest.raises(ValueError):
+        optim.Adam([nn.Parameter(mt.ones(2))], **kw)
