@@ -278,3 +278,11 @@ def test_to_returns_the_tensor_itself_when_nothing_changes_and_keeps_the_dtype_a
 def test_unary_ops_name_themselves_when_given_a_non_tensor(fn, name):
     with pytest.raises(TypeError, match=f"^{name}: expected input to be a Tensor, got list"):
         fn([1.0])
+
+
+@pytest.mark.parametrize("fn,name", [(F.add, "add"), (F.mul, "mul"), (F.sub, "sub"), (F.pow, "pow")])
+def test_binary_ops_name_themselves_when_neither_operand_is_a_tensor(fn, name):
+    with pytest.raises(TypeError, match=f"^{name}: expected other to be a Tensor, got float"):
+        fn(1.0, 2.0)
+    with pytest.raises(TypeError, match=f"^{name}: "):
+        fn([1.0], mt.ones(1))

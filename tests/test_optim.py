@@ -55,6 +55,8 @@ SGD_CASES = [
     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
     dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True),
     dict(lr=0.05, maximize=True),
+    dict(lr=0.01, weight_decay=1.0),
+    dict(lr=0.001, momentum=1.0),
 ]
 
 
@@ -298,3 +300,13 @@ def test_adam_refuses_what_torch_refuses(kw):
         torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], **kw)
     with pytest.raises(ValueError):
         optim.Adam([nn.Parameter(mt.ones(2))], **kw)
+
+
+@pytest.mark.parametrize("ours,theirs", [(optim.SGD, torch.optim.SGD), (optim.Adam, torch.optim.Adam)])
+def test_default_settings_and_a_zero_learning_rate_as_torch(ours, theirs):
+    opt = ours([nn.Parameter(mt.ones(2))])
+    ref = theirs([torch.nn.Parameter(torch.ones(2))])
+    for key, value in opt.defaults.items():
+        assert ref.defaults[key] == value, key
+    ours([nn.Parameter(mt.ones(2))], lr=0.0)
+    theirs([torch.nn.Parameter(torch.ones(2))], lr=0.0)
