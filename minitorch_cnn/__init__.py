@@ -20,7 +20,8 @@ import sys as _sys
 if "numpy" not in _sys.modules:  # OpenBLAS reads it once, when NumPy loads it
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from . import cuda, functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, torch.optim.SGD
+# _source_tree first: from a clone's root it maps the top-level kernels/ folder to minitorch_cnn.kernels
+from . import _source_tree, cuda, functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
     cuda_is_available,

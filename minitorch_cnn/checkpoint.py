@@ -13,19 +13,19 @@ A run keeps its checkpoints in one folder (``OUT/checkpoints``)::
                                     the engine's RNG state, the DataLoader's shuffle state, the metrics
                                     history, and the sha256 and size of both safetensors files
 
-Writing is crash-safe in three steps: the three files are written into a fresh temporary folder
+Writing is crash-safe (:mod:`minitorch_cnn._fileio`) in three steps: the three files are written into a fresh temporary folder
 beside the others (each flushed and fsynced, ``checkpoint.json`` last), the folder is renamed to its
 final name (a rename is atomic and never replaces anything: a name already taken gets a suffix),
 then ``latest`` is replaced atomically (temporary file, fsync, ``os.replace``). A crash at any
 point leaves ``latest`` naming a complete, older checkpoint; only after that are the oldest
-checkpoints removed. Loading checks everything it reads (JSON syntax and fields, file sizes and
+checkpoints removed, each renamed aside before it is deleted. A failed write raises
+``_fileio.FileWriteError`` naming the file and the cause (disk full, read-only). Loading checks everything it reads (JSON syntax and fields, file sizes and
 checksums, the net's name, keys and shapes) and raises :class:`CheckpointError` naming the file
 and what is wrong.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -40,7 +40,16 @@ import safetensors
 import safetensors.numpy
 
 from . import backend
-from .data.idx import atomic_write, current_umask
+from ._fileio import (
+    TMP_PREFIX,
+    FileWriteError,
+    atomic_write_bytes,
+    clean_leftovers,
+    current_umask,
+    fsync_dir,
+    remove_tree,
+    write_new_file,
+)
 
 __all__ = [
     "Checkpoint",
@@ -67,29 +76,9 @@ class CheckpointError(ValueError):
 
 
 # ---------------------------------------------------------------------------- atomic files
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_synced(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file ``path``, flushed and fsynced."""
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Replace ``path`` by a file holding ``data`` atomically: a reader (or a crash) sees the old
-    file or the complete new one, never a mix (``data.idx.atomic_write``: temporary file, fsync, rename)."""
-    with atomic_write(path) as f:
-        f.write(data)
-    return Path(path)
+    """Write ``data`` to a new file ``path``, flushed and fsynced (``_fileio.write_new_file``)."""
+    write_new_file(path, data)
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -229,19 +218,26 @@ def save_checkpoint(directory, model, optimizer=None, *, epoch: int, config: dic
     }
     meta_bytes = (json.dumps(meta, indent=1) + "\n").encode("utf-8")
 
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=directory))
+    except OSError as exc:
+        raise FileWriteError(directory / TMP_PREFIX, exc) from exc
     try:
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700); a plain mkdir would not
         _write_synced(tmp / MODEL_FILE, model_bytes)
         _write_synced(tmp / OPTIMIZER_FILE, opt_bytes)
         _write_synced(tmp / META_FILE, meta_bytes)  # last: a folder with it is complete
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         final = _free_name(directory, epoch)
         os.rename(tmp, final)  # atomic; the name is free, so nothing is replaced
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # named as the user knows it: the checkpoint folder, not the temporary
+            target = directory / f"epoch-{epoch:04d}"
+            failed = getattr(exc, "path", tmp)
+            raise FileWriteError(target / failed.name if failed.parent == tmp else target, exc) from exc
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     atomic_write_text(directory / LATEST_FILE, final.name + "\n")
     _prune(directory, final, keep)
     return final
@@ -260,7 +256,9 @@ def _prune(directory: Path, current: Path, keep: int) -> None:
     """Remove all but the ``keep`` newest checkpoints (``current`` always stays) and stale temporaries.
 
     Folders of an epoch at or after the current one (left by a run that was killed after writing
-    them but before pointing ``latest`` at them) belong to an abandoned run and go first.
+    them but before pointing ``latest`` at them) belong to an abandoned run and go first. Each
+    removal renames the folder aside before deleting it (``_fileio.remove_tree``): a kill midway
+    leaves a ``.trash-*`` folder, never a checkpoint folder without its files.
     """
     epoch = int(_EPOCH_DIR.match(current.name).group(1))
     older = []
@@ -268,14 +266,12 @@ def _prune(directory: Path, current: Path, keep: int) -> None:
         if p == current:
             continue
         if e >= epoch:
-            shutil.rmtree(p, ignore_errors=True)
+            remove_tree(p)
         else:
             older.append(p)
     for p in older[: max(0, len(older) - (keep - 1))]:
-        shutil.rmtree(p, ignore_errors=True)
-    for p in directory.glob(".tmp-*"):  # left by a run that was killed mid-save
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
+        remove_tree(p)
+    clean_leftovers(directory)  # .tmp-* / .trash-* folders and .part files of a run killed mid-save
 
 
 # ---------------------------------------------------------------------------- finding

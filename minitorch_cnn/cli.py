@@ -3,8 +3,9 @@
 ``minitorch-cnn train lenet`` is the book's recipe (10 epochs, SGD lr 0.9, batch 256, Xavier init)
 on Fashion-MNIST. Every flag left out takes the net's book value (``train.RECIPES``); with
 ``--resume`` it takes the saved run's value instead, and a flag that contradicts the saved run is
-an error. Exit codes: 0 done, 1 an error explained on stderr (missing data, bad checkpoint, NaN
-loss, no GPU), 2 bad command line (argparse), 130 interrupted by Ctrl-C.
+an error. Exit codes: 0 done, 1 an error explained on stderr in one line (missing data, bad
+checkpoint, NaN loss, no GPU, a run folder that is a file, read-only, full or in use by another
+run), 2 bad command line (argparse), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import sys
 
 from . import backend, models, train
+from ._fileio import FileWriteError
 from .checkpoint import CheckpointError
 
 __all__ = ["build_parser", "main"]
@@ -83,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use only the first N images of the training and of the test set (quick smoke runs)")
     p.add_argument("--device", type=_device, help="cpu (default) or cuda")
     p.add_argument("--data-dir", metavar="DIR",
-                   help="folder with the dataset's IDX files (searched first; then $MINITORCH_CNN_DATA, the "
-                        "system package's folder, the user cache, then a download)")
+                   help="folder with the dataset's IDX files, which must hold them (default: search "
+                        "$MINITORCH_CNN_DATA, the system package's folder, the user cache, then download)")
     p.add_argument("--out", metavar="DIR", help="run folder for checkpoints, metrics and curves (default runs/NET)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when not a terminal)")
@@ -160,7 +162,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_summary(args) -> int:
     shape = models.parse_shape(args.input) if args.input else models.default_input_shape(args.net)
-    net = models.get_model(args.net, in_channels=shape[1] if len(shape) == 4 else 1, num_classes=args.num_classes)
+    net = models.get_model(args.net, in_channels=shape[1], num_classes=args.num_classes)
     print(models.summarize(net, shape))
     return 0
 
@@ -201,6 +203,10 @@ def main(argv=None) -> int:
         return _error(str(exc))
     except (CheckpointError, StateDictError, train.NonFiniteLossError, backend.DeviceUnavailableError) as exc:
         return _error(str(exc))
+    except (train.RunFolderError, FileWriteError) as exc:  # each names the file and the cause
+        return _error(str(exc))
+    except OSError as exc:  # any other file-system fault: still one line
+        return _error(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc))
     except ValueError as exc:  # the engine's input checks: a bad --input shape, a --resize the net cannot take
         return _error(f"{type(exc).__name__}: {exc}")
 

@@ -15,6 +15,11 @@ def _F():
     return functional
 
 
+class GradDtypeError(RuntimeError, TypeError):
+    """A tensor that is not floating point was asked to require gradients: a ``RuntimeError`` as in
+    PyTorch, and a ``TypeError`` as this engine raised before."""
+
+
 class Tensor:
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's reflected operators
 
@@ -31,10 +36,8 @@ class Tensor:
             data = backend.to_device(data, device)
         if dtype is not None and data.dtype != dtype:
             data = data.astype(dtype)
-        if requires_grad and data.dtype.kind != "f":
-            raise TypeError(f"Tensor: only floating-point tensors can require gradients, got {data.dtype}")
         self._data = data
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad  # checked: only floating-point tensors can require gradients
         self.grad: Tensor | None = None
         self.grad_fn = None  # the autograd Node that made this tensor (None for a leaf)
 
@@ -64,6 +67,18 @@ class Tensor:
         if not backend.is_array(value):
             raise TypeError(f"Tensor.data: expected a Tensor or an array, got {type(value).__name__}")
         self._data = value
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for ``backward``; only floating-point
+        tensors can require gradients (setting it on another dtype raises, as in PyTorch)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if value and self._data.dtype.kind != "f":
+            raise GradDtypeError(f"only Tensors of floating point dtype can require gradients, got {self._data.dtype}")
+        self._requires_grad = bool(value)
 
     # ------------------------------------------------------------------ facts
     shape = property(lambda self: tuple(self._data.shape))
@@ -175,8 +190,6 @@ class Tensor:
         backward(self, gradient, retain_graph=retain_graph)
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
         self.requires_grad = requires_grad
         return self
 

@@ -263,3 +263,63 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
         assert ((tmp_path / "ckpts" / "latest").stat().st_mode & 0o777) == 0o644
     finally:
         os.umask(mask)
+
+
+# ------------------------------------------------------------------------------- disk full
+def test_disk_full_while_saving_names_the_file_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """ENOSPC from the write itself (os.write, as a full disk gives it): one FileWriteError naming the
+    checkpoint file being written and the cause; the earlier checkpoint intact, no temporary left."""
+    import errno
+
+    from minitorch_cnn._fileio import FileWriteError
+
+    net, opt = trained(lr=0.1)
+    save_checkpoint(tmp_path, net, opt, epoch=1)
+    good = arrays(net)
+    net.state_dict()["0.weight"].data[...] = 7.0
+    real_write, written = os.write, []
+
+    def disk_full(fd, data):
+        if written:  # the first write (model.safetensors) fits, in part; then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = real_write(fd, bytes(data)[: len(data) // 2])
+        written.append(n)
+        return n
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(FileWriteError) as info:
+        save_checkpoint(tmp_path, net, opt, epoch=2)
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC
+    assert str(info.value) == f"cannot write {tmp_path / 'epoch-0002' / 'model.safetensors'}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001", "latest"]
+    net2, opt2 = trained(lr=0.1, seed=3)
+    assert load_checkpoint(tmp_path, net2, opt2).epoch == 1
+    assert_same(good, arrays(net2))
+
+
+def test_pruning_renames_a_checkpoint_aside_before_deleting_it(tmp_path, monkeypatch):
+    """A kill while an old checkpoint is deleted leaves a .trash-* folder, never an epoch folder without
+    its checkpoint.json; the next save removes the trash."""
+    import shutil
+
+    net, opt = trained(lr=0.1)
+    for epoch in (1, 2):
+        save_checkpoint(tmp_path, net, opt, epoch=epoch, keep=2)
+    real = shutil.rmtree
+
+    def killed(path, *a, **k):
+        for d, _, files in os.walk(path):
+            if "checkpoint.json" in files:
+                os.unlink(os.path.join(d, "checkpoint.json"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, net, opt, epoch=3, keep=2)  # prunes epoch 1
+    monkeypatch.setattr(shutil, "rmtree", real)
+    assert all((p / "checkpoint.json").is_file() for p in tmp_path.glob("epoch-*"))
+    assert sorted(p.name for p in tmp_path.glob("epoch-*")) == ["epoch-0002", "epoch-0003"]
+    assert [p.name for p in tmp_path.glob(".trash-epoch-0001-*")]
+    save_checkpoint(tmp_path, net, opt, epoch=4, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0003", "epoch-0004", "latest"]

@@ -37,7 +37,8 @@ def test_train_eval_resume_end_to_end(fake_data, tmp_path, capsys):
     code, stdout, err = run(["train", "lenet", "--epochs", "2", "--batch-size", "16", "--data-dir", str(fake_data),
                              "--out", str(out), "--no-progress"], capsys)
     assert code == 0, err
-    assert "64 training and 32 test images; sgd lr 0.9, batch 16, 2 epochs on cpu" in stdout
+    assert (f"64 training and 32 test images from {fake_data / 'fashion-mnist'}; sgd lr 0.9, momentum 0, "
+            "weight decay 0, batch 16, 2 epochs on cpu") in stdout
     assert "epoch 1: loss " in stdout and "epoch 2: loss " in stdout and "examples/sec on cpu" in stdout
     for name in ("metrics.csv", "metrics.json", "curves.png"):
         assert (out / name).is_file()
@@ -104,6 +105,7 @@ def test_nan_loss_exit_code_and_message(fake_data, tmp_path, capsys):
         code, _, err = run(["train", "lenet_relu", "--epochs", "2", "--lr", "1e38", "--data-dir", str(fake_data),
                             "--out", str(tmp_path / "nan")], capsys)
     assert code == 1 and "loss is" in err and "at epoch" in err and "step" in err and "smaller --lr" in err
+    assert "Likely causes: a learning rate too large for this net (lr 1e+38" in err and "momentum close to 1" in err
 
 
 def test_bad_command_lines(capsys):
@@ -127,11 +129,73 @@ def test_missing_data_gives_the_data_layers_message(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(data.FashionMNIST, "system_dirs", (str(tmp_path / "no-system-package"),))
     monkeypatch.setattr(data.FashionMNIST, "mirrors", ("http://127.0.0.1:9/",))  # refused at once, no network
-    code, _, err = run(["train", "lenet", "--epochs", "1", "--data-dir", str(tmp_path / "empty"),
-                        "--out", str(tmp_path / "run")], capsys)
+    code, _, err = run(["train", "lenet", "--epochs", "1", "--out", str(tmp_path / "run")], capsys)
     assert code == 1
     assert "Fashion-MNIST: the training files" in err or "Fashion-MNIST: the test files" in err
     assert "apt-get install dataset-fashion-mnist" in err and "--data-dir" in err
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "only-training-files"])
+def test_a_given_data_dir_must_hold_the_data(fake_data, tmp_path, monkeypatch, capsys, kind):
+    """With the real data reachable another way ($MINITORCH_CNN_DATA here), a --data-dir without the
+    files is still an error naming it, never a silent switch to the other copy."""
+    monkeypatch.setenv(data.DATA_ENV, str(fake_data))
+    given = tmp_path / "mine"
+    if kind != "missing":
+        (given / "fashion-mnist").mkdir(parents=True)
+    if kind == "only-training-files":
+        for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+            (given / "fashion-mnist" / name).write_bytes((fake_data / "fashion-mnist" / name).read_bytes())
+    out = tmp_path / "run"
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--data-dir", str(given), "--out", str(out)], capsys)
+    assert code == 1 and "epoch 1:" not in stdout
+    assert f"--data-dir {given} " in err and len(err.strip().splitlines()) == 1
+    expected = {"missing": "is not a folder: expected the training files",
+                "empty": "does not hold them: expected the training files",
+                "only-training-files": "does not hold them: expected the test files t10k-images-idx3-ubyte.gz"}
+    assert expected[kind] in err
+    code, _, err = run(["eval", str(out), "--data-dir", str(given)], capsys)
+    assert code == 1  # eval: no checkpoint there (the run never started); the data check is train's
+
+
+def test_the_run_header_names_the_data_folder_and_the_optimizers_settings(fake_data, tmp_path, capsys):
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--momentum", "0.5", "--weight-decay", "1e-4",
+                             "--batch-size", "32", "--data-dir", str(fake_data), "--out", str(tmp_path / "m")], capsys)
+    assert code == 0, err
+    assert (f"test images from {fake_data / 'fashion-mnist'}; sgd lr 0.9, momentum 0.5, weight decay 0.0001, "
+            "batch 32, 1 epoch on cpu;") in stdout
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--optimizer", "adam", "--lr", "0.01",
+                             "--batch-size", "32", "--data-dir", str(fake_data), "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    assert "; adam lr 0.01, betas (0.9, 0.999), eps 1e-08, weight decay 0, batch 32, 1 epoch on cpu;" in stdout
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--momentum", "1.5"], "momentum must be in [0, 1), got 1.5"),
+    (["--momentum", "1"], "momentum must be in [0, 1), got 1.0"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "momentum is a setting of sgd, not of adam"),
+])
+def test_optimizer_settings_are_checked_before_anything_runs(fake_data, tmp_path, capsys, argv, expected):
+    out = tmp_path / "run"
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", *argv, "--data-dir", str(fake_data),
+                             "--out", str(out)], capsys)
+    assert code == 1 and expected in err and len(err.strip().splitlines()) == 1
+    assert stdout == "" and not out.exists()
+
+
+def test_resuming_with_fewer_epochs_than_done_is_a_clear_error(fake_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "lenet", "--batch-size", "32", "--data-dir", str(fake_data), "--out", str(out), "--no-progress"]
+    code, _, err = run([*base, "--epochs", "2"], capsys)
+    assert code == 0, err
+    code, stdout, err = run([*base, "--epochs", "1", "--resume"], capsys)
+    assert code == 1 and "cannot resume with --epochs 1: the run in" in err
+    assert "has already completed 2 epochs" in err and "give 3 or more" in err and "of 1)" not in stdout
+    code, stdout, err = run([*base, "--epochs", "2", "--resume"], capsys)
+    assert code == 0, err
+    assert "nothing to train" in stdout and "already completed all 2 epochs" in stdout
+    code, stdout, err = run([*base, "--epochs", "3", "--resume"], capsys)
+    assert code == 0 and "2 epochs done, training epochs 3 to 3" in stdout and "epoch 3: loss" in stdout
 
 
 def test_eval_of_a_missing_or_corrupt_checkpoint(tmp_path, capsys):
@@ -155,6 +219,9 @@ def test_summary_and_bench(capsys):
     assert code == 0 and "input 1x3x224x224 -> output 1x1000" in stdout and "total parameters: 1,235,496" in stdout
     code, stdout, _ = run(["summary", "mobilenet_v2_small"], capsys)
     assert code == 0 and "input 1x1x28x28 -> output 1x10" in stdout and "1x1280x4x4" in stdout
+    code, _, err = run(["summary", "lenet", "--input", "2x1x28"], capsys)
+    assert code == 1 and "expected N x C x H x W (four sizes, such as 1x1x28x28), got '2x1x28' (3 sizes)" in err
+    assert "channels" not in err
     code, stdout, _ = run(["bench"], capsys)
     assert code == 0 and "python -m benchmarks" in stdout
 

@@ -62,3 +62,12 @@ def test_readme_parameter_counts_are_the_models():
         for (c, k), count in (((3, 1000), full), ((1, 10), small)):
             net = models.get_model(name, in_channels=c, num_classes=k)
             assert sum(p.array.size for p in net.parameters()) == int(count.replace(",", "")), (name, c, k)
+
+
+def test_readme_says_what_ctrl_c_does():
+    """test_train.test_interrupted_mid_epoch_then_resumed_is_bit_for_bit shows it: the half epoch is
+    dropped and the last completed epoch's checkpoint kept; nothing is saved on Ctrl-C."""
+    text = " ".join(README.read_text().split())
+    assert "Ctrl-C stops after saving" not in text
+    assert ("Ctrl-C stops at once: the unfinished epoch is dropped, not saved, and the checkpoint of the last "
+            "completed epoch is kept") in text

@@ -93,6 +93,15 @@ def test_pow_with_a_scalar_exponent_against_torch(exponent):
     check_against_torch(lambda x: x**exponent, lambda t: t**exponent, [a])
 
 
+def test_pow_gradients_at_base_zero_and_negative_bases_as_torch():
+    """d(a^b)/db = a^b·log(a): at a = 0 it is 0 for b >= 0 (PyTorch masks 0·(−inf)) and −inf for
+    b < 0; for a < 0 it is NaN. d(a^b)/da at a = 0 follows b·a^(b−1) (0 for b = 0 or b > 1)."""
+    a = np.array([0.0, 0.0, 0.0, 0.0, 0.0, -2.0, -2.0, 2.0, 0.5])
+    b = np.array([2.0, 0.0, 0.5, 1.0, -1.0, 2.0, 0.5, 3.0, -1.5])
+    with np.errstate(all="ignore"):
+        check_against_torch(F.pow, torch.pow, [a, b])
+
+
 @pytest.mark.parametrize(
     "expr",
     [lambda x: 2.0 - x, lambda x: 3.0 / x, lambda x: 2.0**x, lambda x: 1.5 + x, lambda x: -2.0 * x,
@@ -221,3 +230,63 @@ def test_elementwise_float32_agrees_with_torch_to_float32_round_off():
     assert x.grad.dtype == np.float32
     assert_close(y, r, "forward", rtol=1e-5, atol=1e-6)
     assert_close(x.grad, t.grad, "grad", rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- found by mutation testing (mutmut)
+class _Probe(mt.Function):
+    """Identity that records the dtype of the gradient flowing back into it."""
+
+    seen: list = []
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        _Probe.seen.append(g.dtype)
+        return (g,)
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: F.where(x > 0, x, 0.0), lambda x: F.where(x > 0, 0.0, x), lambda x: F.abs(x), lambda x: -x,
+    lambda x: F.exp(x), lambda x: F.sqrt(F.abs(x) + 1.0), lambda x: x ** 2.0, lambda x: 2.0 ** x,
+    lambda x: x * 3.0, lambda x: x / 3.0, lambda x: 1.0 - x, lambda x: F.log(F.abs(x) + 1.0),
+], ids=["where-a", "where-b", "abs", "neg", "exp", "sqrt", "pow", "rpow", "mul", "div", "rsub", "log"])
+def test_float32_gradients_stay_float32_between_ops(op):
+    """A gradient has its tensor's dtype at every node, not only at the leaves (where it is cast)."""
+    x = mt.tensor(np.array([-1.5, 0.5, 2.0], np.float32), requires_grad=True)
+    _Probe.seen = []
+    op(_Probe.apply(x)).sum().backward()
+    assert _Probe.seen == [np.float32]
+
+
+def test_where_with_a_scalar_first_branch_against_torch():
+    a = np.array([-1.0, 0.5, 2.0])
+    check_against_torch(lambda x: F.where(x > 0, 0.25, x), lambda t: torch.where(t > 0, 0.25, t), [a])
+
+
+def test_to_returns_the_tensor_itself_when_nothing_changes_and_keeps_the_dtype_as_torch():
+    x = mt.ones(3)
+    assert x.to("cpu") is x and x.to(dtype=x.dtype) is x and x.to("cpu", x.dtype) is x
+    assert torch.ones(3).to("cpu").dtype == torch.float32
+    assert x.to("cpu").dtype == np.float32
+    y = mt.tensor(np.ones(3, np.float32), requires_grad=True)
+    z = y.to(dtype=mt.float64)
+    assert z is not y and z.dtype == np.float64
+    (z * 2.0).sum().backward()
+    assert y.grad.dtype == np.float32 and np.array_equal(y.grad.numpy(), [2, 2, 2])
+
+
+@pytest.mark.parametrize("fn,name", [(F.neg, "neg"), (F.abs, "abs"), (F.to, "to"), (F.exp, "exp")])
+def test_unary_ops_name_themselves_when_given_a_non_tensor(fn, name):
+    with pytest.raises(TypeError, match=f"^{name}: expected input to be a Tensor, got list"):
+        fn([1.0])
+
+
+@pytest.mark.parametrize("fn,name", [(F.add, "add"), (F.mul, "mul"), (F.sub, "sub"), (F.pow, "pow")])
+def test_binary_ops_name_themselves_when_neither_operand_is_a_tensor(fn, name):
+    with pytest.raises(TypeError, match=f"^{name}: expected other to be a Tensor, got float"):
+        fn(1.0, 2.0)
+    with pytest.raises(TypeError, match=f"^{name}: "):
+        fn([1.0], mt.ones(1))

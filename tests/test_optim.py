@@ -53,6 +53,10 @@ SGD_CASES = [
     dict(lr=0.05, momentum=0.9, nesterov=True),
     dict(lr=0.05, momentum=0.5, weight_decay=0.01),
     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+    dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True),
+    dict(lr=0.05, maximize=True),
+    dict(lr=0.01, weight_decay=1.0),
+    dict(lr=0.001, momentum=1.0),
 ]
 
 
@@ -67,6 +71,8 @@ ADAM_CASES = [
     dict(lr=0.01, weight_decay=0.05),
     dict(lr=0.01, amsgrad=True),
     dict(lr=0.02, eps=1e-3, amsgrad=True, weight_decay=0.01),
+    dict(lr=0.01, weight_decay=0.05, maximize=True),
+    dict(lr=0.01, weight_decay=1.0),
 ]
 
 
@@ -186,3 +192,121 @@ def test_training_a_model_end_to_end_with_model_parameters():
         first = first if first is not None else float(loss.item())
     assert float(loss.item()) < 0.7 * first
     assert all(p.dtype == np.float32 and p.grad_fn is None for p in net.parameters())
+
+
+# ---------------------------------------------------------------- bugs the tests above cannot see
+def _autograd_run(make_ours, make_ref, steps, *, zero_set_to_none=None, accumulate=1):
+    """Train one weight vector on a fixed quadratic through autograd (our backward fills ``.grad``)
+    and compare with PyTorch after every step. ``zero_set_to_none``: None = never zero the
+    gradients (they accumulate over the run), else ``zero_grad(set_to_none=...)`` before each step's
+    ``accumulate`` backward passes."""
+    gen = np.random.default_rng(7)
+    w0 = gen.standard_normal(6)
+    target = gen.standard_normal(6)
+    ours = nn.Parameter(mt.tensor(w0.copy()))
+    ref = torch.nn.Parameter(torch.tensor(w0.copy()))
+    opt, ref_opt = make_ours([ours]), make_ref([ref])
+    for step in range(steps):
+        if zero_set_to_none is not None:
+            opt.zero_grad(set_to_none=zero_set_to_none)
+            ref_opt.zero_grad(set_to_none=zero_set_to_none)
+        for k in range(accumulate):
+            scale = 1.0 + 0.25 * k
+            (((ours - mt.tensor(target)) ** 2).sum() * scale).backward()
+            (((ref - torch.tensor(target)) ** 2).sum() * scale).backward()
+        opt.step()
+        ref_opt.step()
+        np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"after step {step + 1}")
+    return opt, ours
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("zero", [False, True, None], ids=["zero_grad-set_to_none=False", "zero_grad", "accumulate"])
+def test_sgd_momentum_buffer_is_its_own_array_as_torch(zero, nesterov):
+    """The momentum buffer must not share memory with the gradient: ``zero_grad(set_to_none=False)``
+    zeroes the gradient in place and backward adds into it in place; a buffer aliasing it would change too."""
+    kw = dict(lr=0.01, momentum=0.9, nesterov=nesterov)
+    opt, p = _autograd_run(lambda ps: optim.SGD(ps, **kw), lambda ps: torch.optim.SGD(ps, **kw), steps=6,
+                           zero_set_to_none=zero, accumulate=2)
+    buf = opt.state[p]["momentum_buffer"]
+    assert not np.shares_memory(buf, p.grad.data)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-6])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_eps_is_added_after_the_bias_correction_as_torch(scale, amsgrad):
+    """With gradients small beside eps, the denominator is eps-dominated, so whether eps is added to
+    sqrt(v) before or after dividing by sqrt(1 - beta2^t) changes the step by a large factor."""
+    gen = np.random.default_rng(3)
+    w0 = gen.standard_normal(5)
+    grads = [scale * gen.standard_normal(5) for _ in range(4)]
+    ours = nn.Parameter(mt.tensor(w0.copy()))
+    ref = torch.nn.Parameter(torch.tensor(w0.copy()))
+    opt = optim.Adam([ours], lr=0.1, amsgrad=amsgrad)
+    ref_opt = torch.optim.Adam([ref], lr=0.1, amsgrad=amsgrad, foreach=False)
+    for g in grads:
+        ours.grad = mt.tensor(g.copy())
+        ref.grad = torch.tensor(g.copy())
+        opt.step()
+        ref_opt.step()
+        moved, ref_moved = ours.numpy() - w0, ref.detach().numpy() - w0
+        np.testing.assert_allclose(moved, ref_moved, rtol=1e-9, atol=0)
+
+
+# ---------------------------------------------------------------- found by mutation testing (mutmut)
+def test_state_dict_numbers_parameters_across_groups_as_torch_and_is_a_snapshot():
+    shapes = [(2,), (3,), (4,)]
+    ours = [nn.Parameter(mt.tensor(np.ones(s, np.float32))) for s in shapes]
+    ref = [torch.nn.Parameter(torch.ones(s)) for s in shapes]
+    opt = optim.SGD([{"params": ours[:1]}, {"params": ours[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    ref_opt = torch.optim.SGD([{"params": ref[:1]}, {"params": ref[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    for p, r in zip(ours, ref):
+        p.grad, r.grad = mt.ones(*p.shape), torch.ones_like(r)
+    opt.step()
+    ref_opt.step()
+    sd, ref_sd = opt.state_dict(), ref_opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [g["params"] for g in ref_sd["param_groups"]] == [[0], [1, 2]]
+    for g, rg in zip(sd["param_groups"], ref_sd["param_groups"]):
+        for key in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"):
+            assert g[key] == rg[key], key
+    assert sorted(sd["state"]) == sorted(ref_sd["state"]) == [0, 1, 2]
+    for i in range(3):
+        np.testing.assert_allclose(sd["state"][i]["momentum_buffer"], ref_sd["state"][i]["momentum_buffer"].numpy())
+    # a snapshot: later steps change neither the arrays nor the groups of a state_dict taken before
+    saved = sd["state"][1]["momentum_buffer"].copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][1]["momentum_buffer"], saved)
+    # loading copies as well: stepping the loaded optimizer leaves the dict it was loaded from alone
+    sd = opt.state_dict()
+    before = sd["state"][1]["momentum_buffer"].copy()
+    again = optim.SGD([{"params": ours[:1]}, {"params": ours[1:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    again.load_state_dict(sd)
+    again.step()
+    np.testing.assert_array_equal(sd["state"][1]["momentum_buffer"], before)
+    assert not np.shares_memory(again.state[ours[1]]["momentum_buffer"], sd["state"][1]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.0), dict(eps=0.0), dict(betas=(0.0, 0.0)), dict(betas=(0.0, 0.999))])
+def test_adam_accepts_the_boundary_values_torch_accepts(kw):
+    torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], **kw)
+    optim.Adam([nn.Parameter(mt.ones(2))], **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=-1e-3), dict(eps=-1e-8), dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)),
+                                dict(betas=(-0.1, 0.9)), dict(weight_decay=-1.0)])
+def test_adam_refuses_what_torch_refuses(kw):
+    with pytest.raises(ValueError):
+        torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], **kw)
+    with pytest.raises(ValueError):
+        optim.Adam([nn.Parameter(mt.ones(2))], **kw)
+
+
+@pytest.mark.parametrize("ours,theirs", [(optim.SGD, torch.optim.SGD), (optim.Adam, torch.optim.Adam)])
+def test_default_settings_and_a_zero_learning_rate_as_torch(ours, theirs):
+    opt = ours([nn.Parameter(mt.ones(2))])
+    ref = theirs([torch.nn.Parameter(torch.ones(2))])
+    for key, value in opt.defaults.items():
+        assert ref.defaults[key] == value, key
+    ours([nn.Parameter(mt.ones(2))], lr=0.0)
+    theirs([torch.nn.Parameter(torch.ones(2))], lr=0.0)

@@ -275,6 +275,52 @@ def test_avg_pool_divisor_override_as_pytorch(path, divisor):
     gradcheck(lambda t: avg_pool2d(t, 3, 2, 1, True, True, divisor), [leaf(x, path)])
 
 
+# (H, W, kernel, stride, padding): with ceil_mode the last window overhangs the padded input
+OVERHANGING = [(6, 6, 3, 2, 1), (6, 7, 3, 2, 0), (5, 8, (2, 3), (2, 3), (0, 1)), (7, 4, 4, 3, 1)]
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("case", OVERHANGING, ids=str)
+def test_avg_pool_ceil_mode_overhanging_window_divisor_as_pytorch(path, case, count_include_pad):
+    """A ceil_mode window that runs past the padded input divides by its part inside the padded input
+    (count_include_pad) or inside the input, never by the full kernel area; outputs and gradients
+    against PyTorch and the plain loops, and one divisor by hand."""
+    H, W, k, s, p = case
+    rng = np.random.default_rng(H * W)
+    x = rng.standard_normal((2, 3, H, W))
+    xt = leaf(x, path)
+    y = avg_pool2d(xt, k, s, p, ceil_mode=True, count_include_pad=count_include_pad)
+    g = rng.standard_normal(y.shape)
+    y.backward(to_xp(g, path))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.avg_pool2d(tx, k, s, p, ceil_mode=True, count_include_pad=count_include_pad)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    sh, sw = (s, s) if isinstance(s, int) else s
+    ph, pw = (p, p) if isinstance(p, int) else p
+    y_ref, dx_ref = avg_pool2d_reference(x, g, kh, kw, sh, sw, ph, pw, *y.shape[2:], count_include_pad)
+    np.testing.assert_allclose(host(y), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(xt.grad), dx_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_avg_pool_ceil_mode_last_window_by_hand(path):
+    """6x6 ones, kernel 3, stride 2, padding 1, ceil_mode: 4x4 outputs; the last window row starts at
+    row 5 and covers rows 5..7 of which 5 and 6 lie in the padded input [-1, 7) and only row 5 in the
+    input. count_include_pad: 1 real row / 2 counted rows; without it: 1 / 1."""
+    x = leaf(np.ones((1, 1, 6, 6)), path)
+    y = avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True)
+    assert y.shape == (1, 1, 4, 4)
+    assert host(y)[0, 0, 3, 1] == pytest.approx(3 / 6)  # 1 real row x 3 real columns / (2 x 3 counted)
+    assert host(y)[0, 0, 3, 3] == pytest.approx(1 / 4)  # 1 x 1 real / (2 x 2 counted)
+    y.backward(to_xp(np.ones(y.shape), path))
+    # pixel (5, 5) sits in windows (2, 2): 9 counted, (2, 3) and (3, 2): 6 each, (3, 3): 4
+    assert host(x.grad)[0, 0, 5, 5] == pytest.approx(1 / 9 + 1 / 6 + 1 / 6 + 1 / 4)
+    y = avg_pool2d(leaf(np.ones((1, 1, 6, 6)), path), 3, 2, 1, ceil_mode=True, count_include_pad=False)
+    np.testing.assert_allclose(host(y), np.ones((1, 1, 4, 4)))
+
+
 def test_unbatched_input_is_a_batch_of_one_as_pytorch(path):
     """A (C, H, W) image pools to (C, Ho, Wo): the values and gradients of the same image batched."""
     rng = np.random.default_rng(5)

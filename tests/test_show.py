@@ -111,8 +111,12 @@ def test_missing_data_gives_the_data_layers_message(trained_run, tmp_path, monke
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(data.FashionMNIST, "system_dirs", (str(tmp_path / "no-system-package"),))
     monkeypatch.setattr(data.FashionMNIST, "mirrors", ("http://127.0.0.1:9/",))  # refused at once, no network
-    code, _, err = run(["show", str(trained_run), "--data-dir", str(tmp_path / "empty")], capsys)
+    code, _, err = run(["show", str(trained_run)], capsys)
     assert code == 1 and "Fashion-MNIST: the test files" in err and "Traceback" not in err
+    # a given --data-dir must hold the files itself (issue 11): its own one-line message
+    code, _, err = run(["show", str(trained_run), "--data-dir", str(tmp_path / "empty")], capsys)
+    assert code == 1 and f"--data-dir {tmp_path / 'empty'} is not a folder: expected the test files" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.skipif(not any(d.is_dir() and any(d.iterdir()) for d, _ in data.FashionMNIST.search_dirs()),

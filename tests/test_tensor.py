@@ -159,7 +159,7 @@ def test_unknown_device_is_a_value_error():
 
 
 def test_integer_tensors_cannot_require_grad_and_bools_are_unambiguous_only_for_one_element():
-    with pytest.raises(TypeError, match=r"requires_grad_: only floating-point tensors"):
+    with pytest.raises(TypeError, match=r"only Tensors of floating point dtype can require gradients"):
         mt.tensor([1, 2]).requires_grad_()
     assert bool(mt.tensor([1.0])) and not bool(mt.tensor(0.0))
     with pytest.raises(RuntimeError, match=r"ambiguous"):
@@ -169,3 +169,24 @@ def test_integer_tensors_cannot_require_grad_and_bools_are_unambiguous_only_for_
 def test_torch_agrees_on_default_dtypes():
     assert str(torch.tensor([1.0]).dtype) == "torch.float32" and mt.tensor([1.0]).dtype == np.float32
     assert str(torch.tensor(1.5).dtype) == "torch." + str(mt.tensor(1.5).dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_only_floating_point_tensors_can_require_gradients_as_torch(dtype):
+    """The constructor, requires_grad_() and the attribute itself all refuse, as PyTorch does (a
+    RuntimeError there; also a TypeError here, as this engine raised before)."""
+    message = "only Tensors of floating point dtype can require gradients"
+    t = mt.Tensor(np.zeros(3, dtype=dtype))
+    with pytest.raises(RuntimeError, match=message):
+        t.requires_grad = True
+    assert t.requires_grad is False
+    with pytest.raises(TypeError, match=message):
+        t.requires_grad_()
+    with pytest.raises(RuntimeError, match=message):
+        mt.Tensor(np.zeros(3, dtype=dtype), requires_grad=True)
+    with pytest.raises(RuntimeError, match="only Tensors of floating point"):  # PyTorch's own check
+        torch.from_numpy(np.zeros(3, dtype=dtype)).requires_grad = True
+    t.requires_grad = False  # turning it off is always allowed
+    f = mt.Tensor(np.zeros(3))
+    f.requires_grad = True
+    assert f.requires_grad is True

@@ -148,7 +148,7 @@ def test_resume_when_already_done(tmp_path):
 def test_progress_bar_shows_loss_acc_and_speed(monkeypatch, capsys):
     bars = []
 
-    class Recording(train.tqdm):
+    class Recording(train.run.tqdm):
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
             self.postfixes = []
@@ -158,7 +158,7 @@ def test_progress_bar_shows_loss_acc_and_speed(monkeypatch, capsys):
             self.postfixes.append(s)
             super().set_postfix_str(s, refresh)
 
-    monkeypatch.setattr(train, "tqdm", Recording)
+    monkeypatch.setattr(train.run, "tqdm", Recording)
     net, tr, te, o = setup(0)
     train.fit(net, tr, te, o, 1, progress=True, log=quiet)
     assert len(bars) == 1 and bars[0].n == 5 and len(bars[0].postfixes) == 5

@@ -169,6 +169,18 @@ class _IdxImageDataset(ArrayDataset):
                 return p
         return None
 
+    @classmethod
+    def files_in(cls, folder, train: bool = True):
+        """(image file, label file) of the split in ``folder`` only (or its ``<name>`` or
+        ``<ClassName>/raw`` subfolder, as for ``root``), or None; nothing else is searched."""
+        img_res, lbl_res = cls.resources["train" if train else "test"]
+        folder = Path(folder).expanduser()
+        for sub in (folder / cls.name, folder / cls.__name__ / "raw", folder):
+            img, lbl = cls._file_in(sub, img_res), cls._file_in(sub, lbl_res)
+            if img is not None and lbl is not None:
+                return img, lbl
+        return None
+
     def _find(self, img_res, lbl_res):
         for folder, _ in self.search_dirs(self.root):
             img, lbl = self._file_in(folder, img_res), self._file_in(folder, lbl_res)

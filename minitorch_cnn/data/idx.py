@@ -13,14 +13,13 @@ raises a :class:`ValueError` that names the file and says what was expected and 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .._fileio import atomic_write, atomic_write_bytes  # the one atomic writer (data.idx.atomic_write, as before)
 
 __all__ = ["read_idx", "write_idx", "atomic_write"]
 
@@ -124,40 +123,5 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
         compress = path.suffix == ".gz"
     if compress:
         data = gzip.compress(data, mtime=0)
-    with atomic_write(path) as f:
-        f.write(data)
+    atomic_write_bytes(path, data)
     return path
-
-
-def current_umask() -> int:
-    """The process's umask (reading it is only possible by setting it, so it is set back at once)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_write(path):
-    """Open a temporary file beside ``path`` for binary writing; on success fsync it and rename it
-    onto ``path`` (then fsync the directory), on any error delete it. ``path`` is never left
-    half-written: a reader sees either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); a plain open() would not
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (not possible everywhere)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)

@@ -70,7 +70,8 @@ class DivFn(Function):
 
 class PowFn(Function):
     """out = a ** b.   da = g * b * a^(b-1)  (0 where b = 0, as PyTorch: d(a^0)/da = 0 even at a = 0),
-    db = g * out * log(a)  (taken as 0 where a <= 0)."""
+    db = g * out * log(a), as PyTorch: log(0) = -inf, but 0 where a = 0 and b >= 0 (the limit of
+    a^b·log(a), not 0·(-inf)); NaN where a < 0."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -86,8 +87,11 @@ class PowFn(Function):
         da = g * b * a ** xp.where(b == 0, 1, b - 1) if ctx.needs_input_grad[0] else None
         db = None
         if ctx.needs_input_grad[1]:
-            safe = xp.where(a > 0, a, 1)
-            db = g * out * xp.log(safe)
+            # log(a) without NumPy's warnings: computed where a > 0, -inf at 0, NaN below
+            log_a = xp.log(xp.where(a > 0, a, 1))
+            log_a = xp.where(a < 0, xp.nan, xp.where(a == 0, -xp.inf, log_a))
+            log_a = xp.where((a == 0) & (b >= 0), 0, log_a)  # a^b·log(a) -> 0 there; out·0 instead of 0·(-inf)
+            db = g * out * log_a
         return da, db
 
 

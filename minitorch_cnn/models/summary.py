@@ -13,13 +13,17 @@ from ..tensor import Tensor
 
 
 def parse_shape(text: str) -> tuple:
-    """``"1x1x28x28"`` (or ``"1,1,28,28"``) -> ``(1, 1, 28, 28)``."""
+    """``"1x1x28x28"`` (or ``"1,1,28,28"``) -> ``(1, 1, 28, 28)``: a batch of images, N x C x H x W."""
     try:
         shape = tuple(int(part) for part in text.replace(",", "x").lower().split("x") if part)
     except ValueError:
-        raise ValueError(f"input shape: expected integers joined by 'x' such as 1x1x28x28, got {text!r}") from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"input shape: expected positive sizes such as 1x1x28x28, got {text!r}")
+        raise ValueError(f"input shape: expected N x C x H x W, integers joined by 'x' such as 1x1x28x28, "
+                         f"got {text!r}") from None
+    if len(shape) != 4:
+        raise ValueError(f"input shape: expected N x C x H x W (four sizes, such as 1x1x28x28), got {text!r} "
+                         f"({len(shape)} size{'' if len(shape) == 1 else 's'})")
+    if min(shape) < 1:
+        raise ValueError(f"input shape: expected N x C x H x W, positive sizes such as 1x1x28x28, got {text!r}")
     return shape
 
 
