@@ -24,11 +24,14 @@ if "numpy" not in _sys.modules:  # OpenBLAS reads it once, when NumPy loads it
 from . import _source_tree, cuda, functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
+    conv_algorithm,
     cuda_is_available,
     device,
+    get_conv_algorithm,
     get_default_dtype,
     get_kernel_path,
     manual_seed,
+    set_conv_algorithm,
     set_default_dtype,
     set_kernel_path,
 )

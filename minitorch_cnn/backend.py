@@ -249,6 +249,41 @@ def conv_memory_budget(nbytes: int):
         set_conv_memory_budget(previous)
 
 
+# ---------------------------------------------------------------- convolution algorithm
+CONV_ALGORITHMS = ("auto", "im2col", "winograd")
+_conv_algorithm = "auto"
+
+
+def get_conv_algorithm() -> str:
+    """How ``conv2d`` computes 3×3 stride-1 layers: ``"auto"`` (default), ``"im2col"`` or ``"winograd"``."""
+    return _conv_algorithm
+
+
+def set_conv_algorithm(algorithm: str) -> str:
+    """Choose ``conv2d``'s algorithm for the layers Winograd applies to; returns the previous choice.
+
+    ``"im2col"``: always the column matrix (the reading path); ``"winograd"``: Winograd's
+    F(4×4, 3×3) for every 3×3, stride-1, dilation-1, ungrouped layer; ``"auto"``: Winograd where
+    it was measured faster (``functional.winograd.winograd_pays``). Other layers always use im2col.
+    PyTorch has no such switch; its default call is unchanged.
+    """
+    global _conv_algorithm
+    if algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"set_conv_algorithm: expected one of {CONV_ALGORITHMS}, got {algorithm!r}")
+    previous, _conv_algorithm = _conv_algorithm, algorithm
+    return previous
+
+
+@contextlib.contextmanager
+def conv_algorithm(algorithm: str):
+    """``with conv_algorithm("im2col"): ...`` runs the block with that algorithm."""
+    previous = set_conv_algorithm(algorithm)
+    try:
+        yield
+    finally:
+        set_conv_algorithm(previous)
+
+
 # ---------------------------------------------------------------- randomness
 _rng = np.random.default_rng()
 

@@ -24,6 +24,21 @@ def test_conv_backprop_page(kernel_path):
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {PAGE.name} failed (see output)"
 
 
+WINOGRAD_PAGE = PAGE.parent / "winograd.md"
+
+
+@pytest.mark.parametrize("kernel_path", ["numba", "generic"])
+def test_winograd_page(kernel_path):
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path(kernel_path)
+    try:
+        result = doctest.testfile(str(WINOGRAD_PAGE), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    finally:
+        backend.set_kernel_path(previous)
+    assert result.attempted > 15, f"only {result.attempted} examples ran: is the page still doctest-formatted?"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {WINOGRAD_PAGE.name} failed"
+
+
 README = PAGE.parent.parent / "README.md"
 
 

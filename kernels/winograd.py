@@ -1,0 +1,301 @@
+"""Winograd's minimal filtering: a 3×3, stride-1 convolution with fewer multiplications than im2col.
+
+The idea in one dimension, F(2, 3): two outputs of a 3-tap correlation of d = (d0, d1, d2, d3)
+with g = (g0, g1, g2) are ``y0 = d0 g0 + d1 g1 + d2 g2`` and ``y1 = d1 g0 + d2 g1 + d3 g2`` (six
+multiplications). Winograd computes them with four::
+
+    y = Aᵀ [ (G g) ⊙ (Bᵀ d) ]          ⊙ elementwise; G g depends on the kernel only
+
+    Bᵀ = [[1,  0, -1,  0],            G = [[1,    0,   0  ],         Aᵀ = [[1, 1,  1,  0],
+          [0,  1,  1,  0],                 [1/2,  1/2, 1/2],               [0, 1, -1, -1]]
+          [0, -1,  1,  0],                 [1/2, -1/2, 1/2],
+          [0,  1,  0, -1]]                 [0,    0,   1  ]]
+
+(multiply it out: the four products (d0-d2)g0, (d1+d2)(g0+g1+g2)/2, (d2-d1)(g0-g1+g2)/2 and
+(d1-d3)g2 recombine into y0 and y1.) In two dimensions the same matrices act on rows and columns:
+one output tile ``Y (m, m)`` of a 3×3 kernel ``g`` over an input tile ``d (α, α)``, α = m + 2, is ::
+
+    Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A                                    (1)
+
+F(2×2, 3×3) (m = 2, 4×4 tiles) needs 16 multiplications for 4 outputs instead of 36 (2.25× fewer),
+F(4×4, 3×3) (m = 4, 6×6 tiles) 36 for 16 instead of 144 (4× fewer), at some cost in float32
+accuracy (its matrices hold larger numbers).
+
+A convolution layer. Cut the padded input into overlapping α×α tiles at a step of m (tile (i, j)
+starts at row m·i, column m·j; neighbouring tiles share 2 rows/columns, as neighbouring windows do).
+Then (1) with channels is::
+
+    U = G w Gᵀ         per (O, C) kernel:           (α, α, O, C)      the transformed kernel
+    V = Bᵀ d B         per (C, image, tile):        (α, α, C, T)      T = N · tiles per image
+    M[ξ, ν] = U[ξ, ν] @ V[ξ, ν]                     (O, C) @ (C, T) -> (O, T), for each of α² positions
+    Y = Aᵀ M A         per (O, image, tile):        (m, m, O, T)      -> (N, O, Ho, Wo)
+
+The sum over input channels happens in the α² matrix products: that is where the multiplications
+are saved, and where the time goes (they are BLAS calls; the transforms are cheap passes over
+memory).
+
+Backward. Every step above is linear, so the gradient runs through the transposes, in reverse
+order. With ``dY`` = dL/dY cut into m×m tiles::
+
+    dM = A dY Aᵀ                                    (α, α, O, T)      the transpose of Y = Aᵀ M A
+    dU[ξ, ν] = dM[ξ, ν] @ V[ξ, ν]ᵀ                  (O, T) @ (T, C) -> (O, C), summed over tiles
+    dw = Gᵀ dU G                                    (3, 3, O, C)      the transpose of U = G w Gᵀ
+    dV[ξ, ν] = U[ξ, ν]ᵀ @ dM[ξ, ν]                  (C, O) @ (O, T) -> (C, T)
+    dd = B dV Bᵀ                                    (α, α, C, T)      the transpose of V = Bᵀ d B
+    dx = the tiles dd added back where they were cut (overlaps add, as in col2im)
+
+Two tile operations do all the transforms, each the adjoint of the other:
+
+* ``cut_tiles(x, T, step, top, left, tiles)``: cut ``x (N, C, H, W)`` (zeros outside it, ``top``
+  rows and ``left`` columns of them before it) into k×k tiles at a step of ``step``, k = T's
+  columns, and transform each as ``T d Tᵀ``: ``(a, a, C, N, T_h, T_w)``, a = T's rows. The input
+  transform is ``cut_tiles(x, Bᵀ, m, top, left)``; the output gradient's is ``cut_tiles(dY, A, m, 0, 0)``.
+* ``add_tiles(M, S, step, top, left, shape)``: transform each tile of ``M (a, a, O, N, T_h, T_w)``
+  as ``S M Sᵀ`` and add it into a zero array of ``shape`` (N, O, H, W) at the same places
+  (overlapping tiles add; what falls outside is dropped). The output transform is
+  ``add_tiles(M, Aᵀ, m, 0, 0)``; the input gradient's is ``add_tiles(dV, B, m, top, left)``.
+
+Each has two paths with one contract, as the other kernels: numba loops for NumPy arrays (one pass
+over the tiles, each transform done in registers-sized scratch rows) and an array-generic path
+(α² strided copies and two small matrix products over the tile axes) that CuPy runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from minitorch_cnn.backend import use_numba, xp_of
+
+from ._jit import compile_loops
+
+# The transform matrices of F(m×m, 3×3), exact fractions, for m = 2 and m = 4 (Lavin & Gray, 2016).
+_MATRICES = {
+    2: (
+        [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]],
+    ),
+    4: (
+        [
+            [4, 0, -5, 0, 1, 0],
+            [0, -4, -4, 1, 1, 0],
+            [0, 4, -4, -1, 1, 0],
+            [0, -2, -1, 2, 1, 0],
+            [0, 2, -1, -2, 1, 0],
+            [0, 4, 0, -5, 0, 1],
+        ],
+        [
+            [1 / 4, 0, 0],
+            [-1 / 6, -1 / 6, -1 / 6],
+            [-1 / 6, 1 / 6, -1 / 6],
+            [1 / 24, 1 / 12, 1 / 6],
+            [1 / 24, -1 / 12, 1 / 6],
+            [0, 0, 1],
+        ],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+    ),
+}
+
+
+def winograd_matrices(m: int, xp=np, dtype=np.float64):
+    """``(Bᵀ (α, α), G (α, 3), Aᵀ (m, α))`` of F(m×m, 3×3), α = m + 2, as arrays of ``xp``."""
+    if m not in _MATRICES:
+        raise ValueError(f"winograd: expected output tile size m = 2 or 4, got {m!r}")
+    return tuple(xp.asarray(np.array(mat, dtype=np.float64), dtype=dtype) for mat in _MATRICES[m])
+
+
+
+def tile_counts(Ho: int, Wo: int, m: int) -> tuple[int, int]:
+    """Output tiles of size m per column and per row that cover Ho × Wo outputs (ceil)."""
+    return -(-Ho // m), -(-Wo // m)
+
+
+# --- the generic path ---------------------------------------------------------------------------
+
+
+def _two_sided(T, X):
+    """``T X Tᵀ`` over the two leading axes of ``X (k, k, ...)``: ``Y[i, j] = Σ T[i, p] T[j, q] X[p, q]``."""
+    k, rest = X.shape[0], X.shape[2:]
+    a = T.shape[0]
+    Z = (T @ X.reshape(k, -1)).reshape(a, k, -1)  # Σ_p T[i, p] X[p, q, r]: one product
+    Z = T @ Z  # Σ_q T[j, q] Z[i, q, r]: T broadcast over i
+    return Z.reshape(a, a, *rest)
+
+
+def cut_tiles_generic(x, T, step, top, left, tiles):
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    T_h, T_w = tiles
+    k = T.shape[1]
+    Hp, Wp = step * (T_h - 1) + k, step * (T_w - 1) + k  # rows and columns the tiles span
+    x_pad = xp.zeros((N, C, Hp, Wp), dtype=x.dtype)
+    x_pad[:, :, top : top + H, left : left + W] = x[:, :, : Hp - top, : Wp - left]
+    d = xp.empty((k, k, C, N, T_h, T_w), dtype=x.dtype)
+    for p in range(k):  # d[p, q, c, n, i, j] = x_pad[n, c, step·i + p, step·j + q]
+        for q in range(k):
+            d[p, q] = x_pad[:, :, p : p + step * T_h : step, q : q + step * T_w : step].transpose(1, 0, 2, 3)
+    return _two_sided(T, d)
+
+
+def add_tiles_generic(M, S, step, top, left, shape):
+    xp = xp_of(M)
+    N, C, H, W = shape
+    _, _, _, _, T_h, T_w = M.shape
+    k = S.shape[0]
+    Hp, Wp = max(step * (T_h - 1) + k, top + H), max(step * (T_w - 1) + k, left + W)
+    d = _two_sided(S, M)  # (k, k, C, N, T_h, T_w)
+    out = xp.zeros((N, C, Hp, Wp), dtype=M.dtype)
+    for p in range(k):  # the adjoint of the cut: each tile entry goes back where it came from
+        for q in range(k):
+            out[:, :, p : p + step * T_h : step, q : q + step * T_w : step] += d[p, q].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(out[:, :, top : top + H, left : left + W])
+
+
+# --- the numba path -----------------------------------------------------------------------------
+
+
+def cut_tiles_loops(x, T, step, top, left, out):
+    """out[a, b, c, n, i, j] = Σ_pq T[a, p] T[b, q] x_pad[n, c, step·i + p, step·j + q].
+
+    Per image plane: copy it into a zero-padded scratch plane, transform the rows of every tile
+    row (``R[a, i, :] = Σ_p T[a, p] x_pad[step·i + p, :]``, whole rows at once), then the columns
+    (``out[a, b, i, j] = Σ_q T[b, q] R[a, i, step·j + q]``).
+    """
+    N, C, H, W = x.shape
+    A, k = T.shape
+    _, _, _, _, T_h, T_w = out.shape
+    Hp, Wp = step * (T_h - 1) + k, step * (T_w - 1) + k
+    for cn in prange(C * N):
+        c, n = cn // N, cn % N
+        x_pad = np.zeros((Hp, Wp), dtype=out.dtype)
+        for r in range(max(0, -top), min(H, Hp - top)):
+            for col in range(max(0, -left), min(W, Wp - left)):
+                x_pad[r + top, col + left] = x[n, c, r, col]
+        R = np.zeros((A, T_h, Wp), dtype=out.dtype)
+        for a in range(A):  # rows: R = T x_pad, per tile row
+            for p in range(k):
+                coef = T[a, p]
+                if coef != 0.0:
+                    for i in range(T_h):
+                        for col in range(Wp):
+                            R[a, i, col] += coef * x_pad[step * i + p, col]
+        for a in range(A):  # columns: out = R Tᵀ, per tile
+            for b in range(A):
+                for i in range(T_h):
+                    for j in range(T_w):
+                        out[a, b, c, n, i, j] = 0.0
+                for q in range(k):
+                    coef = T[b, q]
+                    if coef != 0.0:
+                        for i in range(T_h):
+                            for j in range(T_w):
+                                out[a, b, c, n, i, j] += coef * R[a, i, step * j + q]
+
+
+def add_tiles_loops(M, S, step, top, left, out):
+    """out[n, c, step·i + p - top, step·j + q - left] += Σ_ab S[p, a] S[q, b] M[a, b, c, n, i, j].
+
+    The adjoint of ``cut_tiles_loops``, step by step in reverse: columns
+    (``R[a, i, step·j + q] += Σ_b S[q, b] M[a, b, i, j]``), then rows
+    (``out_pad[step·i + p, :] += Σ_a S[p, a] R[a, i, :]``), then the crop.
+    """
+    N, C, H, W = out.shape
+    k, A = S.shape
+    _, _, _, _, T_h, T_w = M.shape
+    Hp, Wp = max(step * (T_h - 1) + k, top + H), max(step * (T_w - 1) + k, left + W)
+    for cn in prange(C * N):  # each (c, n) plane is written by one iteration only: no races
+        c, n = cn // N, cn % N
+        R = np.zeros((A, T_h, Wp), dtype=out.dtype)
+        for a in range(A):  # columns: overlapping tiles add
+            for b in range(A):
+                for q in range(k):
+                    coef = S[q, b]
+                    if coef != 0.0:
+                        for i in range(T_h):
+                            for j in range(T_w):
+                                R[a, i, step * j + q] += coef * M[a, b, c, n, i, j]
+        out_pad = np.zeros((Hp, Wp), dtype=out.dtype)
+        for p in range(k):  # rows
+            for a in range(A):
+                coef = S[p, a]
+                if coef != 0.0:
+                    for i in range(T_h):
+                        for col in range(Wp):
+                            out_pad[step * i + p, col] += coef * R[a, i, col]
+        for r in range(H):  # the crop: drop what fell in the padding
+            for col in range(W):
+                out[n, c, r, col] = out_pad[r + top, col + left]
+
+
+_cut_tiles_jit = compile_loops(cut_tiles_loops)
+_add_tiles_jit = compile_loops(add_tiles_loops)
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+
+def cut_tiles(x, T, step, top, left, tiles):
+    """Tiles of ``x (N, C, H, W)`` transformed as ``T d Tᵀ``: ``(a, a, C, N, T_h, T_w)`` (see the module)."""
+    if use_numba(x):
+        T = np.ascontiguousarray(T, dtype=x.dtype)
+        out = np.empty((T.shape[0], T.shape[0], x.shape[1], x.shape[0], *tiles), dtype=x.dtype)
+        _cut_tiles_jit(np.ascontiguousarray(x), T, step, top, left, out)
+        return out
+    return cut_tiles_generic(x, T, step, top, left, tiles)
+
+
+def add_tiles(M, S, step, top, left, shape):
+    """Tiles of ``M`` transformed as ``S M Sᵀ`` and added into zeros of ``shape`` (see the module)."""
+    if use_numba(M):
+        out = np.zeros(shape, dtype=M.dtype)
+        _add_tiles_jit(np.ascontiguousarray(M), np.ascontiguousarray(S, dtype=M.dtype), step, top, left, out)
+        return out
+    return add_tiles_generic(M, S, step, top, left, shape)
+
+
+# --- the convolution ----------------------------------------------------------------------------
+
+
+def winograd_conv2d_forward(x, weight, padding, m: int = 2):
+    """3×3, stride-1 cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C, 3, 3)``.
+
+    ``padding`` is (top, bottom, left, right) zeros. Returns ``(y, U, V)``: ``y (N, O, Ho, Wo)``,
+    and the transformed kernel ``U (α, α, O, C)`` and input ``V (α, α, C, N·T_h·T_w)`` that the
+    backward pass needs.
+    """
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    O = weight.shape[0]
+    top, bottom, left, right = padding
+    Ho, Wo = H + top + bottom - 2, W + left + right - 2
+    tiles = tile_counts(Ho, Wo, m)
+    BT, G, AT = winograd_matrices(m, xp, x.dtype)
+    alpha = m + 2
+
+    U = _two_sided(G, weight.transpose(2, 3, 0, 1))  # G w Gᵀ: (3, 3, O, C) -> (α, α, O, C)
+    V = cut_tiles(x, BT, m, top, left, tiles).reshape(alpha, alpha, C, -1)  # Bᵀ d B: (α, α, C, T)
+    M = U @ V  # α² products (O, C) @ (C, T) -> (α, α, O, T)
+    y = add_tiles(M.reshape(alpha, alpha, O, N, *tiles), AT, m, 0, 0, (N, O, Ho, Wo))  # Aᵀ M A
+    return y, U, V
+
+
+def winograd_conv2d_backward(grad, U, V, x_shape, padding, m: int = 2, need_x=True, need_w=True):
+    """Gradients ``(dx (N, C, H, W), dw (O, C, 3, 3))`` of the forward above (None where not needed)."""
+    xp = xp_of(grad)
+    N, O, Ho, Wo = grad.shape
+    C = x_shape[1]
+    top, _, left, _ = padding
+    tiles = tile_counts(Ho, Wo, m)
+    BT, G, AT = winograd_matrices(m, xp, grad.dtype)
+    alpha = m + 2
+
+    dM = cut_tiles(grad, AT.T, m, 0, 0, tiles).reshape(alpha, alpha, O, -1)  # A dY Aᵀ: (α, α, O, T)
+    dx = dw = None
+    if need_w:
+        dU = dM @ xp.swapaxes(V, -1, -2)  # (α, α, O, T) @ (α, α, T, C) -> (α, α, O, C), Σ over tiles
+        dw = xp.ascontiguousarray(_two_sided(G.T, dU).transpose(2, 3, 0, 1))  # Gᵀ dU G -> (O, C, 3, 3)
+    if need_x:
+        dV = xp.swapaxes(U, -1, -2) @ dM  # (α, α, C, O) @ (α, α, O, T) -> (α, α, C, T)
+        dx = add_tiles(dV.reshape(alpha, alpha, C, N, *tiles), BT.T, m, top, left, x_shape)  # B dV Bᵀ
+    return dx, dw

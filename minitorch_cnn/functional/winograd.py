@@ -1,0 +1,75 @@
+"""Winograd convolution: the same op as ``conv2d`` for 3×3, stride-1, dilation-1, ungrouped kernels.
+
+``conv2d`` sends such layers here when the algorithm setting allows it (``backend.conv_algorithm``):
+``"im2col"`` never, ``"winograd"`` always where it applies, ``"auto"`` (the default) where it
+was measured faster (``winograd_pays``). The math, both transforms and their adjoints, is in
+``kernels/winograd.py``; a 4×4 tile worked through with every number is in
+``docs/winograd.md``. The im2col ``Conv2d`` stays the reference: the tests hold this op equal to
+it in float64 to round-off.
+"""
+
+from __future__ import annotations
+
+from minitorch_cnn.kernels.winograd import winograd_conv2d_backward, winograd_conv2d_forward
+
+from ..autograd import Function
+
+
+def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
+    """True for a 3×3 kernel, stride 1, dilation 1, no groups: the layers this op computes."""
+    return tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
+
+
+def winograd_pays(input_shape, weight_shape) -> bool:
+    """``"auto"``'s rule: Winograd where the channel products are large enough to pay for the transforms.
+
+    The products shrink 4× (F(4×4, 3×3)); the transforms cost passes over memory of a size
+    independent of the channels. Crossover measured with ``python -m benchmarks winograd``
+    (benchmarks/RESULTS.md): Winograd wins from about 32 input and 32 output channels.
+    """
+    C, O = input_shape[1], weight_shape[0]
+    return C >= 32 and O >= 32
+
+
+def output_tile(dtype) -> int:
+    """F(4×4, 3×3) in float64; in float32 too (its error on the nets' layers stays below 1e-4 relative)."""
+    return 4
+
+
+class WinogradConv2dFn(Function):
+    """Y = conv2d(X, W) + b for 3×3 kernels, stride 1, by Winograd's F(m×m, 3×3) (see kernels/winograd.py).
+
+        U = G w Gᵀ,  V = Bᵀ d B,  M[ξ, ν] = U[ξ, ν] @ V[ξ, ν],  Y = Aᵀ M A (+ b)
+
+    Backward, through the transposes of the same transforms (dY is dL/dY)::
+
+        dM = A dY Aᵀ
+        dw = Gᵀ (dM @ Vᵀ) G          summed over every tile of every image
+        dX = B (Uᵀ @ dM) Bᵀ          tiles added back where they were cut
+        db = Σ over N, Ho, Wo of dY
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, padding, m):
+        y, U, V = winograd_conv2d_forward(x, weight, padding, m)
+        if bias is not None:
+            y += bias.reshape(-1, 1, 1)
+        ctx.save_for_backward(U if ctx.needs_input_grad[0] else None, V if ctx.needs_input_grad[1] else None)
+        ctx.x_shape, ctx.padding, ctx.m = x.shape, padding, m
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        U, V = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx, dw = winograd_conv2d_backward(grad, U, V, ctx.x_shape, ctx.padding, ctx.m, need_x, need_w)
+        db = grad.sum(axis=(0, 2, 3)) if need_b else None
+        return dx, dw, db
+
+
+def winograd_conv2d(input, weight, bias, padding, m=None):
+    """Apply the op; ``padding`` is (top, bottom, left, right). Checks are ``conv2d``'s."""
+    m = output_tile(input.dtype) if m is None else m
+    return WinogradConv2dFn.apply(input, weight, bias, padding=tuple(padding), m=m)
+
+__all__ = ["WinogradConv2dFn", "winograd_applies", "winograd_conv2d", "winograd_pays"]

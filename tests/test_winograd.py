@@ -1,0 +1,192 @@
+"""Winograd convolution (kernels/winograd.py, functional/winograd.py) against four oracles: the 1-D
+definition of minimal filtering, plain loops (conv2d_reference and its backward), the im2col
+``Conv2d`` in float64 to round-off, PyTorch, and float64 finite differences (gradcheck); and the
+algorithm switch of conv2d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from _conv_cases import conv2d_backward_reference, conv2d_reference, examples, path
+from hypothesis import given
+from hypothesis import strategies as st
+from minitorch_cnn.kernels import winograd as wk
+
+import minitorch_cnn as mt
+from minitorch_cnn import backend
+from minitorch_cnn.functional import conv2d
+from minitorch_cnn.functional.winograd import WinogradConv2dFn, winograd_conv2d, winograd_pays
+from minitorch_cnn.tensor import Tensor
+from minitorch_cnn.testing import gradcheck
+
+__all__ = ["path"]
+
+
+def host(a):
+    return backend.to_numpy(a.data if isinstance(a, Tensor) else a)
+
+
+def leaf(a, device="cpu"):
+    return Tensor(backend.to_device(np.asarray(a), device), requires_grad=True)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_matrices_compute_a_3_tap_correlation_in_1d(m):
+    """y = Aᵀ[(G g) ⊙ (Bᵀ d)] is the correlation y_i = Σ_k d_(i+k) g_k, for any d and g."""
+    BT, G, AT = wk.winograd_matrices(m)
+    rng = np.random.default_rng(m)
+    for _ in range(5):
+        d, g = rng.standard_normal(m + 2), rng.standard_normal(3)
+        direct = [sum(d[i + k] * g[k] for k in range(3)) for i in range(m)]
+        np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), direct, rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_tile_size_is_refused():
+    with pytest.raises(ValueError, match="m = 2 or 4"):
+        wk.winograd_matrices(3)
+
+
+@pytest.mark.parametrize("kernels", ["numba", "generic"])
+@pytest.mark.parametrize(("T_rows", "k", "step", "top", "left"), [(4, 4, 2, 1, 1), (6, 6, 4, 0, 2), (6, 4, 4, 0, 0)])
+def test_add_tiles_is_the_adjoint_of_cut_tiles(kernels, T_rows, k, step, top, left):
+    """<cut(x), M> == <x, add(M)>: the backward's tile operation is the exact transpose of the forward's."""
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path(kernels)
+    try:
+        rng = np.random.default_rng(1)
+        T = rng.standard_normal((T_rows, k))
+        x = rng.standard_normal((2, 3, 7, 9))
+        tiles = (3, 3)
+        cut = wk.cut_tiles(x, T, step, top, left, tiles)
+        M = rng.standard_normal(cut.shape)
+        back = wk.add_tiles(M, T.T, step, top, left, x.shape)
+        assert back.shape == x.shape
+        np.testing.assert_allclose(np.vdot(cut, M), np.vdot(x, back), rtol=1e-12)
+    finally:
+        backend.set_kernel_path(previous)
+
+
+@examples(12)
+@given(
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(3, 9),
+    st.integers(3, 9),
+    st.integers(0, 2),
+    st.sampled_from([2, 4]),
+    st.booleans(),
+)
+def test_equals_loops_and_im2col_in_float64(path, N, C, O, H, W, pad, m, with_bias):
+    rng = np.random.default_rng(N * 100 + C * 10 + O + H + W + pad)
+    if H + 2 * pad < 3 or W + 2 * pad < 3:
+        return
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3))
+    b = rng.standard_normal(O) if with_bias else None
+    xt, wt = leaf(x, path), leaf(w, path)
+    bt = leaf(b, path) if with_bias else None
+    y = winograd_conv2d(xt, wt, bt, (pad,) * 4, m=m)
+    assert isinstance(y.grad_fn.function, type) and y.grad_fn.function is WinogradConv2dFn
+    g = rng.standard_normal(y.shape)
+    y.backward(Tensor(backend.to_device(g, path)))
+
+    np.testing.assert_allclose(host(y), conv2d_reference(x, w, b, padding=(pad, pad)), rtol=1e-10, atol=1e-10)
+    dx, dw, db = conv2d_backward_reference(x, w, g, padding=(pad, pad))
+    np.testing.assert_allclose(host(xt.grad), dx, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(host(wt.grad), dw, rtol=1e-10, atol=1e-10)
+    if with_bias:
+        np.testing.assert_allclose(host(bt.grad), db, rtol=1e-10, atol=1e-10)
+
+    with mt.conv_algorithm("im2col"):  # the reading path, to round-off
+        xi, wi = leaf(x, path), leaf(w, path)
+        yi = conv2d(xi, wi, padding=pad)
+        yi.backward(Tensor(backend.to_device(g, path)))
+    assert yi.grad_fn is None or yi.grad_fn.function is not WinogradConv2dFn
+    scale = max(1.0, np.abs(host(yi)).max())
+    np.testing.assert_allclose(host(y) - (0 if b is None else b.reshape(-1, 1, 1)), host(yi), atol=1e-12 * scale)
+    np.testing.assert_allclose(host(xt.grad), host(xi.grad), atol=1e-12 * scale)
+    np.testing.assert_allclose(host(wt.grad), host(wi.grad), atol=1e-12 * scale * N * H * W)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize(("shape", "padding"), [((2, 3, 8, 8), (1, 1, 1, 1)), ((1, 4, 7, 10), (0, 0, 0, 0)), ((2, 2, 5, 6), (2, 2, 1, 1))])
+def test_matches_pytorch(path, m, shape, padding):
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal(shape), rng.standard_normal((5, shape[1], 3, 3)), rng.standard_normal(5)
+    xt, wt, bt = leaf(x, path), leaf(w, path), leaf(b, path)
+    y = winograd_conv2d(xt, wt, bt, padding, m=m)
+    g = rng.standard_normal(y.shape)
+    y.backward(Tensor(backend.to_device(g, path)))
+
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = TF.conv2d(tx, tw, tb, padding=(padding[0], padding[2]))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(host(y), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((xt, tx), (wt, tw), (bt, tb)):
+        np.testing.assert_allclose(host(ours.grad), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_gradcheck(kernel_path, m):
+    rng = np.random.default_rng(3)
+    x = mt.tensor(rng.standard_normal((2, 2, 5, 6)), requires_grad=True)
+    w = mt.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = mt.tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda x, w, b: winograd_conv2d(x, w, b, (1, 1, 1, 1), m=m), [x, w, b])
+
+
+# ---------------------------------------------------------------- float32 accuracy on the nets' layers
+# (C, O, H) of 3×3 stride-1 layers of the six nets at their input sizes (VGG-11-small, ResNet-18,
+# GoogLeNet, DenseNet), inputs of unit scale and PyTorch's default weight scale.
+NET_LAYERS = [(16, 32, 56), (64, 64, 24), (128, 128, 12), (256, 256, 6), (96, 128, 12), (128, 32, 24), (512, 512, 3)]
+
+
+@pytest.mark.parametrize(("C", "O", "H"), NET_LAYERS)
+def test_float32_error_on_the_nets_layers_stays_within_1e_4(C, O, H):
+    """F(4×4, 3×3) in float32 against float64: relative error (max |err| / max |y|) under 1e-4."""
+    rng = np.random.default_rng(C + O + H)
+    x = rng.standard_normal((2, C, H, H))
+    bound = 1 / np.sqrt(C * 9)  # PyTorch's kaiming-uniform scale for a conv layer
+    w = rng.uniform(-bound, bound, (O, C, 3, 3))
+    exact, _, _ = wk.winograd_conv2d_forward(x, w, (1, 1, 1, 1), m=4)
+    reference = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_allclose(exact, reference, rtol=1e-10, atol=1e-10)
+    y32, _, _ = wk.winograd_conv2d_forward(x.astype(np.float32), w.astype(np.float32), (1, 1, 1, 1), m=4)
+    assert y32.dtype == np.float32
+    relative = np.abs(y32 - reference).max() / np.abs(reference).max()
+    assert relative < 1e-4, f"F(4x4, 3x3) float32 relative error {relative:.2e} on C={C} O={O} H={H}"
+
+
+# ---------------------------------------------------------------- the algorithm switch
+def test_auto_uses_winograd_only_where_it_pays_and_where_it_applies():
+    big = (mt.randn(1, 32, 6, 6), mt.randn(32, 32, 3, 3, requires_grad=True))
+    small = (mt.randn(1, 3, 6, 6), mt.randn(4, 3, 3, 3, requires_grad=True))
+    assert mt.get_conv_algorithm() == "auto"
+    assert winograd_pays(big[0].shape, big[1].shape) and not winograd_pays(small[0].shape, small[1].shape)
+    assert conv2d(*big, padding=1).grad_fn.function is WinogradConv2dFn
+    assert conv2d(*small, padding=1).grad_fn.function is not WinogradConv2dFn
+    assert conv2d(*big, padding=1, stride=2).grad_fn.function is not WinogradConv2dFn
+    assert conv2d(*big, padding=2, dilation=2).grad_fn.function is not WinogradConv2dFn
+    grouped = mt.randn(32, 16, 3, 3, requires_grad=True)
+    assert conv2d(big[0], grouped, padding=1, groups=2).grad_fn.function is not WinogradConv2dFn
+    with mt.conv_algorithm("winograd"):
+        assert conv2d(*small, padding=1).grad_fn.function is WinogradConv2dFn
+        with mt.conv_algorithm("im2col"):
+            assert conv2d(*big, padding=1).grad_fn.function is not WinogradConv2dFn
+        assert mt.get_conv_algorithm() == "winograd"
+    assert mt.get_conv_algorithm() == "auto"
+
+
+def test_padding_same_goes_through_winograd():
+    x, w = mt.randn(2, 3, 7, 5, dtype=mt.float64), mt.randn(4, 3, 3, 3, dtype=mt.float64)
+    with mt.conv_algorithm("winograd"):
+        y = conv2d(x, w, padding="same")
+    np.testing.assert_allclose(y.numpy(), conv2d_reference(x.numpy(), w.numpy(), padding=(1, 1)), atol=1e-12)
+
+
+def test_unknown_algorithm_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('auto', 'im2col', 'winograd'\), got 'fft'"):
+        mt.set_conv_algorithm("fft")
+    assert mt.get_conv_algorithm() == "auto"
