@@ -1,0 +1,82 @@
+"""``python -m benchmarks.winograd [--threads 1] [--repeat 5]``: where Winograd pays, against im2col.
+
+Both algorithms are ours and run in one process, alternated call by call (the same thread pools
+serve both, so an in-process comparison is fair here). For each 3×3, stride-1, padding-1 layer
+shape it prints the median forward+backward time of im2col and of Winograd F(2×2) and F(4×4), in
+float32, with the ratio. ``conv2d``'s ``"auto"`` rule (``functional/winograd.py``,
+``winograd_pays``) is read off this table. Times are CPU seconds of the process
+(``time.process_time``) with ``--threads 1``, which a busy machine disturbs less than wall time;
+with more threads, wall time is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+# (N, C, O, H): the nets' 3×3 layers at their input sizes, and small-channel layers around the crossover
+SHAPES = [
+    (64, 8, 8, 32),
+    (64, 16, 16, 32),
+    (64, 32, 32, 32),
+    (64, 64, 64, 32),
+    (32, 64, 64, 24),
+    (32, 128, 128, 12),
+    (32, 256, 256, 6),
+    (16, 16, 32, 56),
+    (32, 32, 32, 8),
+    (32, 96, 128, 12),
+]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.winograd", description=__doc__)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args(argv)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+
+    import numpy as np
+
+    import minitorch_cnn as mt
+    from minitorch_cnn.functional import conv2d
+    from minitorch_cnn.functional.winograd import winograd_conv2d
+
+    clock = time.process_time if args.threads == 1 else time.perf_counter
+    rng = np.random.default_rng(0)
+    print(f"threads {args.threads}, median of {args.repeat}, float32 fwd+bwd, ms ({clock.__name__})")
+    print(f"{'N':>3} {'C':>4} {'O':>4} {'H':>3} | {'im2col':>8} {'F(2x2)':>8} {'F(4x4)':>8} | im2col/F(4x4)")
+    for N, C, O, H in SHAPES:
+        x = mt.tensor(rng.standard_normal((N, C, H, H)).astype(np.float32), requires_grad=True)
+        w = mt.tensor((rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32), requires_grad=True)
+        g = mt.tensor(rng.standard_normal((N, O, H, H)).astype(np.float32))
+
+        def im2col():
+            with mt.conv_algorithm("im2col"):
+                conv2d(x, w, padding=1).backward(g)
+
+        def wino(m):
+            return lambda: winograd_conv2d(x, w, None, (1, 1, 1, 1), m=m).backward(g)
+
+        runs = {"im2col": im2col, "F(2x2)": wino(2), "F(4x4)": wino(4)}
+        times = {name: [] for name in runs}
+        for fn in runs.values():
+            fn()
+        for _ in range(args.repeat):
+            for name, fn in runs.items():
+                x.grad = w.grad = None
+                start = clock()
+                fn()
+                times[name].append(1000 * (clock() - start))
+        med = {name: statistics.median(t) for name, t in times.items()}
+        print(f"{N:>3} {C:>4} {O:>4} {H:>3} | {med['im2col']:8.1f} {med['F(2x2)']:8.1f} {med['F(4x4)']:8.1f} |"
+              f" {med['im2col'] / med['F(4x4)']:.2f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
