@@ -12,6 +12,7 @@ with more threads, wall time is used.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -46,6 +47,13 @@ def main(argv=None):
     from minitorch_cnn.functional import conv2d
     from minitorch_cnn.functional.winograd import winograd_conv2d
 
+    def im2col_step(x, w, g):
+        with mt.conv_algorithm("im2col"):
+            conv2d(x, w, padding=1).backward(g)
+
+    def winograd_step(x, w, g, m):
+        winograd_conv2d(x, w, None, (1, 1, 1, 1), m=m).backward(g)
+
     clock = time.process_time if args.threads == 1 else time.perf_counter
     rng = np.random.default_rng(0)
     print(f"threads {args.threads}, median of {args.repeat}, float32 fwd+bwd, ms ({clock.__name__})")
@@ -55,14 +63,11 @@ def main(argv=None):
         w = mt.tensor((rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32), requires_grad=True)
         g = mt.tensor(rng.standard_normal((N, O, H, H)).astype(np.float32))
 
-        def im2col():
-            with mt.conv_algorithm("im2col"):
-                conv2d(x, w, padding=1).backward(g)
-
-        def wino(m):
-            return lambda: winograd_conv2d(x, w, None, (1, 1, 1, 1), m=m).backward(g)
-
-        runs = {"im2col": im2col, "F(2x2)": wino(2), "F(4x4)": wino(4)}
+        runs = {
+            "im2col": functools.partial(im2col_step, x, w, g),
+            "F(2x2)": functools.partial(winograd_step, x, w, g, 2),
+            "F(4x4)": functools.partial(winograd_step, x, w, g, 4),
+        }
         times = {name: [] for name in runs}
         for fn in runs.values():
             fn()
