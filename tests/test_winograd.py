@@ -161,10 +161,13 @@ def test_float32_error_on_the_nets_layers_stays_within_1e_4(C, O, H):
 
 # ---------------------------------------------------------------- the algorithm switch
 def test_auto_uses_winograd_only_where_it_pays_and_where_it_applies():
-    big = (mt.randn(1, 32, 6, 6), mt.randn(32, 32, 3, 3, requires_grad=True))
-    small = (mt.randn(1, 3, 6, 6), mt.randn(4, 3, 3, 3, requires_grad=True))
+    big = (mt.randn(1, 32, 12, 12), mt.randn(32, 32, 3, 3, requires_grad=True))
+    small = (mt.randn(1, 3, 12, 12), mt.randn(4, 3, 3, 3, requires_grad=True))
+    tiny_image = (mt.randn(1, 32, 8, 8), big[1])
     assert mt.get_conv_algorithm() == "auto"
     assert winograd_pays(big[0].shape, big[1].shape) and not winograd_pays(small[0].shape, small[1].shape)
+    assert not winograd_pays(big[0].shape, big[1].shape, (0, 0, 0, 0))  # 10×10 outputs
+    assert conv2d(*tiny_image, padding=1).grad_fn.function is not WinogradConv2dFn
     assert conv2d(*big, padding=1).grad_fn.function is WinogradConv2dFn
     assert conv2d(*small, padding=1).grad_fn.function is not WinogradConv2dFn
     assert conv2d(*big, padding=1, stride=2).grad_fn.function is not WinogradConv2dFn

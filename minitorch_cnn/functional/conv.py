@@ -229,7 +229,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return DepthwiseConv2dFn.apply(input, weight, bias, stride=stride, padding=pads[::2], dilation=dilation)
     algorithm = get_conv_algorithm()  # Winograd for the 3×3 stride-1 layers where it pays (functional/winograd.py)
     if algorithm != "im2col" and winograd_applies(weight.shape, stride, dilation, groups):
-        if algorithm == "winograd" or winograd_pays(input.shape, weight.shape):
+        if algorithm == "winograd" or winograd_pays(input.shape, weight.shape, pads):
             return winograd_conv2d(input, weight, bias, pads)
     top, bottom, left, right = pads
     extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right

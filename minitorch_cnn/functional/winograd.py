@@ -20,15 +20,19 @@ def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
     return tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
 
 
-def winograd_pays(input_shape, weight_shape) -> bool:
+def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1)) -> bool:
     """``"auto"``'s rule: Winograd where the channel products are large enough to pay for the transforms.
 
-    The products shrink 4× (F(4×4, 3×3)); the transforms cost passes over memory of a size
-    independent of the channels. Crossover measured with ``python -m benchmarks winograd``
-    (benchmarks/RESULTS.md): Winograd wins from about 32 input and 32 output channels.
+    The products shrink 4× (F(4×4, 3×3)); the transforms cost passes over memory that do not
+    shrink with the channels, and outputs that are not a multiple of 4 compute a ragged last tile
+    in full. Measured with ``python -m benchmarks.winograd`` (benchmarks/RESULTS.md): F(4×4) was
+    1.2-1.7× faster than im2col from 32 input and output channels and 12×12 outputs, and slower
+    on 6×6 and 8×8 outputs and on 16-channel layers.
     """
-    C, O = input_shape[1], weight_shape[0]
-    return C >= 32 and O >= 32
+    (_, C, H, W), O = input_shape, weight_shape[0]
+    top, bottom, left, right = padding
+    Ho, Wo = H + top + bottom - 2, W + left + right - 2
+    return C >= 32 and O >= 32 and min(Ho, Wo) >= 12
 
 
 def output_tile(dtype) -> int:
