@@ -230,7 +230,7 @@ def test_sgd_momentum_buffer_is_its_own_array_as_torch(zero, nesterov):
     opt, p = _autograd_run(lambda ps: optim.SGD(ps, **kw), lambda ps: torch.optim.SGD(ps, **kw), steps=6,
                            zero_set_to_none=zero, accumulate=2)
     buf = opt.state[p]["momentum_buffer"]
-    assert not np.shares_memory(buf, p.grad.data)
+    assert not np.shares_memory(buf, p.grad.array)
 
 
 @pytest.mark.parametrize("scale", [1e-9, 1e-6])

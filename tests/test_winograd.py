@@ -25,7 +25,7 @@ __all__ = ["path"]
 
 
 def host(a):
-    return backend.to_numpy(a.data if isinstance(a, Tensor) else a)
+    return backend.to_numpy(a.array if isinstance(a, Tensor) else a)
 
 
 def leaf(a, device="cpu"):
