@@ -39,7 +39,7 @@ from numba import prange
 from minitorch_cnn.backend import use_numba, xp_of
 
 from ._jit import compile_loops
-from .im2col import conv_out_size
+from .window import conv_out_size
 
 
 def _taps(k, d, s, p, size, out):

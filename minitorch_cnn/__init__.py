@@ -21,7 +21,14 @@ if "numpy" not in _sys.modules:  # OpenBLAS reads it once, when NumPy loads it
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 # _source_tree first: from a clone's root it maps the top-level kernels/ folder to minitorch_cnn.kernels
-from . import _source_tree, cuda, functional, nn, optim, viz  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
+from . import (  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
+    _source_tree,
+    cuda,
+    functional,
+    nn,
+    optim,
+    viz,
+)
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
     conv_algorithm,

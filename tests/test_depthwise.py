@@ -2,7 +2,7 @@
 
 Oracles: the plain-loop conv2d definition of _conv_cases (forward and every gradient), PyTorch,
 gradcheck over hypothesis geometries; on the numba path, the generic path and CuPy (``path``).
-Plus: the im2col path of Conv2d gives the same numbers, the un-jitted loops run, float32 paths
+Plus: the im2col path of Conv2dFn gives the same numbers, the un-jitted loops run, float32 paths
 agree, and conv2d sends exactly the depthwise calls here.
 """
 
@@ -17,7 +17,8 @@ from minitorch_cnn.kernels import depthwise as dk
 import minitorch_cnn as mt
 from minitorch_cnn import kernels
 from minitorch_cnn.functional import conv2d
-from minitorch_cnn.functional.conv import Conv2d
+from minitorch_cnn.functional.conv import Conv2dFn
+from minitorch_cnn.kernels import Window
 from minitorch_cnn.testing import gradcheck
 
 
@@ -76,7 +77,7 @@ def test_depthwise_against_loops_torch_and_gradcheck(path, case):  # noqa: F811
 @examples(25)
 @given(case=depthwise_cases())
 def test_direct_kernel_equals_the_im2col_path(path, case):  # noqa: F811
-    """The learners' path (Conv2d by im2col, G products) and the direct kernel: same numbers, all three."""
+    """The learners' path (Conv2dFn by im2col, G products) and the direct kernel: same numbers, all three."""
     rng, x, w, b = _arrays(case)
     C, (ph, pw) = case["C"], case["padding"]
     results = []
@@ -86,8 +87,8 @@ def test_direct_kernel_equals_the_im2col_path(path, case):  # noqa: F811
         if direct:
             y = conv2d(xs, ws, bs, groups=C, **_geometry(case))
         else:
-            y = Conv2d.apply(xs, ws, bs, stride=case["stride"], padding=(ph, ph, pw, pw),
-                             dilation=case["dilation"], groups=C)  # fmt: skip
+            window = Window.fit(x.shape[2:], w.shape[2:], case["stride"], (ph, pw), case["dilation"])
+            y = Conv2dFn.apply(xs, ws, bs, window=window, groups=C, extra_padding=(0, 0))
         y.backward(mt.tensor(np.random.default_rng(1).standard_normal(y.shape), device=path))
         results.append([y.numpy(), xs.grad.numpy(), ws.grad.numpy()] + ([] if b is None else [bs.grad.numpy()]))
     for a, e in zip(*results):
@@ -136,8 +137,8 @@ def test_conv2d_sends_only_depthwise_calls_to_the_direct_kernel():
     assert conv2d(x, w, groups=4, padding=1).grad_fn.name == "DepthwiseConv2dFn"
     # a channel multiplier (O = 2C), ordinary groups, and the asymmetric padding of 'same' with an even
     # kernel stay on the im2col path
-    assert conv2d(x, mt.randn(8, 1, 3, 3), groups=4).grad_fn.name == "Conv2d"
-    assert conv2d(x, mt.randn(4, 2, 3, 3), groups=2).grad_fn.name == "Conv2d"
-    assert conv2d(x, mt.randn(4, 1, 2, 2), groups=4, padding="same").grad_fn.name == "Conv2d"
+    assert conv2d(x, mt.randn(8, 1, 3, 3), groups=4).grad_fn.name == "Conv2dFn"
+    assert conv2d(x, mt.randn(4, 2, 3, 3), groups=2).grad_fn.name == "Conv2dFn"
+    assert conv2d(x, mt.randn(4, 1, 2, 2), groups=4, padding="same").grad_fn.name == "Conv2dFn"
     with pytest.raises(ValueError, match="conv2d: weight of shape"):
         conv2d(x, mt.randn(4, 2, 3, 3), groups=4)
