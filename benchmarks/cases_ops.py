@@ -132,7 +132,9 @@ def depthwise_case(N, C, H, s, label=None, note="") -> OpCase:
 def case_depthwise(args) -> list[Row]:
     """MobileNetV2's depthwise 3×3 layers (groups = C): the direct kernel conv2d uses, against PyTorch,
     and the same layer through the im2col path (G products of a 1×9 row), which conv2d used before."""
-    from minitorch_cnn.functional.conv import Conv2d
+    from minitorch_cnn.kernels import Window
+
+    from minitorch_cnn.functional.conv import Conv2dFn
 
     if args.quick:
         shapes = [(2, 8, 8, 1, None), (2, 8, 8, 2, None)]
@@ -147,9 +149,10 @@ def case_depthwise(args) -> list[Row]:
         case = depthwise_case(N, C, H, s, label, note="direct kernel (kernels/depthwise.py)")
         rows.append(run_op_case(case, "depthwise", args.repeat, args.warmup))
         im2col = depthwise_case(N, C, H, s, (label or f"depthwise N{N} C{C} {H}x{H} k3 s{s} p1") + " IM2COL path",
-                                note="Conv2d.apply: one 1x9 @ 9x(N*L) product per group")
-        im2col.ours = lambda F, x, w, s=s, C=C: Conv2d.apply(x, w, None, stride=(s, s), padding=(1, 1, 1, 1),
-                                                             dilation=(1, 1), groups=C)  # fmt: skip
+                                note="Conv2dFn.apply: one 1x9 @ 9x(N*L) product per group")
+        window = Window.fit((H, H), (3, 3), (s, s), (1, 1))
+        im2col.ours = lambda F, x, w, window=window, C=C: Conv2dFn.apply(x, w, None, window=window, groups=C,
+                                                                         extra_padding=(0, 0))  # fmt: skip
         rows.append(run_op_case(im2col, "depthwise", args.repeat, args.warmup))
     return rows
 

@@ -12,13 +12,13 @@ import torch
 from _conv_cases import conv2d_backward_reference, conv2d_reference, examples, geometries, leaf, path  # noqa: F401
 from hypothesis import given
 from hypothesis import strategies as st
+from minitorch_cnn.kernels import Window
 from minitorch_cnn.kernels import depthwise as dk
 
 import minitorch_cnn as mt
 from minitorch_cnn import kernels
 from minitorch_cnn.functional import conv2d
 from minitorch_cnn.functional.conv import Conv2dFn
-from minitorch_cnn.kernels import Window
 from minitorch_cnn.testing import gradcheck
 
 
