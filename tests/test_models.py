@@ -509,3 +509,17 @@ def test_summary_rows_and_total():
     assert int(net[0][1].num_batches_tracked.item()) == 0  # ran in eval: no statistics updated
     with pytest.raises(ValueError, match="1x1x28x28"):
         models.summarize(net, "1by28")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize(("name", "size", "batch"), [("resnet18", 64, 4), ("se_resnet18", 64, 4), ("densenet", 64, 4)])
+def test_cross_check_with_winograd_where_it_pays(monkeypatch, name, size, batch, dtype):
+    """conv2d's "auto" algorithm (Winograd F(4x4, 3x3) on the wide 3x3 layers): the same cross-check."""
+    from minitorch_cnn.functional.winograd import WinogradConv2dFn
+
+    calls = []
+    forward = WinogradConv2dFn.forward
+    monkeypatch.setattr(WinogradConv2dFn, "forward", staticmethod(lambda *a, **k: calls.append(1) or forward(*a, **k)))
+    with mt.conv_algorithm("auto"):
+        _cross_check(name, size, batch, dtype, train=True)
+    assert calls, f"{name} at {size}x{size}: no layer ran by Winograd"

@@ -1,7 +1,7 @@
 """Winograd convolution: the same op as ``conv2d`` for 3×3, stride-1, dilation-1, ungrouped kernels.
 
 ``conv2d`` sends such layers here when the algorithm setting allows it (``backend.conv_algorithm``):
-``"im2col"`` never, ``"winograd"`` always where it applies, ``"auto"`` (the default) where it
+``"im2col"`` (the default) never, ``"winograd"`` always where it applies, ``"auto"`` where it
 was measured faster (``winograd_pays``). The math, both transforms and their adjoints, is in
 ``kernels/winograd.py``; a 4×4 tile worked through with every number is in
 ``docs/winograd.md``. The im2col ``Conv2d`` stays the reference: the tests hold this op equal to
