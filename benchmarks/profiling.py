@@ -1,4 +1,4 @@
-"""Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet] [--repeat N] [--threads 2]``.
+"""Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet|products] [--repeat N] [--threads 2]``.
 
 Run it alone (no other engine in the process): this is the standalone step, profiled.
 Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
@@ -16,7 +16,8 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
 2. conv internals: ``im2col`` and ``col2im`` (as conv.py calls them) wrapped with timers; the rest of
    the conv's time is its matrix products, the bias add and the bias-gradient sum.
 3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
-   GFLOP/s, beside one big sgemm of the same size: how far the batching is from BLAS's best;
+   GFLOP/s, beside one contiguous 2-D ``np.dot`` of the same sizes, for LeNet's two convs at batch
+   256, a 1x1 conv and the N64 C64 32x32 k3 layer: does each product reach BLAS;
    and the costs around them: fresh page-faulting buffers against a reused one, the handoff
    between numba's and OpenBLAS's thread pools, the bias-gradient reduction.
 4. cProfile, top functions by own time (NumPy calls, numba dispatch, Python overhead).
@@ -202,32 +203,51 @@ def make_work(name: str, quick: bool):
     return work, f"{model_name} train step batch {n} {hw}x{hw}"
 
 
-def conv_products(quick: bool, repeat: int) -> str:
-    """The conv's three products as conv.py issues them (per image, stacked), and as one sgemm each."""
+CONV_PRODUCT_SHAPES = {  # label: (N, C, O, Ho·Wo of the output, kh·kw)
+    "LeNet conv1 N256 1->6 k5 28x28": (256, 1, 6, 28 * 28, 25),
+    "LeNet conv2 N256 6->16 k5 10x10": (256, 6, 16, 10 * 10, 25),
+    "1x1 N64 256->256 14x14": (64, 256, 256, 14 * 14, 1),
+    "N64 C64 32x32 k3 (im2col)": (64, 64, 64, 32 * 32, 9),
+}
+
+
+def _product_calls(cols, w_mat, g_mat):
+    """(name, conv.py's call, 2-D reference calls...) for one layer's three products, groups = 1."""
     import numpy as np
 
-    N, C, H, O = (64, 64, 32, 64) if not quick else (2, 4, 8, 4)
-    K, L = C * 9, H * H
-    rng = np.random.default_rng(0)
-    w_mat = rng.standard_normal((1, O, K), dtype=np.float32)  # (G, Og, K)
-    cols = rng.standard_normal((N, 1, K, L), dtype=np.float32)  # (n, G, K, L)
-    g = rng.standard_normal((N, 1, O, L), dtype=np.float32)  # (n, G, Og, L)
-    y = np.empty((N, 1, O, L), dtype=np.float32)
-    flop = 2.0 * N * O * K * L
-    w2, c2, g2 = w_mat[0], np.ascontiguousarray(cols[:, 0].transpose(1, 0, 2).reshape(K, N * L)), \
-        np.ascontiguousarray(g[:, 0].transpose(1, 0, 2).reshape(O, N * L))
-    cases = [
-        ("fwd  W @ cols[n]   (stacked matmul, out=)", lambda: np.matmul(w_mat, cols, out=y)),
-        ("dW   (G[n] @ cols[n]^T).sum(0)", lambda: (g @ np.swapaxes(cols, -1, -2)).sum(axis=0)),
-        ("dX   W^T @ G[n]     (stacked)", lambda: np.swapaxes(w_mat, -1, -2) @ g),
-        ("fwd  as one sgemm (K, N*L)", lambda: w2 @ c2),
-        ("dW   as one sgemm", lambda: g2 @ c2.T),
-        ("dX   as one sgemm", lambda: w2.T @ g2),
+    from minitorch_cnn.functional.conv import _as_matrices, _times_transposed
+
+    c2, w2, g2 = cols.reshape(w_mat.shape[2], -1), w_mat[0], g_mat[0]  # (K, n·L), (O, K), (O, n·L)
+    return [
+        ("fwd", lambda: w_mat @ _as_matrices(cols, 1), lambda: np.dot(w2, c2)),
+        ("dW", lambda: _times_transposed(g_mat, _as_matrices(cols, 1)),
+         lambda: np.dot(g2, c2.T), lambda: np.dot(c2, g2.T).T),
+        ("dcols", lambda: np.swapaxes(w_mat, -1, -2) @ g_mat, lambda: np.dot(np.ascontiguousarray(w2.T), g2)),
     ]
-    lines = [f"{'product':<44} {'ms':>8} {'GFLOP/s':>8}"]
-    for label, fn in cases:
-        ms = median_ms(time_calls(fn, repeat))
-        lines.append(f"{label:<44} {ms:8.2f} {flop / ms / 1e6:8.1f}")
+
+
+def conv_products(quick: bool, repeat: int) -> str:
+    """Conv2dFn's three products issued exactly as conv.py issues them (its helpers, its 3-D
+    (groups, ., .) views, groups = 1), beside the same product as one contiguous 2-D ``np.dot``
+    (for dW the faster of ``g @ colsᵀ`` and ``(cols @ gᵀ)ᵀ``). A ratio near 1 means the product is
+    a BLAS call; NumPy's non-BLAS matmul loop would show as 10× or more."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = [f"{'layer':<33} {'product':<7} {'conv.py ms':>10} {'2-D dot ms':>10} {'ratio':>6} {'GFLOP/s':>8}"]
+    for label, (N, C, O, L, taps) in CONV_PRODUCT_SHAPES.items():
+        if quick:
+            N = 2
+        K, nL = C * taps, N * L
+        cols = rng.standard_normal((C, taps, 1, N, L, 1), dtype=np.float32)  # (C, kh, kw, n, Ho, Wo) layout
+        w_mat = rng.standard_normal((1, O, K), dtype=np.float32)  # (groups, Og, K)
+        g_mat = rng.standard_normal((1, O, nL), dtype=np.float32)  # (groups, Og, n·L)
+        flop = 2.0 * O * K * nL
+        rows = _product_calls(cols, w_mat, g_mat)
+        for name, ours, *refs in rows:
+            ms = median_ms(time_calls(ours, repeat))
+            ref = min(median_ms(time_calls(fn, repeat)) for fn in refs)
+            lines.append(f"{label:<33} {name:<7} {ms:10.2f} {ref:10.2f} {ms / ref:6.2f} {flop / ms / 1e6:8.1f}")
     return "\n".join(lines)
 
 
@@ -294,13 +314,17 @@ def machine_bounds(repeat: int = 5) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("work", choices=("conv", "lenet", "resnet"), nargs="?", default="conv")
+    p.add_argument("work", choices=("conv", "lenet", "resnet", "products"), nargs="?", default="conv")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--top", type=int, default=25, help="rows of the cProfile table")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     pin_threads(args.threads)
+    if args.work == "products":  # section 3 alone
+        print(f"## 3. the conv's products alone ({args.threads} BLAS thread(s), median of {args.repeat})")
+        print(conv_products(args.quick, args.repeat))
+        return 0
 
     work, label = make_work(args.work, args.quick)
     plain_ms = median_ms(time_calls(work, args.repeat, warmup=2))  # warm-up: numba cache load, allocator
