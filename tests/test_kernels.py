@@ -285,3 +285,21 @@ def test_compiled_loops_are_cached_outside_the_package(monkeypatch, tmp_path):
     assert _jit.cache_dir() == str(tmp_path / "mine")
     with_cache = _jit.compile_loops(lambda a: a + 1)
     assert Path(with_cache._cache._cache_path).is_relative_to(tmp_path / "mine")
+
+
+@pytest.mark.parametrize("shape, kernel", [((2, 3, 4, 6), (2, 2)), ((1, 2, 6, 6), (3, 2)), ((2, 1, 5, 5), (1, 5)),
+                                           ((2, 2, 5, 4), (2, 2))])
+def test_sum_pool_backward_of_tiling_windows_equals_the_loops(shape, kernel):
+    """The numba path's broadcast for windows that tile the input (stride = kernel, no padding) gives
+    the plain loops' dx; (5, 4) with a 2×2 kernel leaves a row out and takes the loops."""
+    from minitorch_cnn.kernels.pooling import _tiles, sum_pool2d_backward_loops, sum_pool2d_backward_numba
+
+    H, W = shape[2:]
+    win = window(H, W, *kernel, *kernel, 0, 0, 1, 1, H // kernel[0], W // kernel[1])
+    assert _tiles(win, shape) == (H % kernel[0] == 0 and W % kernel[1] == 0)
+    g = np.random.default_rng(0).standard_normal((*shape[:2], *win.out))
+    dx_ref = np.zeros(shape)
+    sum_pool2d_backward_loops(g, dx_ref, *win.ints)  # un-jitted: prange is range in plain Python
+    dx = sum_pool2d_backward_numba(g, shape, win)
+    assert dx.shape == shape and dx.dtype == g.dtype
+    np.testing.assert_array_equal(dx, dx_ref)
