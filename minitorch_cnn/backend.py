@@ -240,13 +240,18 @@ def set_conv_memory_budget(nbytes: int) -> int:
 
 
 @contextlib.contextmanager
-def conv_memory_budget(nbytes: int):
-    """``with conv_memory_budget(2**20): ...`` runs the block under a temporary budget."""
-    previous = set_conv_memory_budget(nbytes)
+def _temporarily(set_value, value):
+    """Run a block under ``set_value(value)``, then restore what it returned (the previous value)."""
+    previous = set_value(value)
     try:
         yield
     finally:
-        set_conv_memory_budget(previous)
+        set_value(previous)
+
+
+def conv_memory_budget(nbytes: int):
+    """``with conv_memory_budget(2**20): ...`` runs the block under a temporary budget."""
+    return _temporarily(set_conv_memory_budget, nbytes)
 
 
 # ---------------------------------------------------------------- convolution algorithm
@@ -278,14 +283,9 @@ def set_conv_algorithm(algorithm: str) -> str:
     return previous
 
 
-@contextlib.contextmanager
 def conv_algorithm(algorithm: str):
     """``with conv_algorithm("im2col"): ...`` runs the block with that algorithm."""
-    previous = set_conv_algorithm(algorithm)
-    try:
-        yield
-    finally:
-        set_conv_algorithm(previous)
+    return _temporarily(set_conv_algorithm, algorithm)
 
 
 # ---------------------------------------------------------------- randomness

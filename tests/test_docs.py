@@ -1,4 +1,4 @@
-"""docs/conv_backprop.md is executed: every ``>>>`` line runs and every printed number must match."""
+"""docs/conv_backprop.md and docs/winograd.md are executed: every ``>>>`` line runs and every printed number must match."""
 
 from __future__ import annotations
 
@@ -12,31 +12,20 @@ from minitorch_cnn import backend
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "conv_backprop.md"
 
 
-@pytest.mark.parametrize("kernel_path", ["numba", "generic"])
-def test_conv_backprop_page(kernel_path):
-    previous = backend.get_kernel_path()
-    backend.set_kernel_path(kernel_path)
-    try:
-        result = doctest.testfile(str(PAGE), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
-    finally:
-        backend.set_kernel_path(previous)
-    assert result.attempted > 40, f"only {result.attempted} examples ran: is the page still doctest-formatted?"
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {PAGE.name} failed (see output)"
-
-
 WINOGRAD_PAGE = PAGE.parent / "winograd.md"
 
 
 @pytest.mark.parametrize("kernel_path", ["numba", "generic"])
-def test_winograd_page(kernel_path):
+@pytest.mark.parametrize(("page", "least"), [(PAGE, 40), (WINOGRAD_PAGE, 15)], ids=["conv_backprop", "winograd"])
+def test_docs_page_runs(page, least, kernel_path):
     previous = backend.get_kernel_path()
     backend.set_kernel_path(kernel_path)
     try:
-        result = doctest.testfile(str(WINOGRAD_PAGE), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+        result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     finally:
         backend.set_kernel_path(previous)
-    assert result.attempted > 15, f"only {result.attempted} examples ran: is the page still doctest-formatted?"
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {WINOGRAD_PAGE.name} failed"
+    assert result.attempted > least, f"only {result.attempted} examples ran: is the page still doctest-formatted?"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {page.name} failed (see output)"
 
 
 README = PAGE.parent.parent / "README.md"
