@@ -196,3 +196,21 @@ def test_unknown_algorithm_is_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('auto', 'im2col', 'winograd'\), got 'fft'"):
         mt.set_conv_algorithm("fft")
     assert mt.get_conv_algorithm() == "im2col"
+
+
+@pytest.mark.parametrize("needs", ["input only", "weight only"])
+def test_only_the_needed_gradient(needs):
+    """Backward with one of x, w not requiring a gradient (a network's first layer: x is data)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    xt = mt.tensor(x, requires_grad=needs == "input only")
+    wt = mt.tensor(w, requires_grad=needs == "weight only")
+    g = rng.standard_normal((2, 4, 6, 7))
+    winograd_conv2d(xt, wt, None, (1, 1, 1, 1), m=4).backward(mt.tensor(g))
+    dx, dw, _ = conv2d_backward_reference(x, w, g, padding=(1, 1))
+    if needs == "input only":
+        assert wt.grad is None
+        np.testing.assert_allclose(xt.grad.numpy(), dx, rtol=1e-10, atol=1e-10)
+    else:
+        assert xt.grad is None
+        np.testing.assert_allclose(wt.grad.numpy(), dw, rtol=1e-10, atol=1e-10)
