@@ -33,8 +33,13 @@ def default_threads() -> int:
     return min(wanted, available) if wanted > 0 else available
 
 
-def compile_loops(loops):
+def compile_loops(loops, reassociate=False):
     """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
+
+    ``reassociate=True`` lets the compiler reorder the additions of a running sum so that it can
+    vectorise it (LLVM's ``reassoc``, with ``contract`` for fused multiply-adds); NaN and infinity
+    keep their meaning. The order is then the compiled code's: the same on every run and thread
+    count, not the source's left-to-right order.
 
     numba fixes a function's cache folder when the function is wrapped, from ``numba.config.CACHE_DIR``;
     it is set for this call only, so other numba users in the process keep their own setting.
@@ -42,6 +47,7 @@ def compile_loops(loops):
     previous = numba.config.CACHE_DIR
     numba.config.CACHE_DIR = cache_dir()
     try:
-        return numba.njit(parallel=True, cache=True)(loops)
+        fastmath = {"reassoc", "contract", "nsz"} if reassociate else False
+        return numba.njit(parallel=True, cache=True, fastmath=fastmath)(loops)
     finally:
         numba.config.CACHE_DIR = previous

@@ -255,26 +255,34 @@ def conv_memory_budget(nbytes: int):
 
 
 # ---------------------------------------------------------------- convolution algorithm
-CONV_ALGORITHMS = ("auto", "im2col", "winograd")
-_conv_algorithm = "im2col"  # the default: PyTorch's numbers to float32 round-off (see set_conv_algorithm)
+CONV_ALGORITHMS = ("default", "auto", "im2col", "direct", "winograd")
+_conv_algorithm = "default"  # PyTorch's numbers to float32 round-off, the fastest such algorithm per layer
 
 
 def get_conv_algorithm() -> str:
-    """How ``conv2d`` computes 3×3 stride-1 layers: ``"im2col"`` (default), ``"auto"`` or ``"winograd"``."""
+    """How ``conv2d`` chooses its algorithm, one of ``CONV_ALGORITHMS`` (see ``set_conv_algorithm``)."""
     return _conv_algorithm
 
 
 def set_conv_algorithm(algorithm: str) -> str:
-    """Choose ``conv2d``'s algorithm for the layers Winograd applies to; returns the previous choice.
+    """Choose how ``conv2d`` computes each layer; returns the previous choice.
 
-    ``"im2col"``: always the column matrix (the reading path); ``"winograd"``: Winograd's
-    F(4×4, 3×3) for every 3×3, stride-1, dilation-1, ungrouped layer; ``"auto"``: Winograd where
-    it was measured faster (``functional.winograd.winograd_pays``). Other layers always use im2col.
-    PyTorch has no such switch; its default call is unchanged.
+    * ``"default"``: the direct loops (functional/direct.py) on the layers with few input taps
+      where they were measured faster (LeNet's first layer), the im2col column matrix elsewhere.
+      Both give PyTorch's numbers to float32 round-off.
+    * ``"auto"``: as ``"default"``, and Winograd's F(4×4, 3×3) on the 3×3, stride-1 layers where it
+      was measured faster (``functional.winograd.winograd_pays``): faster on wide 3×3 layers, but less
+      accurate in float32.
+    * ``"im2col"``: the column matrix everywhere (the reading path, ``functional/conv.py``).
+    * ``"direct"``: the direct loops on every layer they compute (stride 1, dilation 1, no groups,
+      NumPy arrays on the numba path), im2col elsewhere.
+    * ``"winograd"``: Winograd on every 3×3, stride-1, dilation-1, ungrouped layer, im2col elsewhere.
 
-    The default is ``"im2col"``: F(4×4, 3×3) in float32 is 10-30× further from the exact result than
-    im2col (about 1e-5 relative per layer against 3e-7), and through batch norm on tiny batches that
-    difference grows past 1e-4 of PyTorch's gradients (the d2l library's ResNet-18 at batch 2).
+    Depthwise layers (groups = C = O) always take their own kernel. PyTorch has no such switch; its
+    default call is unchanged. Winograd is not in the default: F(4×4, 3×3) in float32 is 10-30× further
+    from the exact result than im2col (about 1e-5 relative per layer against 3e-7), and through batch
+    norm on tiny batches that difference grows past 1e-4 of PyTorch's gradients (the d2l library's
+    ResNet-18 at batch 2).
     """
     global _conv_algorithm
     if algorithm not in CONV_ALGORITHMS:

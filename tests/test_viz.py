@@ -19,7 +19,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 @pytest.fixture
 def lenet_loss(monkeypatch):
-    """LeNet's loss on a small batch, and the ops recorded while computing it, counted at Function.apply."""
+    """LeNet's loss on a small batch, and the ops recorded while computing it, counted at Function.apply.
+
+    Under the "im2col" algorithm, the reading path (by default LeNet's convs take the direct loops)."""
     recorded = []
     apply = autograd.Function.apply.__func__
 
@@ -33,9 +35,18 @@ def lenet_loss(monkeypatch):
     X = mt.randn(8, 1, 28, 28)
     y = mt.tensor(np.arange(8) % 10)
     monkeypatch.setattr(autograd.Function, "apply", classmethod(counting_apply))
-    loss = cross_entropy(net(X), y)
+    with mt.conv_algorithm("im2col"):
+        loss = cross_entropy(net(X), y)
     monkeypatch.undo()
     return net, loss, recorded
+
+
+def test_the_default_graph_names_the_direct_conv():
+    net = models.get_model("lenet")
+    g = mt.viz.graph(cross_entropy(net(mt.randn(2, 1, 28, 28)), mt.tensor(np.arange(2))))
+    first_conv = max(g.ops, key=lambda n: n.step)
+    assert (first_conv.name, first_conv.shape) == ("DirectConv2dFn", (2, 6, 28, 28))
+    assert [s[1] for s in first_conv.saved] == [(2, 1, 28, 28)]  # the images for dW, no column matrix
 
 
 def test_lenet_graph_has_one_box_per_recorded_op(lenet_loss):
@@ -96,7 +107,8 @@ def test_pictures_are_written_and_shown(lenet_loss, tmp_path):
 def test_a_skip_connection_runs_beside_the_boxes(tmp_path):
     a, b = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
     x = mt.randn(1, 3, 5, 5, requires_grad=True)
-    out = (b(a(x).relu()) + x).relu().sum()
+    with mt.conv_algorithm("im2col"):
+        out = (b(a(x).relu()) + x).relu().sum()
     g = mt.viz.graph(out, params={"a.weight": a.weight, "b.weight": b.weight})
     assert [n.name for n in g.ops] == ["SumFn", "ReLUFn", "AddFn", "Conv2dFn", "ReLUFn", "Conv2dFn"]
     names = sorted(n.name for n in g.leaves)

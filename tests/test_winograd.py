@@ -164,7 +164,7 @@ def test_auto_uses_winograd_only_where_it_pays_and_where_it_applies():
     big = (mt.randn(1, 32, 12, 12), mt.randn(32, 32, 3, 3, requires_grad=True))
     small = (mt.randn(1, 3, 12, 12), mt.randn(4, 3, 3, 3, requires_grad=True))
     tiny_image = (mt.randn(1, 32, 8, 8), big[1])
-    assert mt.get_conv_algorithm() == "im2col"  # the default: PyTorch's numbers to float32 round-off
+    assert mt.get_conv_algorithm() == "default"  # PyTorch's numbers to float32 round-off: no Winograd
     assert conv2d(*big, padding=1).grad_fn.function is not WinogradConv2dFn
     previous = mt.set_conv_algorithm("auto")
     assert winograd_pays(big[0].shape, big[1].shape) and not winograd_pays(small[0].shape, small[1].shape)
@@ -182,7 +182,7 @@ def test_auto_uses_winograd_only_where_it_pays_and_where_it_applies():
             assert conv2d(*big, padding=1).grad_fn.function is not WinogradConv2dFn
         assert mt.get_conv_algorithm() == "winograd"
     assert mt.get_conv_algorithm() == "auto"
-    assert mt.set_conv_algorithm(previous) == "auto" and mt.get_conv_algorithm() == "im2col"
+    assert mt.set_conv_algorithm(previous) == "auto" and mt.get_conv_algorithm() == "default"
 
 
 def test_padding_same_goes_through_winograd():
@@ -193,9 +193,9 @@ def test_padding_same_goes_through_winograd():
 
 
 def test_unknown_algorithm_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('auto', 'im2col', 'winograd'\), got 'fft'"):
+    with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('default', 'auto', 'im2col', 'direct', 'winograd'\), got 'fft'"):
         mt.set_conv_algorithm("fft")
-    assert mt.get_conv_algorithm() == "im2col"
+    assert mt.get_conv_algorithm() == "default"
 
 
 @pytest.mark.parametrize("needs", ["input only", "weight only"])

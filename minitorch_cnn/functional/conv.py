@@ -18,9 +18,10 @@ from __future__ import annotations
 from minitorch_cnn.kernels import Window, col2im, im2col
 
 from ..autograd import Function
-from ..backend import get_conv_algorithm, get_conv_memory_budget, xp_of
+from ..backend import get_conv_algorithm, get_conv_memory_budget, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 from .depthwise import DepthwiseConv2dFn
+from .direct import DirectConv2dFn, direct_applies, direct_pays
 from .winograd import winograd_applies, winograd_conv2d, winograd_pays
 
 
@@ -227,10 +228,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         )
     if groups == C == O > 1 and pads[0] == pads[1] and pads[2] == pads[3]:  # depthwise: its own kernel
         return DepthwiseConv2dFn.apply(input, weight, bias, stride=stride, padding=pads[::2], dilation=dilation)
-    algorithm = get_conv_algorithm()  # Winograd for the 3×3 stride-1 layers where it pays (functional/winograd.py)
-    if algorithm != "im2col" and winograd_applies(weight.shape, stride, dilation, groups):
+    algorithm = get_conv_algorithm()  # backend.set_conv_algorithm: which algorithm for which layers
+    if algorithm in ("auto", "winograd") and winograd_applies(weight.shape, stride, dilation, groups):
         if algorithm == "winograd" or winograd_pays(input.shape, weight.shape, pads):
-            return winograd_conv2d(input, weight, bias, pads)
+            return winograd_conv2d(input, weight, bias, pads)  # 3×3 stride 1 (functional/winograd.py)
+    if algorithm in ("default", "auto", "direct") and use_numba(input.array):
+        if direct_applies(weight.shape, stride, dilation, groups, pads):
+            if algorithm == "direct" or direct_pays(input.shape, weight.shape, input.requires_grad):  # few taps (functional/direct.py)
+                return DirectConv2dFn.apply(input, weight, bias, padding=pads[::2])
     top, bottom, left, right = pads
     extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right
     window = Window.fit((H + extra[0], W + extra[1]), (kh, kw), stride, (top, left), dilation)

@@ -1,0 +1,64 @@
+"""Direct convolution as its own op, for layers with few input taps: ``conv2d`` sends them here.
+
+The im2col ``Conv2dFn`` is the one to read for how convolution works; on a layer like LeNet's first
+(1 input channel, 5×5 kernel, 6 output channels) its column matrix costs 25 times the input in
+memory traffic and its product is too thin for BLAS. This op computes the same sums straight from
+the padded image (``kernels/direct.py``, where the definitions and the loops are). The tests hold it
+equal to the im2col path in float64 to round-off, and check it against plain loops, finite
+differences and PyTorch.
+"""
+
+from __future__ import annotations
+
+from minitorch_cnn.kernels.direct import (
+    direct_conv2d_backward_input,
+    direct_conv2d_backward_weight,
+    direct_conv2d_forward,
+)
+
+from ..autograd import Function
+
+
+def direct_applies(weight_shape, stride, dilation, groups, padding) -> bool:
+    """Stride 1, dilation 1, no groups, the same padding on both sides: the layers the loops compute."""
+    top, bottom, left, right = padding
+    return tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1 and top == bottom and left == right
+
+
+def direct_pays(input_shape, weight_shape, input_needs_grad: bool) -> bool:
+    """Where the direct loops were measured faster than im2col, forward + backward (``python -m
+    benchmarks.direct``, benchmarks/RESULTS.md): up to 8 output channels, or up to 16 when the
+    input's gradient is needed too (the column matrix then costs a col2im as well). The loops do
+    O·C·kh·kw multiply-adds per output position without BLAS's register blocking, so layers with
+    more output channels belong to the matrix product."""
+    O = weight_shape[0]
+    return O <= 8 or (O <= 16 and input_needs_grad)
+
+
+class DirectConv2dFn(Function):
+    """Y = conv2d(X, W) + b, stride 1, by direct loops (kernels/direct.py); X (N, C, H, W), W (O, C, kh, kw).
+
+    Backward, with g = dL/dY: dX = the adjoint of the forward (each pixel collects w[o, c, i, j]·g
+    from every tap that read it), dW[o, c, i, j] = Σ_{n, oh, ow} g[n, o, oh, ow] · x̃[n, c, oh + i, ow + j]
+    (x̃ the padded input), db = Σ_{n, oh, ow} g. ``padding`` is (ph, pw), the same on both sides.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, padding):
+        y = direct_conv2d_forward(x, weight, bias, *padding)
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
+        ctx.padding, ctx.x_shape, ctx.kernel = padding, x.shape, weight.shape[2:]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = direct_conv2d_backward_input(g, weight, ctx.x_shape, *ctx.padding) if need_x else None
+        dw = direct_conv2d_backward_weight(g, x, ctx.kernel, *ctx.padding) if need_w else None
+        db = g.sum(axis=(0, 2, 3)) if need_b else None  # (N, O, Ho, Wo) -> (O,)
+        return dx, dw, db
+
+
+__all__ = ["DirectConv2dFn", "direct_applies", "direct_pays"]
