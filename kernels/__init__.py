@@ -19,10 +19,12 @@ many threads as OpenBLAS's products: ``NUMBA_NUM_THREADS`` if set, else ``OMP_NU
 else every core (PyTorch's default too). They sit between matrix products; OpenBLAS's workers would
 keep spinning on every core for ~0.1 s after each product and fight the kernel threads, which is
 why ``minitorch_cnn/__init__.py`` sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the workers sleep at once)
-before NumPy loads. numba uses its ``workqueue`` pool rather than OpenMP (unless
-``NUMBA_THREADING_LAYER`` says otherwise): idle OpenMP workers spin too, and with PyTorch loaded
-first numba would share PyTorch's OpenMP runtime. The workqueue pool does not take parallel kernels
-from several Python threads at once; set ``NUMBA_THREADING_LAYER=omp`` for that.
+before NumPy loads. numba runs the loops on its OpenMP pool (``omp`` layer; TBB, then its own
+``workqueue`` pool where OpenMP is missing) unless ``NUMBA_THREADING_LAYER`` says otherwise: the
+LeNet step, a chain of short kernels, took 51-61 ms with OpenMP against 73-92 ms with workqueue at
+1 thread, and 36-42 against 50-57 ms at 2 threads (ours alone, alternated processes; ResNet-18 no
+slower; benchmarks/RESULTS.md). OpenMP's idle workers spin for a moment before they sleep, which
+hands the cores from one kernel to the next at once.
 Every loop writes each output element from one thread only, so results do not depend on the count.
 """
 
@@ -32,8 +34,9 @@ import numba
 
 from ._jit import default_threads
 
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"  # read when the first parallel kernel starts the pool
+if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # read when the first parallel
+    numba.config.THREADING_LAYER = "default"  # kernel starts the pool: the first of these that loads
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 
