@@ -24,7 +24,10 @@ before NumPy loads. numba runs the loops on its OpenMP pool (``omp`` layer; TBB,
 LeNet step, a chain of short kernels, took 51-61 ms with OpenMP against 73-92 ms with workqueue at
 1 thread, and 36-42 against 50-57 ms at 2 threads (ours alone, alternated processes; ResNet-18 no
 slower; benchmarks/RESULTS.md). OpenMP's idle workers spin for a moment before they sleep, which
-hands the cores from one kernel to the next at once.
+hands the cores from one kernel to the next at once. Its idle workers are told not to spin
+(``OMP_WAIT_POLICY=PASSIVE`` unless set): a spinning worker holds the core that OpenBLAS's next
+product needs until the scheduler preempts it, and a product then takes 8 or 16 ms instead of 1-2
+(2 threads, conv chunks of 2 MiB: LeNet's second layer 151 ms against 26 ms passive).
 Every loop writes each output element from one thread only, so results do not depend on the count.
 """
 
@@ -37,6 +40,7 @@ from ._jit import default_threads
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # read when the first parallel
     numba.config.THREADING_LAYER = "default"  # kernel starts the pool: the first of these that loads
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when that pool loads OpenMP (see above)
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 

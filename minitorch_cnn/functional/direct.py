@@ -25,14 +25,15 @@ def direct_applies(weight_shape, stride, dilation, groups, padding) -> bool:
     return tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1 and top == bottom and left == right
 
 
-def direct_pays(input_shape, weight_shape, input_needs_grad: bool) -> bool:
+def direct_pays(input_shape, weight_shape) -> bool:
     """Where the direct loops were measured faster than im2col, forward + backward (``python -m
-    benchmarks.direct``, benchmarks/RESULTS.md): up to 8 output channels, or up to 16 when the
-    input's gradient is needed too (the column matrix then costs a col2im as well). The loops do
-    O·C·kh·kw multiply-adds per output position without BLAS's register blocking, so layers with
-    more output channels belong to the matrix product."""
-    O = weight_shape[0]
-    return O <= 8 or (O <= 16 and input_needs_grad)
+    benchmarks.direct``, benchmarks/RESULTS.md): windows of at most 75 taps (C·kh·kw: three 5×5
+    channels) and at most 32 output channels, such as the first layer of a net. The loops do
+    O·C·kh·kw multiply-adds per output position without BLAS's register blocking, so wider layers
+    belong to the matrix product (LeNet's second layer, 6·5·5 = 150 taps, is 5-12% faster by im2col
+    in cache-sized chunks)."""
+    O, C, kh, kw = weight_shape
+    return C * kh * kw <= 75 and O <= 32
 
 
 class DirectConv2dFn(Function):
