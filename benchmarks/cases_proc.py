@@ -58,10 +58,13 @@ def _spread(values, fmt=".1f") -> str:
 
 
 # (label, worker task, worker flags, timed steps, warm-up steps, most pairs); quick runs shrink all
+# (ours runs conv2d's default algorithm; the "auto" rows let it use Winograd where it pays)
 ALONE_WORK = (
     ("LeNet train step, batch 256", "step", ("--net", "lenet"), 30, 3, 99),
     ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd", "conv", (), 7, 2, 99),
+    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd, ours 'auto' (Winograd)", "conv", ("--algorithm", "auto"), 7, 2, 99),
     ("ResNet-18 train step, 96x96 batch 32", "step", ("--net", "resnet18"), 3, 1, 3),
+    ("ResNet-18 train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "resnet18", "--algorithm", "auto"), 3, 1, 3),
 )
 
 
@@ -79,7 +82,7 @@ def case_alone(args) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         for label, task, flags, steps, warmup, max_pairs in ALONE_WORK:
             flags = list(flags)
-            if "--net" in flags:  # both engines start from our seed-0 weights
+            if "--net" in flags:  # both engines start from our seed-0 weights (the same for every algorithm)
                 path = os.path.join(tmp, flags[1] + ".npz")
                 if not os.path.exists(path):
                     run_worker("weights", "ours", args, *flags, "--weights", path, threads=1)

@@ -366,8 +366,11 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (step, conv)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files (epochs)")
+    p.add_argument("--algorithm", default=None, help="ours: mt.set_conv_algorithm(ALGORITHM) first (torch: ignored)")
     args = p.parse_args(argv)
     eng = Engine(args.engine, args.threads)
+    if args.algorithm and args.engine == "ours":
+        eng.mt.set_conv_algorithm(args.algorithm)
     result = TASKS[args.task](eng, args)
     print("RESULT " + json.dumps(result), flush=True)
     return 0

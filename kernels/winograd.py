@@ -257,6 +257,15 @@ def add_tiles(M, S, step, top, left, shape):
 # --- the convolution ----------------------------------------------------------------------------
 
 
+def winograd_input_tiles(x, padding, m: int = 2):
+    """``V = Bᵀ d B`` of every input tile d of ``x (N, C, H, W)``: ``(α, α, C, N·T_h·T_w)``."""
+    N, C, H, W = x.shape
+    top, bottom, left, right = padding
+    tiles = tile_counts(H + top + bottom - 2, W + left + right - 2, m)
+    BT = winograd_matrices(m, xp_of(x), x.dtype)[0]
+    return cut_tiles(x, BT, m, top, left, tiles).reshape(m + 2, m + 2, C, -1)
+
+
 def winograd_conv2d_forward(x, weight, padding, m: int = 2):
     """3×3, stride-1 cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C, 3, 3)``.
 
@@ -274,7 +283,7 @@ def winograd_conv2d_forward(x, weight, padding, m: int = 2):
     alpha = m + 2
 
     U = _two_sided(G, weight.transpose(2, 3, 0, 1))  # G w Gᵀ: (3, 3, O, C) -> (α, α, O, C)
-    V = cut_tiles(x, BT, m, top, left, tiles).reshape(alpha, alpha, C, -1)  # Bᵀ d B: (α, α, C, T)
+    V = winograd_input_tiles(x, padding, m)  # Bᵀ d B: (α, α, C, T)
     M = U @ V  # α² products (O, C) @ (C, T) -> (α, α, O, T)
     y = add_tiles(M.reshape(alpha, alpha, O, N, *tiles), AT, m, 0, 0, (N, O, Ho, Wo))  # Aᵀ M A
     return y, U, V

@@ -230,6 +230,18 @@ def get_conv_memory_budget() -> int:
     return _conv_memory_budget
 
 
+CPU_CONV_TILE_BYTES = 2 * 2**20  # one core's L2 cache
+
+
+def conv_chunk_bytes(array) -> int:
+    """The most bytes of per-image work arrays (im2col's columns, Winograd's tiles) that ``conv2d``
+    builds at once for ``array``: the memory budget, and for a NumPy array at most
+    ``CPU_CONV_TILE_BYTES``, so that each chunk of images is written, multiplied and read back while
+    it is still in the core's cache (functional/conv.py measures what that saves)."""
+    budget = _conv_memory_budget
+    return min(budget, CPU_CONV_TILE_BYTES) if isinstance(array, np.ndarray) else budget
+
+
 def set_conv_memory_budget(nbytes: int) -> int:
     """Set the column-matrix budget of ``conv2d`` in bytes; returns the previous budget."""
     global _conv_memory_budget

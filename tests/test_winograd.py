@@ -214,3 +214,32 @@ def test_only_the_needed_gradient(needs):
     else:
         assert xt.grad is None
         np.testing.assert_allclose(wt.grad.numpy(), dw, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("needs", [(True, True), (False, True), (True, False)])
+def test_chunked_equals_unchunked(path, needs):
+    """A small memory budget runs the batch one image at a time (V rebuilt in backward); same numbers."""
+    from minitorch_cnn.backend import conv_memory_budget
+
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((3, 2, 6, 7)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    g = rng.standard_normal((3, 4, 6, 7))
+    results = []
+    for budget in (None, 1):
+        xt, wt, bt = leaf(x, path), leaf(w, path), leaf(b, path)
+        xt.requires_grad, wt.requires_grad = needs
+        with conv_memory_budget(budget or backend.get_conv_memory_budget()):
+            y = winograd_conv2d(xt, wt, bt, (1, 1, 1, 1), m=4)
+            assert len(y.grad_fn.chunks) == (1 if budget is None else 3)
+            y.backward(Tensor(backend.to_device(g, path)))
+        results.append([None if t.grad is None else host(t.grad) for t in (xt, wt, bt)] + [host(y)])
+    (dx, dw, db, y), (dx1, dw1, db1, y1) = results
+    np.testing.assert_allclose(y1, y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db1, db, rtol=1e-12, atol=1e-12)
+    for whole, chunked, needed in ((dx, dx1, needs[0]), (dw, dw1, needs[1])):
+        assert (chunked is not None) == needed
+        if needed:
+            np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+    _, rdw, _ = conv2d_backward_reference(x, w, g, padding=(1, 1))
+    if needs[1]:
+        np.testing.assert_allclose(dw1, rdw, rtol=1e-10, atol=1e-10)

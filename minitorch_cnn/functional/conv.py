@@ -9,21 +9,19 @@ dilation, out) is a ``Window`` (kernels/window.py); the column layout is documen
 ``kernels/im2col.py``.
 
 Chunks: the column matrix has kh·kw times the elements of the input, so the batch is processed in
-chunks of whole images whose columns fit a budget: on the CPU ``CPU_TILE_BYTES`` (2 MiB, the size
-of a core's L2 cache), so that each chunk's columns are written, multiplied and read back while
-still in cache; on the GPU the memory budget (``backend.set_conv_memory_budget``, 256 MiB by
-default), which also caps the CPU's chunks. The results do not depend on the chunking beyond
+chunks of whole images whose columns fit ``backend.conv_chunk_bytes``: on the CPU 2 MiB (a core's
+L2 cache), so that each chunk's columns are written, multiplied and read back while still in cache;
+on the GPU the memory budget (``backend.set_conv_memory_budget``, 256 MiB by default), which also
+caps the CPU's chunks. The results do not depend on the chunking beyond
 round-off (dW adds the chunks' products).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from minitorch_cnn.kernels import Window, col2im, im2col
 
 from ..autograd import Function
-from ..backend import get_conv_algorithm, get_conv_memory_budget, use_numba, xp_of
+from ..backend import conv_chunk_bytes, get_conv_algorithm, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 from .depthwise import DepthwiseConv2dFn
 from .direct import DirectConv2dFn, direct_applies, direct_pays
@@ -110,9 +108,6 @@ class Conv2dFn(Function):
         return dx, dweight, dbias
 
 
-CPU_TILE_BYTES = 2 * 2**20  # column bytes per chunk on the CPU: one core's L2 cache
-
-
 def _batch_chunks(x, window: Window):
     """Slices of the batch whose column matrices fit the budget (at least one image each).
 
@@ -124,10 +119,7 @@ def _batch_chunks(x, window: Window):
     """
     N, C = x.shape[:2]
     bytes_per_image = C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
-    budget = get_conv_memory_budget()
-    if xp_of(x) is np:
-        budget = min(budget, CPU_TILE_BYTES)
-    step = max(1, budget // max(1, bytes_per_image))
+    step = max(1, conv_chunk_bytes(x) // max(1, bytes_per_image))
     return [slice(start, min(N, start + step)) for start in range(0, N, step)]
 
 

@@ -10,9 +10,10 @@ it in float64 to round-off.
 
 from __future__ import annotations
 
-from minitorch_cnn.kernels.winograd import winograd_conv2d_backward, winograd_conv2d_forward
+from minitorch_cnn.kernels.winograd import winograd_conv2d_backward, winograd_conv2d_forward, winograd_input_tiles
 
 from ..autograd import Function
+from ..backend import conv_chunk_bytes, xp_of
 
 
 def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
@@ -51,24 +52,64 @@ class WinogradConv2dFn(Function):
         dw = Gᵀ (dM @ Vᵀ) G          summed over every tile of every image
         dX = B (Uᵀ @ dM) Bᵀ          tiles added back where they were cut
         db = Σ over N, Ho, Wo of dY
+
+    In chunks of images whose tiles fit ``backend.conv_chunk_bytes`` (cache-sized on the CPU), as
+    im2col's columns: V of each chunk is then rebuilt in backward instead of kept from forward.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, padding, m):
-        y, U, V = winograd_conv2d_forward(x, weight, padding, m)
+        need_x, need_w, _ = ctx.needs_input_grad
+        chunks = _image_chunks(x, weight.shape[0], padding, m)
+        if len(chunks) == 1:
+            y, U, V = winograd_conv2d_forward(x, weight, padding, m)
+        else:
+            y = xp_of(x).empty((x.shape[0], weight.shape[0], *_out_size(x.shape, padding)), dtype=x.dtype)
+            for rows in chunks:
+                y[rows], U, V = winograd_conv2d_forward(x[rows], weight, padding, m)
+            V = None  # rebuilt per chunk from x
         if bias is not None:
             y += bias.reshape(-1, 1, 1)
-        ctx.save_for_backward(U if ctx.needs_input_grad[0] else None, V if ctx.needs_input_grad[1] else None)
-        ctx.x_shape, ctx.padding, ctx.m = x.shape, padding, m
+        ctx.save_for_backward(U if need_x else None, V if need_w else None, x if need_w and V is None else None)
+        ctx.x_shape, ctx.padding, ctx.m, ctx.chunks = x.shape, padding, m, chunks
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        U, V = ctx.saved_tensors
+        U, V, x = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        dx, dw = winograd_conv2d_backward(grad, U, V, ctx.x_shape, ctx.padding, ctx.m, need_x, need_w)
+        if len(ctx.chunks) == 1:
+            dx, dw = winograd_conv2d_backward(grad, U, V, ctx.x_shape, ctx.padding, ctx.m, need_x, need_w)
+        else:
+            dx = xp_of(grad).empty(ctx.x_shape, dtype=grad.dtype) if need_x else None
+            dw = 0 if need_w else None
+            for rows in ctx.chunks:
+                n = len(range(*rows.indices(ctx.x_shape[0])))
+                V = winograd_input_tiles(x[rows], ctx.padding, ctx.m) if need_w else None
+                dx_rows, dw_rows = winograd_conv2d_backward(
+                    grad[rows], U, V, (n, *ctx.x_shape[1:]), ctx.padding, ctx.m, need_x, need_w
+                )
+                if need_x:
+                    dx[rows] = dx_rows
+                if need_w:
+                    dw = dw + dw_rows
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
         return dx, dw, db
+
+
+def _out_size(x_shape, padding):
+    top, bottom, left, right = padding
+    return x_shape[2] + top + bottom - 2, x_shape[3] + left + right - 2
+
+
+def _image_chunks(x, O, padding, m):
+    """Slices of the batch whose transformed tiles (V, and M or dM, α²·max(C, O)·T values per image)
+    fit ``backend.conv_chunk_bytes``: at least one image each."""
+    Ho, Wo = _out_size(x.shape, padding)
+    tiles = -(-Ho // m) * -(-Wo // m)
+    bytes_per_image = (m + 2) ** 2 * max(x.shape[1], O) * tiles * x.dtype.itemsize
+    step = max(1, conv_chunk_bytes(x) // bytes_per_image)
+    return [slice(start, min(x.shape[0], start + step)) for start in range(0, x.shape[0], step)]
 
 
 def winograd_conv2d(input, weight, bias, padding, m=None):
