@@ -38,7 +38,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.direct", description=__doc__)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--quick", action="store_true", help="one tiny shape (a smoke test of this script)")
     args = p.parse_args(argv)
+    shapes = [(4, 1, 6, 12, 5, 2)] if args.quick else SHAPES
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(args.threads)
 
@@ -56,7 +58,7 @@ def main(argv=None):
     print(f"threads {args.threads}, median of {args.repeat}, float32 fwd+bwd, ms ({clock.__name__})")
     print(f"{'N':>3} {'C':>3} {'O':>3} {'H':>3} {'k':>2} | first layer: {'im2col':>7} {'direct':>7} {'ratio':>5} |"
           f" with dx: {'im2col':>7} {'direct':>7} {'ratio':>5}")
-    for N, C, O, H, k, pad in SHAPES:
+    for N, C, O, H, k, pad in shapes:
         w = mt.tensor((rng.standard_normal((O, C, k, k)) / np.sqrt(k * k * C)).astype(np.float32), requires_grad=True)
         Ho = H + 2 * pad - k + 1
         g = mt.tensor(rng.standard_normal((N, O, Ho, Ho)).astype(np.float32))

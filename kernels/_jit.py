@@ -36,6 +36,9 @@ def default_threads() -> int:
 def compile_loops(loops, reassociate=False):
     """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
 
+    The compiled loops release the GIL (``nogil``), so that threads of the caller can run them at
+    once (``minitorch_cnn/_chunks.py``).
+
     ``reassociate=True`` lets the compiler reorder the additions of a running sum so that it can
     vectorise it (LLVM's ``reassoc``, with ``contract`` for fused multiply-adds); NaN and infinity
     keep their meaning. The order is then the compiled code's: the same on every run and thread
@@ -48,6 +51,6 @@ def compile_loops(loops, reassociate=False):
     numba.config.CACHE_DIR = cache_dir()
     try:
         fastmath = {"reassoc", "contract", "nsz"} if reassociate else False
-        return numba.njit(parallel=True, cache=True, fastmath=fastmath)(loops)
+        return numba.njit(parallel=True, cache=True, nogil=True, fastmath=fastmath)(loops)
     finally:
         numba.config.CACHE_DIR = previous

@@ -43,3 +43,14 @@ def test_quick_run_gives_a_ratio_for_every_case(tmp_path):
             continue
         assert "FAILED" not in r["note"], r
         assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0, r
+
+
+@pytest.mark.parametrize("module", ["benchmarks.direct", "benchmarks.chunks"])
+def test_algorithm_tables_run(module):
+    """The in-process tables behind conv2d's choices (direct loops, chunk size) run and print a row."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-m", module, "--quick", "--repeat", "1"], cwd=root, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.strip().startswith("4 ")]
+    assert len(rows) == 1 and "|" in rows[0], out.stdout

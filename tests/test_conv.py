@@ -281,3 +281,30 @@ def _t(shape, dtype=np.float64):
 def test_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         conv2d(*args, **kwargs)
+
+
+def test_chunks_on_every_core_give_the_bits_of_one_core():
+    """With several threads the chunks run on a thread each (minitorch_cnn/_chunks.py); the numbers
+    are the same bits as one chunk after another on one thread."""
+    import numba
+
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((9, 3, 8, 8)).astype(np.float32), rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((9, 5, 8, 8)).astype(np.float32)
+    previous = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, max(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            xt, wt = leaf(x, "cpu"), leaf(w, "cpu")
+            with mt.conv_algorithm("im2col"), conv_memory_budget(3 * 9 * 64 * 4 * 2):  # 2 images per chunk
+                y = conv2d(xt, wt, padding=1)
+                assert len(y.grad_fn.chunks) == 5
+                y.backward(to_xp(g, "cpu"))
+            results.append([host(t) for t in (y, xt.grad, wt.grad)])
+    finally:
+        numba.set_num_threads(previous)
+    for one, every in zip(*results):
+        np.testing.assert_array_equal(one, every)
+    np.testing.assert_allclose(results[0][2], conv2d_backward_reference(x.astype(float), w.astype(float), g.astype(float),
+                                                                        padding=(1, 1))[1], rtol=1e-4, atol=1e-4)

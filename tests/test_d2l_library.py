@@ -200,6 +200,7 @@ def test_lazy_lenet_of_the_library_has_the_books_shapes_and_gradients(d2l, d2l_p
 @pytest.mark.parametrize("args, kwargs, out_shape", [((3,), {}, (4, 3, 6, 6)),
                                                      ((6,), {"use_1x1conv": True, "strides": 2}, (4, 6, 3, 3))])
 def test_residual_block_of_the_library_against_pytorch(d2l, d2l_pytorch, args, kwargs, out_shape):
+    mt.manual_seed(5)  # fixed weights: float32 round-off against an elementwise atol of 1e-5 must not depend on the draw
     ours, theirs = d2l.Residual(*args, **kwargs), d2l_pytorch.Residual(*args, **kwargs)
     x = np.random.default_rng(3).standard_normal((4, 3, 6, 6)).astype(np.float32)
     ours(mt.tensor(x)), theirs(torch.tensor(x))  # materialise the lazy layers

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from minitorch_cnn.kernels import Window, col2im, im2col
 
+from .._chunks import for_each_chunk
 from ..autograd import Function
 from ..backend import conv_chunk_bytes, get_conv_algorithm, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
@@ -68,10 +69,14 @@ class Conv2dFn(Function):
         w_mat = weight.reshape(groups, O // groups, -1)  # (O, Cg, kh, kw) -> (groups, Og, K)
         y = xp.empty((N, O, *window.out), dtype=x.dtype)
         chunks = _batch_chunks(x, window)
-        for rows in chunks:
+
+        def forward_chunk(rows):
             cols = im2col(x[rows], window)  # (C, kh, kw, n, Ho, Wo)
             y_mat = w_mat @ _as_matrices(cols, groups)  # (groups, Og, n·L)
             _to_nchw(y_mat, bias, out=y[rows])  # (O, n, Ho, Wo) -> (n, O, Ho, Wo), + b
+            return cols if len(chunks) == 1 else None  # only a single chunk's columns are kept
+
+        cols = for_each_chunk(forward_chunk, chunks, x)[0]  # in turn, or a chunk per core (_chunks.py)
 
         # dW needs the columns: keep them when they were built in one piece, else rebuild per chunk
         need_x, need_w, _ = ctx.needs_input_grad
@@ -91,16 +96,23 @@ class Conv2dFn(Function):
         w_mat = weight.reshape(groups, O // groups, -1) if need_x else None  # (groups, Og, K), as in forward
         g = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))  # (N, O, Ho, Wo) -> (O, N, Ho, Wo), as y was made
         dx = xp.empty(ctx.padded_shape, dtype=g.dtype) if need_x else None
-        dw_mat = 0
-        for rows in ctx.chunks:
+
+        def backward_chunk(rows):
             g_mat = g[:, rows].reshape(groups, O // groups, -1)  # (groups, Og, n·L); a copy only when chunked
+            dw_chunk = None
             if need_w:
                 cols_mat = _as_matrices(cols if cols is not None else im2col(x[rows], window), groups)
-                dw_mat += _times_transposed(g_mat, cols_mat)  # g @ colsᵀ: (groups, Og, K)
+                dw_chunk = _times_transposed(g_mat, cols_mat)  # g @ colsᵀ: (groups, Og, K)
             if need_x:
                 dcols = xp.swapaxes(w_mat, -1, -2) @ g_mat  # w_matᵀ @ g: (groups, K, n·L)
                 dcols = dcols.reshape(C, *window.kernel, -1, *window.out)  # (C, kh, kw, n, Ho, Wo)
                 dx[rows] = col2im(dcols, dx[rows].shape, window)  # (n, C, H, W)
+            return dw_chunk
+
+        dw_mat = 0
+        for dw_chunk in for_each_chunk(backward_chunk, ctx.chunks, g):
+            if need_w:
+                dw_mat += dw_chunk  # added in chunk order, whatever the thread count
         dweight = dw_mat.reshape(O, -1, *window.kernel) if need_w else None  # (groups, Og, K) -> (O, Cg, kh, kw)
         dbias = g.reshape(O, -1).sum(axis=1) if need_b else None  # Σ over N·L: (O, N·L) -> (O,)
         if need_x and ctx.padded_shape != ctx.x_shape:

@@ -1,0 +1,61 @@
+"""``for_each_chunk``: run the per-chunk work of a conv op on every core, one chunk per core at a time.
+
+``conv2d`` cuts the batch into chunks whose work arrays fit a core's cache (``backend.conv_chunk_bytes``).
+Run one after the other, each chunk's short kernels and products would each be split over all the
+cores, and every split costs a hand-over: OpenBLAS's workers and the kernels' OpenMP workers sleep
+between calls and must be woken, hundreds of times per layer. Instead, with T threads, T Python
+threads each take whole chunks, with OpenBLAS and the numba kernels on one thread inside
+(threadpoolctl; numba's thread count is per calling thread): a chunk's im2col, products and col2im
+run on one core, in its cache, with no hand-over. NumPy's products and the kernels (compiled with
+``nogil``) release the GIL, so the threads run at once.
+
+The results do not depend on the thread count: each chunk is computed the same way on any thread,
+and the caller combines the chunks' results in chunk order.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+
+
+def _blas_on_one_thread():
+    """A context manager holding OpenBLAS (or whatever BLAS NumPy loaded) at one thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size != threads:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(threads, thread_name_prefix="minitorch-chunk"), threads
+        return _pool
+
+
+def _on_one_core(work):
+    def run(rows):
+        numba.set_num_threads(1)  # this worker thread's kernels: one thread
+        return work(rows)
+
+    return run
+
+
+def for_each_chunk(work, chunks, array) -> list:
+    """``[work(rows) for rows in chunks]``, in chunk order; on the CPU with several threads and
+    chunks, the chunks run on a thread each (see the module doc). ``array`` tells the device."""
+    threads = numba.get_num_threads()
+    if len(chunks) == 1 or threads == 1 or not isinstance(array, np.ndarray):
+        return [work(rows) for rows in chunks]
+    with _blas_on_one_thread():
+        return list(_executor(threads).map(_on_one_core(work), chunks))
