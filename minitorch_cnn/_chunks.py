@@ -26,11 +26,17 @@ _pool_size = 0
 _lock = threading.Lock()
 
 
+_blas = None  # threadpoolctl's view of the BLAS libraries loaded (found once: a scan of the process)
+
+
 def _blas_on_one_thread():
     """A context manager holding OpenBLAS (or whatever BLAS NumPy loaded) at one thread."""
-    from threadpoolctl import threadpool_limits
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1, user_api="blas")
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1)
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:

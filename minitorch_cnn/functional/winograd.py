@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from minitorch_cnn.kernels.winograd import winograd_conv2d_backward, winograd_conv2d_forward, winograd_input_tiles
 
+from .._chunks import for_each_chunk
 from ..autograd import Function
 from ..backend import conv_chunk_bytes, xp_of
 
@@ -65,9 +66,12 @@ class WinogradConv2dFn(Function):
             y, U, V = winograd_conv2d_forward(x, weight, padding, m)
         else:
             y = xp_of(x).empty((x.shape[0], weight.shape[0], *_out_size(x.shape, padding)), dtype=x.dtype)
-            for rows in chunks:
-                y[rows], U, V = winograd_conv2d_forward(x[rows], weight, padding, m)
-            V = None  # rebuilt per chunk from x
+
+            def forward_chunk(rows):
+                y[rows], U, _ = winograd_conv2d_forward(x[rows], weight, padding, m)
+                return U
+
+            U, V = for_each_chunk(forward_chunk, chunks, x)[0], None  # V: rebuilt per chunk from x
         if bias is not None:
             y += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(U if need_x else None, V if need_w else None, x if need_w and V is None else None)
@@ -82,8 +86,8 @@ class WinogradConv2dFn(Function):
             dx, dw = winograd_conv2d_backward(grad, U, V, ctx.x_shape, ctx.padding, ctx.m, need_x, need_w)
         else:
             dx = xp_of(grad).empty(ctx.x_shape, dtype=grad.dtype) if need_x else None
-            dw = 0 if need_w else None
-            for rows in ctx.chunks:
+
+            def backward_chunk(rows):
                 n = len(range(*rows.indices(ctx.x_shape[0])))
                 V = winograd_input_tiles(x[rows], ctx.padding, ctx.m) if need_w else None
                 dx_rows, dw_rows = winograd_conv2d_backward(
@@ -91,6 +95,10 @@ class WinogradConv2dFn(Function):
                 )
                 if need_x:
                     dx[rows] = dx_rows
+                return dw_rows
+
+            dw = 0 if need_w else None
+            for dw_rows in for_each_chunk(backward_chunk, ctx.chunks, grad):  # in chunk order
                 if need_w:
                     dw = dw + dw_rows
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
