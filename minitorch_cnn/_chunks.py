@@ -15,6 +15,7 @@ and the caller combines the chunks' results in chunk order.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,9 +51,12 @@ def _executor(threads: int) -> ThreadPoolExecutor:
 
 
 def _on_one_core(work):
+    caller = contextvars.copy_context()  # the caller's settings that live in context variables,
+    # such as NumPy's np.errstate, hold in the worker threads too
+
     def run(rows):
         numba.set_num_threads(1)  # this worker thread's kernels: one thread
-        return work(rows)
+        return caller.copy().run(work, rows)
 
     return run
 

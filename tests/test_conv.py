@@ -308,3 +308,24 @@ def test_chunks_on_every_core_give_the_bits_of_one_core():
         np.testing.assert_array_equal(one, every)
     np.testing.assert_allclose(results[0][2], conv2d_backward_reference(x.astype(float), w.astype(float), g.astype(float),
                                                                         padding=(1, 1))[1], rtol=1e-4, atol=1e-4)
+
+
+def test_chunks_on_other_threads_keep_the_callers_errstate():
+    """np.errstate set by the caller (the CLI silences overflow while it detects a NaN loss) holds
+    in the threads that run the chunks."""
+    import warnings
+
+    import numba
+
+    x = np.full((8, 2, 10, 10), 1e30, dtype=np.float32)
+    w = np.full((4, 2, 3, 3), 1e30, dtype=np.float32)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with np.errstate(over="ignore", invalid="ignore"), mt.conv_algorithm("im2col"), conv_memory_budget(2 * 2 * 9 * 64 * 4):
+                y = conv2d(leaf(x, "cpu"), leaf(w, "cpu"))
+        assert len(y.grad_fn.chunks) == 4 and np.isinf(host(y)).all()
+    finally:
+        numba.set_num_threads(previous)
