@@ -11,10 +11,11 @@ by call in one process (ours against ours). Times are CPU seconds of the process
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
+
+from .harness import set_threads_before_import
 
 # (N, C, O, H, k, padding)
 SHAPES = [
@@ -35,8 +36,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="one tiny shape (a smoke test of this script)")
     args = p.parse_args(argv)
     shapes = [(4, 3, 4, 10, 3, 1)] if args.quick else SHAPES
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    set_threads_before_import(args.threads)
 
     import numpy as np
 

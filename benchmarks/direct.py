@@ -12,10 +12,11 @@ read off this table. Times are CPU seconds of the process (``time.process_time``
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
+
+from .harness import set_threads_before_import
 
 # (N, C, O, H, k, padding): LeNet's two convs, first layers of RGB nets, and shapes around the crossover
 SHAPES = [
@@ -41,8 +42,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="one tiny shape (a smoke test of this script)")
     args = p.parse_args(argv)
     shapes = [(4, 1, 6, 12, 5, 2)] if args.quick else SHAPES
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    set_threads_before_import(args.threads)
 
     import numpy as np
 

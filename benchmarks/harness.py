@@ -21,6 +21,13 @@ from dataclasses import asdict, dataclass, field
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def set_threads_before_import(threads: int) -> None:
+    """This process's BLAS, OpenMP and numba thread counts, before NumPy and the engine load
+    (the in-process ours-vs-ours tables: direct, chunks, winograd)."""
+    for var in (*THREAD_VARS, "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
 def pin_threads(threads: int) -> None:
     """Set the thread counts of the BLAS and OpenMP pools the two engines use.
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import statistics
 import sys
 import time
+
+from .harness import set_threads_before_import
 
 # (N, C, O, H): the nets' 3×3 layers at their input sizes, and small-channel layers around the crossover
 SHAPES = [
@@ -38,8 +39,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args(argv)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    set_threads_before_import(args.threads)
 
     import numpy as np
 

@@ -27,7 +27,7 @@ slower; benchmarks/RESULTS.md). OpenMP's idle workers spin for a moment before t
 hands the cores from one kernel to the next at once. Its idle workers are told not to spin
 (``OMP_WAIT_POLICY=PASSIVE`` unless set): a spinning worker holds the core that OpenBLAS's next
 product needs until the scheduler preempts it, and a product then takes 8 or 16 ms instead of 1-2
-(2 threads, conv chunks of 2 MiB: LeNet's second layer 151 ms against 26 ms passive).
+(2 threads, conv chunks of 2 MiB: LeNet's second layer 141-311 ms against 24-26 ms passive).
 Every loop writes each output element from one thread only, so results do not depend on the count.
 """
 

@@ -61,11 +61,22 @@ def _on_one_core(work):
     return run
 
 
+def _pool_takes_threads() -> bool:
+    """True when numba's thread pool runs kernels launched from several threads at once: OpenMP or
+    TBB. Its ``workqueue`` pool (where neither loads, or when the user chose it) aborts the process
+    then; before the first kernel has started a pool, the answer is not known yet: False."""
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet
+        return False
+
+
 def for_each_chunk(work, chunks, array) -> list:
     """``[work(rows) for rows in chunks]``, in chunk order; on the CPU with several threads and
-    chunks, the chunks run on a thread each (see the module doc). ``array`` tells the device."""
+    chunks, the chunks run on a thread each (see the module doc). ``array`` tells the device.
+    NumPy's arrays only: CuPy runs its chunks one after another on the GPU's own streams."""
     threads = numba.get_num_threads()
-    if len(chunks) == 1 or threads == 1 or not isinstance(array, np.ndarray):
+    if len(chunks) == 1 or threads == 1 or not isinstance(array, np.ndarray) or not _pool_takes_threads():
         return [work(rows) for rows in chunks]
     with _blas_on_one_thread():
         return list(_executor(threads).map(_on_one_core(work), chunks))

@@ -329,3 +329,34 @@ def test_chunks_on_other_threads_keep_the_callers_errstate():
         assert len(y.grad_fn.chunks) == 4 and np.isinf(host(y)).all()
     finally:
         numba.set_num_threads(previous)
+
+
+def test_chunks_stay_on_the_calling_thread_with_numbas_workqueue_pool(monkeypatch):
+    """numba's workqueue pool aborts the process when kernels start from two threads at once: with
+    it (chosen by the user, or where OpenMP and TBB do not load) the chunks run one after another."""
+    import threading
+
+    import numba
+
+    from minitorch_cnn import _chunks
+
+    seen = set()
+
+    def work(rows):
+        seen.add(threading.current_thread())
+        return rows
+
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+        chunks = [slice(0, 1), slice(1, 2), slice(2, 3)]
+        assert _chunks.for_each_chunk(work, chunks, np.zeros(3)) == chunks
+        assert seen == {threading.current_thread()}
+        if numba.get_num_threads() > 1:  # the same call on OpenMP takes the worker threads
+            monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
+            seen.clear()
+            assert _chunks.for_each_chunk(work, chunks, np.zeros(3)) == chunks
+            assert threading.current_thread() not in seen
+    finally:
+        numba.set_num_threads(previous)

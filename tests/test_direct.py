@@ -161,8 +161,8 @@ def test_default_sends_small_windows_to_the_direct_loops():
     assert conv2d(*lenet_first, padding=2).grad_fn.function is DirectConv2dFn
     assert conv2d(*lenet_second).grad_fn.function is Conv2dFn  # 150 taps per window
     assert conv2d(*wide, padding=1).grad_fn.function is Conv2dFn  # 64 output channels
-    assert direct_pays((2, 3, 28, 28), (32, 3, 5, 5)) and not direct_pays((2, 3, 28, 28), (33, 3, 5, 5))
-    assert not direct_pays((2, 4, 28, 28), (8, 4, 5, 5))
+    assert direct_pays((32, 3, 5, 5)) and not direct_pays((33, 3, 5, 5))
+    assert not direct_pays((8, 4, 5, 5)) and not direct_pays((8, 1, 76, 1))  # 76 taps: one past the rule
     assert conv2d(*lenet_first, padding=2, stride=2).grad_fn.function is Conv2dFn
     assert conv2d(*lenet_first, padding=2, dilation=2).grad_fn.function is Conv2dFn
     assert conv2d(*lenet_first, padding="same").grad_fn.function is DirectConv2dFn  # odd kernel: even padding

@@ -126,8 +126,8 @@ def _batch_chunks(x, window: Window):
     On the CPU the chunks are cache-sized. One chunk of LeNet's second layer's columns, and all of
     ResNet-18's first layer's (37 MB, then 151 MB for a 64-channel 32×32 layer at batch 64), would
     each be written to memory and read back from it, twice per step; in 2 MiB tiles the same
-    convolution forward + backward took 263 ms instead of 1017 ms (CPU time, 1 thread, N64 C64
-    32×32 3×3; benchmarks/RESULTS.md).
+    convolution forward + backward took 262 ms instead of 918 ms (CPU time, 1 thread, N64 C64
+    32×32 3×3; python -m benchmarks.chunks, benchmarks/RESULTS.md).
     """
     N, C = x.shape[:2]
     bytes_per_image = C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
@@ -256,7 +256,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             return winograd_conv2d(input, weight, bias, pads)  # 3×3 stride 1 (functional/winograd.py)
     if algorithm in ("default", "auto", "direct") and use_numba(input.array):
         if direct_applies(weight.shape, stride, dilation, groups, pads):
-            if algorithm == "direct" or direct_pays(input.shape, weight.shape):  # few taps (functional/direct.py)
+            if algorithm == "direct" or direct_pays(weight.shape):  # few taps (functional/direct.py)
                 return DirectConv2dFn.apply(input, weight, bias, padding=pads[::2])
     top, bottom, left, right = pads
     extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right

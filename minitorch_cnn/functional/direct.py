@@ -25,7 +25,7 @@ def direct_applies(weight_shape, stride, dilation, groups, padding) -> bool:
     return tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1 and top == bottom and left == right
 
 
-def direct_pays(input_shape, weight_shape) -> bool:
+def direct_pays(weight_shape) -> bool:
     """Where the direct loops were measured faster than im2col, forward + backward (``python -m
     benchmarks.direct``, benchmarks/RESULTS.md): windows of at most 75 taps (C·kh·kw: three 5×5
     channels) and at most 32 output channels, such as the first layer of a net. The loops do
