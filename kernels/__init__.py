@@ -44,7 +44,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 
-from .activation import relu_backward, sigmoid_backward
+from .activation import relu_backward, sigmoid_backward, sigmoid_forward
 from .depthwise import (
     depthwise_conv2d_backward_input,
     depthwise_conv2d_backward_weight,
@@ -75,6 +75,7 @@ __all__ = [
     "max_pool2d_backward",
     "relu_backward",
     "sigmoid_backward",
+    "sigmoid_forward",
     "max_pool2d_forward",
     "pick",
     "sum_pool2d_backward",

@@ -287,19 +287,49 @@ def test_compiled_loops_are_cached_outside_the_package(monkeypatch, tmp_path):
     assert Path(with_cache._cache._cache_path).is_relative_to(tmp_path / "mine")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape, kernel", [((2, 3, 4, 6), (2, 2)), ((1, 2, 6, 6), (3, 2)), ((2, 1, 5, 5), (1, 5)),
-                                           ((2, 2, 5, 4), (2, 2))])
-def test_sum_pool_backward_of_tiling_windows_equals_the_loops(shape, kernel):
-    """The numba path's broadcast for windows that tile the input (stride = kernel, no padding) gives
-    the plain loops' dx; (5, 4) with a 2×2 kernel leaves a row out and takes the loops."""
-    from minitorch_cnn.kernels.pooling import _tiles, sum_pool2d_backward_loops, sum_pool2d_backward_numba
+                                           ((2, 2, 5, 4), (2, 2)), ((3, 6, 28, 28), (2, 2))])
+def test_sum_pool_of_tiling_windows_equals_the_loops(shape, kernel, dtype):
+    """The numba path's row loops for windows that tile the input (stride = kernel, no padding) give
+    the window loops' sums (to round-off: another order of additions) and exactly their dx; (5, 4)
+    with a 2×2 kernel leaves a row out and takes the window loops. The row loops run un-jitted too."""
+    from minitorch_cnn.kernels.pooling import (
+        _tiles,
+        sum_pool2d_backward_loops,
+        sum_pool2d_backward_numba,
+        sum_pool2d_backward_tiles_loops,
+        sum_pool2d_forward_loops,
+        sum_pool2d_forward_numba,
+        sum_pool2d_forward_tiles_loops,
+    )
 
     H, W = shape[2:]
     win = window(H, W, *kernel, *kernel, 0, 0, 1, 1, H // kernel[0], W // kernel[1])
-    assert _tiles(win, shape) == (H % kernel[0] == 0 and W % kernel[1] == 0)
-    g = np.random.default_rng(0).standard_normal((*shape[:2], *win.out))
-    dx_ref = np.zeros(shape)
-    sum_pool2d_backward_loops(g, dx_ref, *win.ints)  # un-jitted: prange is range in plain Python
+    tiles = H % kernel[0] == 0 and W % kernel[1] == 0
+    assert _tiles(win, shape) == tiles
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal((*shape[:2], *win.out)).astype(dtype)
+
+    y_ref = np.zeros(g.shape)
+    sum_pool2d_forward_loops(x.astype(np.float64), y_ref, *win.ints)  # un-jitted: prange is range in plain Python
+    y = sum_pool2d_forward_numba(x, win)
+    assert y.shape == g.shape and y.dtype == dtype
+    abs_sums = np.zeros(g.shape)
+    sum_pool2d_forward_loops(np.abs(x).astype(np.float64), abs_sums, *win.ints)
+    # a sum of k terms in any order is within (k - 1)·eps·Σ|terms| of the exact sum (k = kh·kw)
+    assert np.all(np.abs(y - y_ref) <= kernel[0] * kernel[1] * np.finfo(dtype).eps * abs_sums)
+
+    dx_ref = np.zeros(shape, dtype=dtype)
+    sum_pool2d_backward_loops(g, dx_ref, *win.ints)
     dx = sum_pool2d_backward_numba(g, shape, win)
-    assert dx.shape == shape and dx.dtype == g.dtype
+    assert dx.shape == shape and dx.dtype == dtype
     np.testing.assert_array_equal(dx, dx_ref)
+
+    if tiles:  # the row loops themselves, as plain Python
+        y_plain, dx_plain = np.empty_like(y), np.empty_like(x)
+        sum_pool2d_forward_tiles_loops(x, y_plain)
+        sum_pool2d_backward_tiles_loops(g, dx_plain)
+        np.testing.assert_array_equal(y_plain, y)
+        np.testing.assert_array_equal(dx_plain, dx)

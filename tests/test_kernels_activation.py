@@ -1,8 +1,10 @@
-"""The fused activation backward kernels (kernels/activation.py).
+"""The fused activation kernels (kernels/activation.py).
 
 Oracles: the per-element definition in a plain loop, the generic NumPy path (same bits: the loops
 keep its order of operations), PyTorch's gradients, gradcheck through the ops with the numba path
-forced on small arrays, float32 and float64, and the same bits on one and several threads.
+forced on small arrays, float32 and float64, and the same bits on one and several threads. The
+float32 sigmoid forward has its own e^t: it is held to the exact σ computed in float64 (ulps),
+the un-jitted loop's bits, and the tails' limits.
 """
 
 from __future__ import annotations
@@ -50,6 +52,48 @@ def test_sigmoid_backward_is_the_loop_definition_and_the_generic_bits(numba_path
     np.testing.assert_array_equal(da, activation.sigmoid_backward_generic(g, out))
 
 
+def _ulps_from_exact_sigmoid(a, s):
+    exact = 1 / (1 + np.exp(-a.astype(np.float64)))
+    return np.abs(s.astype(np.float64) - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
+
+
+def test_sigmoid_forward_is_within_3_ulp_of_the_exact_value(numba_path, monkeypatch):
+    calls = []
+    jit = activation._sigmoid_forward_jit
+    monkeypatch.setattr(activation, "_sigmoid_forward_jit", lambda *a: (calls.append(1), jit(*a)))
+    rng = np.random.default_rng(11)
+    a = np.concatenate([np.linspace(-88, 100, 200_001, dtype=np.float32),  # every range of k
+                        rng.standard_normal(50_000).astype(np.float32) * 4,
+                        np.float32(2.0) ** -np.arange(1, 40, dtype=np.float32)])  # near 0: σ ≈ 1/2 + a/4
+    s = activation.sigmoid_forward(a)
+    assert calls and s.dtype == np.float32
+    assert _ulps_from_exact_sigmoid(a, s).max() <= 3
+    # the NumPy path is held to the same bound (the kernel is no worse than what it replaces)
+    assert _ulps_from_exact_sigmoid(a, activation.sigmoid_forward_generic(a)).max() <= 3
+
+
+def test_sigmoid_forward_tails_and_nan(numba_path):
+    a = np.zeros(activation.SMALL, dtype=np.float32)
+    special = [np.nan, np.inf, -np.inf, 88.0, 100.0, 1e30, -88.5, -100.0, -1e30, -87.0]
+    a[: len(special)] = special
+    s = activation.sigmoid_forward(a)
+    assert np.isnan(s[0])
+    assert list(s[1:6]) == [1, 0, 1, 1, 1]
+    assert list(s[6:9]) == [0, 0, 0]  # below the smallest normal float32: 0
+    assert s[9] == np.float32(1 / (1 + np.exp(87.0)))  # σ(−87) = 1.6e−38, a normal float32, exact here
+    assert np.all(s[len(special):] == 0.5)
+
+
+def test_sigmoid_forward_loop_runs_as_plain_python_with_the_same_bits():
+    a = np.random.default_rng(12).uniform(-90, 90, 2000).astype(np.float32)
+    a[:3] = [np.nan, -89.0, 0.0]
+    plain = np.empty_like(a)
+    activation.sigmoid_forward_loops(a, plain)  # un-jitted: prange is range in plain Python
+    jitted = np.empty_like(a)
+    activation._sigmoid_forward_jit(a, jitted)
+    np.testing.assert_array_equal(plain, jitted)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_backward_is_the_loop_definition_and_the_generic_bits(numba_path, dtype):
     g, out = _inputs(dtype)
@@ -77,7 +121,8 @@ def test_the_loops_give_the_same_bits_on_one_and_several_threads(numba_path):
     try:
         for t in (1, threads):
             numba.set_num_threads(t)
-            runs.append((activation.sigmoid_backward(g, out), activation.relu_backward(g, out - 0.5)))
+            runs.append((activation.sigmoid_backward(g, out), activation.relu_backward(g, out - 0.5),
+                         activation.sigmoid_forward(g)))
     finally:
         numba.set_num_threads(previous)
     for a, b in zip(*runs):
@@ -97,6 +142,15 @@ def test_other_layouts_and_small_arrays_take_the_generic_path(numba_path, monkey
     np.testing.assert_array_equal(one_strided, activation.sigmoid_backward_generic(g, out))
     np.testing.assert_array_equal(strided, activation.sigmoid_backward_generic(g[..., ::2], out[..., ::2]))
     assert small.shape == (1, 1, 4, 53) and mixed.dtype == np.float32  # the generic path keeps out's dtype
+
+
+def test_sigmoid_forward_takes_numpys_path_for_float64_small_and_strided(numba_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(activation, "_sigmoid_forward_jit", lambda *a: calls.append(a))
+    g, _ = _inputs(np.float32)
+    for a in (g.astype(np.float64), g[:1, :1, :4], g[..., ::2]):
+        np.testing.assert_array_equal(activation.sigmoid_forward(a), activation.sigmoid_forward_generic(a))
+    assert not calls
 
 
 @pytest.mark.parametrize("op", ["sigmoid", "relu"])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from minitorch_cnn.kernels import relu_backward, sigmoid_backward
+from minitorch_cnn.kernels import relu_backward, sigmoid_backward, sigmoid_forward
 
 from ..autograd import Function
 from ..backend import xp_of
@@ -51,16 +49,7 @@ class SigmoidFn(Function):
 
     @staticmethod
     def forward(ctx, a):
-        # 1 / (1 + e^-a) keeps full relative precision on both tails (for a << 0, e^-a is large and
-        # 1 + e^-a ≈ e^-a, so σ ≈ e^a; 1 + tanh(a/2) would cancel there). Where e^-a overflows
-        # (a < -88 in float32) it is inf and σ = 1/inf = 0, the limit (below the smallest normal).
-        # Four in-place passes, no temporaries: LeNet's sigmoids are a sixth of its step otherwise.
-        xp = xp_of(a)
-        out = xp.negative(a)
-        with np.errstate(over="ignore"):
-            xp.exp(out, out=out)  # e^-a
-        out += 1
-        xp.reciprocal(out, out=out)  # 1 / (1 + e^-a)
+        out = sigmoid_forward(a)  # one pass for float32 (kernels/activation.py), else NumPy's four
         ctx.save_for_backward(out)
         return out
 
