@@ -242,6 +242,18 @@ def conv_chunk_bytes(array) -> int:
     return min(budget, CPU_CONV_TILE_BYTES) if isinstance(array, np.ndarray) else budget
 
 
+KEEP_COLS_BYTES = 16 * 2**20  # on the CPU; LeNet's second layer's columns are 15 MB at batch 256
+
+
+def keep_cols_bytes(array) -> int:
+    """The largest column matrix (all chunks together) that ``conv2d`` keeps from its forward pass
+    for the weight gradient, instead of building it again in the backward pass: on NumPy arrays
+    ``KEEP_COLS_BYTES`` (small layers, where rebuilding costs a quarter of the layer's time and the
+    memory is a few MB), capped by the memory budget; on the GPU only a matrix built in one chunk."""
+    budget = _conv_memory_budget
+    return min(budget, KEEP_COLS_BYTES) if isinstance(array, np.ndarray) else conv_chunk_bytes(array)
+
+
 def set_conv_memory_budget(nbytes: int) -> int:
     """Set the column-matrix budget of ``conv2d`` in bytes; returns the previous budget."""
     global _conv_memory_budget

@@ -78,8 +78,10 @@ def _bytes_text(n: int) -> str:
 
 def _saved_arrays(node) -> list:
     """(what, shape, bytes) of every array an op keeps for its backward: ``save_for_backward``'s
-    arrays, then arrays it stored as attributes of its ``ctx`` (e.g. a mask)."""
-    out = [("", tuple(a.shape), int(a.nbytes)) for a in node.saved_tensors if hasattr(a, "shape")]
+    arrays (each array of a saved list too: conv2d's columns, chunk by chunk), then arrays it stored
+    as attributes of its ``ctx`` (e.g. a mask)."""
+    saved = [a for item in node.saved_tensors for a in (item if isinstance(item, (list, tuple)) else [item])]
+    out = [("", tuple(a.shape), int(a.nbytes)) for a in saved if hasattr(a, "shape")]
     for key, value in vars(node).items():
         if key not in ("saved_tensors", "inputs", "needs_input_grad") and hasattr(value, "nbytes") \
                 and hasattr(value, "shape"):

@@ -208,6 +208,39 @@ def test_chunked_equals_unchunked(path):
             np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12)
 
 
+def test_small_columns_are_kept_for_the_backward_pass(monkeypatch):
+    """On NumPy arrays the columns of a small layer (all chunks, at most backend.KEEP_COLS_BYTES and the
+    memory budget) are built once, in forward; with nothing kept, backward builds them again. The
+    same bits either way, and PyTorch's numbers. (test_chunked_equals_unchunked: the budget caps it.)"""
+    from minitorch_cnn.functional import conv as conv_module
+
+    calls = []
+    real_im2col = conv_module.im2col
+    monkeypatch.setattr(conv_module, "im2col", lambda *a, **k: (calls.append(1), real_im2col(*a, **k))[1])
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((6, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    g = rng.standard_normal((6, 4, 4, 4))
+    image_cols = 3 * 3 * 2 * 4 * 4 * 8  # C·kh·kw·Ho·Wo float64 bytes of one image
+    monkeypatch.setattr(backend, "CPU_CONV_TILE_BYTES", 2 * image_cols)  # 3 chunks of 2 images
+    runs = []
+    for keep_bytes, builds in ((backend.KEEP_COLS_BYTES, 3), (0, 6)):
+        monkeypatch.setattr(backend, "KEEP_COLS_BYTES", keep_bytes)
+        calls.clear()
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        with mt.conv_algorithm("im2col"):
+            y = conv2d(xt, wt, bt, stride=(2, 2), padding=1)
+            assert len(y.grad_fn.chunks) == 3
+            y.backward(g)
+        assert len(calls) == builds
+        runs.append([t.numpy() for t in (y, xt.grad, wt.grad, bt.grad)])
+    for kept, rebuilt in zip(*runs):
+        np.testing.assert_array_equal(kept, rebuilt)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    TF.conv2d(tx, tw, tb, stride=2, padding=1).backward(torch.from_numpy(g))
+    np.testing.assert_allclose(runs[0][2], tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(runs[0][1], tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_memory_budget_setter():
     previous = set_conv_memory_budget(1234)
     assert get_conv_memory_budget() == 1234

@@ -13,7 +13,9 @@ chunks of whole images whose columns fit ``backend.conv_chunk_bytes``: on the CP
 L2 cache), so that each chunk's columns are written, multiplied and read back while still in cache;
 on the GPU the memory budget (``backend.set_conv_memory_budget``, 256 MiB by default), which also
 caps the CPU's chunks. The results do not depend on the chunking beyond
-round-off (dW adds the chunks' products).
+round-off (dW adds the chunks' products). The weight gradient needs the columns again: a small
+layer's (at most ``backend.keep_cols_bytes``, 16 MiB on the CPU: LeNet's second layer) are kept
+from the forward pass, a larger layer's are built again per chunk in the backward pass.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from minitorch_cnn.kernels import Window, col2im, im2col
 
 from .._chunks import for_each_chunk
 from ..autograd import Function
-from ..backend import conv_chunk_bytes, get_conv_algorithm, use_numba, xp_of
+from ..backend import conv_chunk_bytes, get_conv_algorithm, keep_cols_bytes, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 from .depthwise import DepthwiseConv2dFn
 from .direct import DirectConv2dFn, direct_applies, direct_pays
@@ -69,18 +71,17 @@ class Conv2dFn(Function):
         w_mat = weight.reshape(groups, O // groups, -1)  # (O, Cg, kh, kw) -> (groups, Og, K)
         y = xp.empty((N, O, *window.out), dtype=x.dtype)
         chunks = _batch_chunks(x, window)
+        # dW needs the columns: keep them when they are small (keep_cols_bytes), else rebuild per chunk
+        need_x, need_w, _ = ctx.needs_input_grad
+        keep_cols = need_w and _cols_bytes(x, window) <= keep_cols_bytes(x)
 
         def forward_chunk(rows):
             cols = im2col(x[rows], window)  # (C, kh, kw, n, Ho, Wo)
             y_mat = w_mat @ _as_matrices(cols, groups)  # (groups, Og, n·L)
             _to_nchw(y_mat, bias, out=y[rows])  # (O, n, Ho, Wo) -> (n, O, Ho, Wo), + b
-            return cols if len(chunks) == 1 else None  # only a single chunk's columns are kept
+            return cols if keep_cols else None
 
-        cols = for_each_chunk(forward_chunk, chunks, x)[0]  # in turn, or a chunk per core (_chunks.py)
-
-        # dW needs the columns: keep them when they were built in one piece, else rebuild per chunk
-        need_x, need_w, _ = ctx.needs_input_grad
-        keep_cols = need_w and len(chunks) == 1
+        cols = for_each_chunk(forward_chunk, chunks, x)  # in turn, or a chunk per core (_chunks.py)
         ctx.save_for_backward(x if need_w and not keep_cols else None, cols if keep_cols else None,
                               weight if need_x else None)
         ctx.window, ctx.groups, ctx.chunks, ctx.x_shape, ctx.padded_shape = window, groups, chunks, x_shape, x.shape
@@ -97,11 +98,11 @@ class Conv2dFn(Function):
         g = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))  # (N, O, Ho, Wo) -> (O, N, Ho, Wo), as y was made
         dx = xp.empty(ctx.padded_shape, dtype=g.dtype) if need_x else None
 
-        def backward_chunk(rows):
+        def backward_chunk(k, rows):
             g_mat = g[:, rows].reshape(groups, O // groups, -1)  # (groups, Og, n·L); a copy only when chunked
             dw_chunk = None
             if need_w:
-                cols_mat = _as_matrices(cols if cols is not None else im2col(x[rows], window), groups)
+                cols_mat = _as_matrices(cols[k] if cols is not None else im2col(x[rows], window), groups)
                 dw_chunk = _times_transposed(g_mat, cols_mat)  # g @ colsᵀ: (groups, Og, K)
             if need_x:
                 dcols = xp.swapaxes(w_mat, -1, -2) @ g_mat  # w_matᵀ @ g: (groups, K, n·L)
@@ -110,7 +111,7 @@ class Conv2dFn(Function):
             return dw_chunk
 
         dw_mat = 0
-        for dw_chunk in for_each_chunk(backward_chunk, ctx.chunks, g):
+        for dw_chunk in for_each_chunk(lambda k_rows: backward_chunk(*k_rows), list(enumerate(ctx.chunks)), g):
             if need_w:
                 dw_mat += dw_chunk  # added in chunk order, whatever the thread count
         dweight = dw_mat.reshape(O, -1, *window.kernel) if need_w else None  # (groups, Og, K) -> (O, Cg, kh, kw)
@@ -133,6 +134,12 @@ def _batch_chunks(x, window: Window):
     bytes_per_image = C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
     step = max(1, conv_chunk_bytes(x) // max(1, bytes_per_image))
     return [slice(start, min(N, start + step)) for start in range(0, N, step)]
+
+
+def _cols_bytes(x, window: Window) -> int:
+    """Bytes of the whole batch's columns (C·kh·kw · N·Ho·Wo values)."""
+    N, C = x.shape[:2]
+    return N * C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
 
 
 def _as_matrices(cols, groups):
