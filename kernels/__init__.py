@@ -18,8 +18,9 @@ Threads. The loops are compiled with ``parallel=True`` (``prange`` over the batc
 many threads as OpenBLAS's products: ``NUMBA_NUM_THREADS`` if set, else ``OMP_NUM_THREADS`` if set,
 else every core (PyTorch's default too). They sit between matrix products; OpenBLAS's workers would
 keep spinning on every core for ~0.1 s after each product and fight the kernel threads, which is
-why ``minitorch_cnn/__init__.py`` sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the workers sleep at once)
-before NumPy loads. numba runs the loops on its OpenMP pool (``omp`` layer; TBB, then its own
+why importing minitorch_cnn sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the workers sleep at once)
+before NumPy loads, or restarts OpenBLAS's workers with it when NumPy came first
+(``minitorch_cnn/_openblas.py``). numba runs the loops on its OpenMP pool (``omp`` layer; TBB, then its own
 ``workqueue`` pool where OpenMP is missing) unless ``NUMBA_THREADING_LAYER`` says otherwise: the
 LeNet step, a chain of short kernels, took 51-61 ms with OpenMP against 73-92 ms with workqueue at
 1 thread, and 36-42 against 50-57 ms at 2 threads (ours alone, alternated processes; ResNet-18 no

@@ -9,19 +9,17 @@ hypothesis for its strategies).
 Threads: every core by default, as PyTorch; ``OMP_NUM_THREADS`` sets the count for OpenBLAS's products
 and for the numba kernels alike (``NUMBA_NUM_THREADS`` for the kernels alone). Between two products
 the memory-bound kernels take the cores, so OpenBLAS's workers are told to sleep as soon as a product
-ends (``OPENBLAS_THREAD_TIMEOUT=4``: 2**4 cycles, instead of spinning for 2**28 while our kernels run)
-when NumPy is not loaded yet and the variable is not set; see ``kernels/__init__.py``.
+ends (``OPENBLAS_THREAD_TIMEOUT=4``: 2**4 cycles, instead of spinning for 2**28 while our kernels run),
+also when NumPy was imported first; see ``_openblas.py`` and ``kernels/__init__.py``.
 """
 
 import importlib as _importlib
-import os as _os
-import sys as _sys
 
-if "numpy" not in _sys.modules:  # OpenBLAS reads it once, when NumPy loads it
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-# _source_tree first: from a clone's root it maps the top-level kernels/ folder to minitorch_cnn.kernels
+# _openblas first: importing it puts OpenBLAS's idle workers to sleep (before NumPy loads OpenBLAS,
+# or else by restarting them). _source_tree next: from a clone's root it maps the top-level
+# kernels/ folder to minitorch_cnn.kernels
 from . import (  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
+    _openblas,
     _source_tree,
     cuda,
     functional,

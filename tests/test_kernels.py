@@ -214,20 +214,6 @@ def test_thread_defaults_follow_omp_num_threads(monkeypatch):
     assert kernels.default_threads() == numba.config.NUMBA_NUM_THREADS
 
 
-def test_openblas_workers_are_told_to_sleep_after_a_product():
-    """Set before NumPy loads (a fresh interpreter), unless the user chose a value."""
-    import subprocess
-    import sys
-
-    code = "import os, minitorch_cnn; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    run = lambda e, c=code: subprocess.run([sys.executable, "-c", c], env=e, capture_output=True, text=True,
-                                           check=True).stdout.strip()
-    assert run(env) == "4"
-    assert run({**env, "OPENBLAS_THREAD_TIMEOUT": "20"}) == "20"
-    assert run(env, "import numpy, os, minitorch_cnn; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))") == "None"
-
-
 def test_kernels_on_several_threads_equal_one_thread():
     """The prange loops give the same bits on every thread count (each image writes only its own
     slice, so there is nothing to race on)."""
