@@ -279,7 +279,7 @@ def conv_memory_budget(nbytes: int):
 
 
 # ---------------------------------------------------------------- convolution algorithm
-CONV_ALGORITHMS = ("default", "auto", "im2col", "direct", "winograd")
+CONV_ALGORITHMS = ("default", "auto", "im2col", "direct", "batch_last", "winograd")
 _conv_algorithm = "default"  # PyTorch's numbers to float32 round-off, the fastest such algorithm per layer
 
 
@@ -292,14 +292,17 @@ def set_conv_algorithm(algorithm: str) -> str:
     """Choose how ``conv2d`` computes each layer; returns the previous choice.
 
     * ``"default"``: the direct loops (functional/direct.py) on the layers with few input taps
-      where they were measured faster (LeNet's first layer), the im2col column matrix elsewhere.
-      Both give PyTorch's numbers to float32 round-off.
+      where they were measured faster (LeNet's first layer), the batch-last column matrix
+      (functional/batch_last.py) on stride-1 layers small enough that a cache-sized chunk holds 32
+      images (LeNet's second layer), the im2col column matrix elsewhere. All give PyTorch's
+      numbers to float32 round-off.
     * ``"auto"``: as ``"default"``, and Winograd's F(4×4, 3×3) on the 3×3, stride-1 layers where it
       was measured faster (``functional.winograd.winograd_pays``): faster on wide 3×3 layers, but less
       accurate in float32.
     * ``"im2col"``: the column matrix everywhere (the reading path, ``functional/conv.py``).
     * ``"direct"``: the direct loops on every layer they compute (stride 1, dilation 1, no groups,
       NumPy arrays on the numba path), im2col elsewhere.
+    * ``"batch_last"``: the batch-last columns on those same layers, im2col elsewhere.
     * ``"winograd"``: Winograd on every 3×3, stride-1, dilation-1, ungrouped layer, im2col elsewhere.
 
     Depthwise layers (groups = C = O) always take their own kernel. PyTorch has no such switch; its

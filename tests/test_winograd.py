@@ -193,7 +193,7 @@ def test_padding_same_goes_through_winograd():
 
 
 def test_unknown_algorithm_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('default', 'auto', 'im2col', 'direct', 'winograd'\), got 'fft'"):
+    with pytest.raises(ValueError, match=r"set_conv_algorithm: expected one of \('default', 'auto', 'im2col', 'direct', 'batch_last', 'winograd'\), got 'fft'"):
         mt.set_conv_algorithm("fft")
     assert mt.get_conv_algorithm() == "default"
 

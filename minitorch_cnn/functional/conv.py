@@ -26,6 +26,7 @@ from .._chunks import for_each_chunk
 from ..autograd import Function
 from ..backend import conv_chunk_bytes, get_conv_algorithm, keep_cols_bytes, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
+from .batch_last import BatchLastConv2dFn, batch_last_pays
 from .depthwise import DepthwiseConv2dFn
 from .direct import DirectConv2dFn, direct_applies, direct_pays
 from .winograd import winograd_applies, winograd_conv2d, winograd_pays
@@ -261,10 +262,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if algorithm in ("auto", "winograd") and winograd_applies(weight.shape, stride, dilation, groups):
         if algorithm == "winograd" or winograd_pays(input.shape, weight.shape, pads):
             return winograd_conv2d(input, weight, bias, pads)  # 3×3 stride 1 (functional/winograd.py)
-    if algorithm in ("default", "auto", "direct") and use_numba(input.array):
-        if direct_applies(weight.shape, stride, dilation, groups, pads):
-            if algorithm == "direct" or direct_pays(weight.shape):  # few taps (functional/direct.py)
-                return DirectConv2dFn.apply(input, weight, bias, padding=pads[::2])
+    if algorithm in ("default", "auto", "direct", "batch_last") and use_numba(input.array) \
+            and direct_applies(weight.shape, stride, dilation, groups, pads):  # stride 1, no groups
+        if algorithm == "direct" or (algorithm != "batch_last" and direct_pays(weight.shape)):
+            return DirectConv2dFn.apply(input, weight, bias, padding=pads[::2])  # few taps (functional/direct.py)
+        if algorithm == "batch_last" or batch_last_pays(input.shape, weight.shape, pads[::2], input.dtype.itemsize):
+            return BatchLastConv2dFn.apply(input, weight, bias, padding=pads[::2])  # small images (functional/batch_last.py)
     top, bottom, left, right = pads
     extra = (bottom - top, right - left)  # "same" with an even kernel: one more row/column bottom/right
     window = Window.fit((H + extra[0], W + extra[1]), (kh, kw), stride, (top, left), dilation)
