@@ -1,11 +1,13 @@
-"""``python -m benchmarks.direct [--threads 1] [--repeat 7]``: where the direct conv loops pay, against im2col.
+"""``python -m benchmarks.direct [--threads 1] [--repeat 7]``: where the direct conv loops and the
+batch-last columns pay, against im2col.
 
-Both algorithms are ours and run in one process, alternated call by call (the same thread pools
-serve both, so an in-process comparison is fair here). For each stride-1 layer shape it prints the
-median time of im2col and of the direct loops (``kernels/direct.py``), float32, forward + backward,
-once as a first layer (the input needs no gradient, as LeNet's first conv) and once with the
-input's gradient, with the ratios. ``conv2d``'s rule (``functional/direct.py``, ``direct_pays``) is
-read off this table. Times are CPU seconds of the process (``time.process_time``) with
+The three algorithms are ours and run in one process, alternated call by call (the same thread
+pools serve all, so an in-process comparison is fair here). For each stride-1 layer shape it prints
+the images a 2 MiB chunk of columns holds and the median time of im2col, of the direct loops
+(``kernels/direct.py``) and of the batch-last columns (``kernels/batch_last.py``), float32, forward +
+backward, once as a first layer (the input needs no gradient, as LeNet's first conv) and once with
+the input's gradient, with the ratios im2col / other. ``conv2d``'s rules (``functional/direct.py``,
+``direct_pays``; ``functional/batch_last.py``, ``batch_last_pays``) are read off this table. Times are CPU seconds of the process (``time.process_time``) with
 ``--threads 1``, which a busy machine disturbs less than wall time; with more threads, wall time.
 """
 
@@ -32,6 +34,15 @@ SHAPES = [
     (64, 4, 16, 32, 3, 1),
     (64, 8, 16, 32, 3, 1),
     (64, 16, 16, 32, 3, 1),
+    (256, 16, 32, 10, 5, 0),
+    (256, 6, 16, 14, 3, 0),
+    (256, 4, 8, 10, 5, 2),
+    (256, 16, 32, 6, 3, 1),
+    (256, 8, 16, 8, 3, 1),
+    (128, 8, 16, 16, 3, 1),
+    (128, 16, 32, 14, 3, 1),
+    (64, 16, 16, 16, 3, 1),
+    (64, 32, 32, 16, 3, 1),
 ]
 
 
@@ -56,16 +67,18 @@ def main(argv=None):
     clock = time.process_time if args.threads == 1 else time.perf_counter
     rng = np.random.default_rng(0)
     print(f"threads {args.threads}, median of {args.repeat}, float32 fwd+bwd, ms ({clock.__name__})")
-    print(f"{'N':>3} {'C':>3} {'O':>3} {'H':>3} {'k':>2} | first layer: {'im2col':>7} {'direct':>7} {'ratio':>5} |"
-          f" with dx: {'im2col':>7} {'direct':>7} {'ratio':>5}")
+    names = ("im2col", "direct", "batch_last")
+    head = f"{'im2col':>7} {'direct':>7} {'ratio':>5} {'b-last':>7} {'ratio':>5}"
+    print(f"{'N':>3} {'C':>3} {'O':>3} {'H':>3} {'k':>2} {'img/chunk':>9} | first layer: {head} | with dx: {head}")
     for N, C, O, H, k, pad in shapes:
         w = mt.tensor((rng.standard_normal((O, C, k, k)) / np.sqrt(k * k * C)).astype(np.float32), requires_grad=True)
         Ho = H + 2 * pad - k + 1
         g = mt.tensor(rng.standard_normal((N, O, Ho, Ho)).astype(np.float32))
-        line = f"{N:>3} {C:>3} {O:>3} {H:>3} {k:>2} |"
+        per_chunk = (2 * 2**20) // (C * k * k * Ho * Ho * 4)
+        line = f"{N:>3} {C:>3} {O:>3} {H:>3} {k:>2} {per_chunk:>9} |"
         for needs_dx in (False, True):
             x = mt.tensor(rng.standard_normal((N, C, H, H)).astype(np.float32), requires_grad=needs_dx)
-            times = {"im2col": [], "direct": []}
+            times = {name: [] for name in names}
             for name in times:
                 step(name, x, w, g, pad)  # compile, warm the caches
             for _ in range(args.repeat):
@@ -74,8 +87,8 @@ def main(argv=None):
                     start = clock()
                     step(name, x, w, g, pad)
                     times[name].append(1000 * (clock() - start))
-            a, b = statistics.median(times["im2col"]), statistics.median(times["direct"])
-            line += f" {'first layer:' if not needs_dx else 'with dx:'} {a:7.1f} {b:7.1f} {a / b:5.2f} |"
+            a, b, c = (statistics.median(times[name]) for name in names)
+            line += f" {'first layer:' if not needs_dx else 'with dx:'} {a:7.1f} {b:7.1f} {a / b:5.2f} {c:7.1f} {a / c:5.2f} |"
         print(line.rstrip(" |"))
         sys.stdout.flush()
 
