@@ -59,7 +59,7 @@ def op_flops(name: str, args, out) -> float:
     """
     outs = out if isinstance(out, tuple) else (out,)
     cls, _, method = name.partition(".")
-    if cls.startswith("Conv2d"):
+    if cls.endswith("Conv2dFn"):  # im2col's, the direct loops', the batch-last columns', Winograd's (nominal)
         if method == "forward":
             w, y = args[2], outs[0]
             return 2.0 * y.size * w[0].size  # (N·O·Ho·Wo) outputs, each a dot of Cg·kh·kw
