@@ -1,6 +1,6 @@
 """``python -m benchmarks [--only alone,conv,ops,...] [--repeat N] [--threads 2] [--json PATH] [--quick]``.
 
-Cases (default: all but ``alone_epochs`` and ``epochs``). The headline figures are ``alone`` and
+Cases (default: all but ``alone_epochs``, ``alone_nets`` and ``epochs``). The headline figures are ``alone`` and
 ``alone_epochs``: each engine alone in its own process. The other timing cases run both engines
 in this process (their thread pools then meet: a secondary view, per op).
 
@@ -8,6 +8,8 @@ in this process (their thread pools then meet: a secondary view, per op).
              alternately (--pairs), at 1 thread and at every usable core (--alone-threads)
   alone_epochs  opt-in, slow: --epochs LeNet epochs end to end, `minitorch-cnn train lenet` vs a
              plain PyTorch loop (the book's recipe, loading and test evaluation included)
+  alone_nets opt-in, slow: VGG-11-small (224×224, batch 16), GoogLeNet and DenseNet (96×96, batch 32)
+             training steps, as alone (PyTorch's twins: tests/_torch_nets.py, the cross-check's nets)
   blas       NumPy sgemm on the conv's matrix sizes against torch.mm: the conv's lower bound here
   conv       conv2d N64 C64 32×32 k3 p1 O64 float32, forward + backward (and forward alone)
   depthwise  MobileNetV2's depthwise 3×3 convs (groups = C), direct kernel and im2col path, fwd + bwd
@@ -30,7 +32,7 @@ import time
 from .harness import pin_threads
 
 DEFAULT_CASES = ("alone", "blas", "conv", "depthwise", "ops", "lenet", "resnet", "scaling", "firststep", "memory")
-ALL_CASES = DEFAULT_CASES + ("alone_epochs", "epochs")
+ALL_CASES = DEFAULT_CASES + ("alone_epochs", "alone_nets", "epochs")
 
 
 def parse_args(argv=None):
@@ -90,12 +92,13 @@ def main(argv=None) -> int:
 
     from .cases_models import case_epochs, case_lenet, case_resnet
     from .cases_ops import case_blas, case_conv, case_depthwise, case_ops, case_scaling
-    from .cases_proc import case_alone, case_alone_epochs, case_firststep, case_memory
+    from .cases_proc import case_alone, case_alone_epochs, case_alone_nets, case_firststep, case_memory
     from .harness import Skipped, machine_info, print_rows, write_json
 
     runners = {
         "alone": (case_alone, "each engine alone in its own processes, run alternately (medians)"),
         "alone_epochs": (case_alone_epochs, "LeNet epochs end to end, each engine alone (process wall time)"),
+        "alone_nets": (case_alone_nets, "VGG-11-small, GoogLeNet, DenseNet steps, each engine alone (medians)"),
         "blas": (case_blas, "BLAS: NumPy sgemm vs torch.mm on the conv's matrices (ours = NumPy)"),
         "conv": (case_conv, "conv2d layer, float32"),
         "depthwise": (case_depthwise, "depthwise conv2d (groups = C), float32"),

@@ -67,6 +67,13 @@ ALONE_WORK = (
     ("ResNet-18 train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "resnet18", "--algorithm", "auto"), 3, 1, 3),
 )
 
+# the other nets of issue 14 (opt-in, slow): the book's input sizes, small batches
+ALONE_NETS = (
+    ("VGG-11-small train step, 224x224 batch 16", "step", ("--net", "vgg11_small"), 3, 1, 3),
+    ("GoogLeNet train step, 96x96 batch 32", "step", ("--net", "googlenet"), 3, 1, 3),
+    ("DenseNet train step, 96x96 batch 32", "step", ("--net", "densenet"), 3, 1, 3),
+)
+
 
 def alone_threads(args) -> list[int]:
     return sorted(set(args.alone_threads)) if args.alone_threads else [1, usable_cpus()]
@@ -76,11 +83,11 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def case_alone(args) -> list[Row]:
+def case_alone(args, work=ALONE_WORK, group="alone") -> list[Row]:
     """The headline figures, each engine alone in its process (see the module doc)."""
     rows, medians = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, task, flags, steps, warmup, max_pairs in ALONE_WORK:
+        for label, task, flags, steps, warmup, max_pairs in work:
             flags = list(flags)
             if "--net" in flags:  # both engines start from our seed-0 weights (the same for every algorithm)
                 path = os.path.join(tmp, flags[1] + ".npz")
@@ -97,7 +104,7 @@ def case_alone(args) -> list[Row]:
                 medians[label, threads] = statistics.median(mo), statistics.median(mt)
                 loss = f"; first loss ours {o[0]['first_loss']:.4f} torch {t[0]['first_loss']:.4f}" if "first_loss" in o[0] else ""
                 rows.append(Row(
-                    "alone", f"{label}, {threads} thread{'s' * (threads > 1)}", *medians[label, threads],
+                    group, f"{label}, {threads} thread{'s' * (threads > 1)}", *medians[label, threads],
                     note=f"median of {pairs} processes x {steps} steps; per process ours {_spread(mo)}, "
                          f"torch {_spread(mt)}{loss}",
                     extra={"threads": threads, "ours": o, "torch": t},
@@ -105,12 +112,17 @@ def case_alone(args) -> list[Row]:
         counts = alone_threads(args)
         if len(counts) > 1:  # does the ratio hold as cores are added? speed-up = time at 1 / time at n
             lo, hi = counts[0], counts[-1]
-            for label, *_ in ALONE_WORK:
+            for label, *_ in work:
                 (o1, t1), (on, tn) = medians[label, lo], medians[label, hi]
-                rows.append(Row("alone", f"  speed-up {lo} -> {hi} threads: {label}", o1 / on, t1 / tn, unit="x",
+                rows.append(Row(group, f"  speed-up {lo} -> {hi} threads: {label}", o1 / on, t1 / tn, unit="x",
                                 note="time at 1 thread / time at n (higher is better); ratio ours/torch",
                                 extra={"informational": True}))
     return rows
+
+
+def case_alone_nets(args) -> list[Row]:
+    """VGG-11-small, GoogLeNet and DenseNet steps, each engine alone (as ``case_alone``; opt-in, slow)."""
+    return case_alone(args, ALONE_NETS, "alone_nets")
 
 
 def _dataset_dir() -> str:

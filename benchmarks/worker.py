@@ -200,7 +200,8 @@ def task_mem_vgg(eng: Engine, args) -> dict:
             "step_ms": 1e3 * min(times)}
 
 
-STEP_SHAPES = {"lenet": (256, 28, 0.9), "resnet18": (32, 96, 0.05)}  # net -> (batch, image size, lr)
+STEP_SHAPES = {"lenet": (256, 28, 0.9), "resnet18": (32, 96, 0.05),  # net -> (batch, image size, lr)
+               "vgg11_small": (16, 224, 0.05), "googlenet": (32, 96, 0.1), "densenet": (32, 96, 0.1)}
 
 
 def load_weights(eng: Engine, model, path: str) -> None:
@@ -246,7 +247,7 @@ def task_weights(eng: Engine, args) -> dict:
 def task_step(eng: Engine, args) -> dict:
     n, hw, lr = STEP_SHAPES[args.net]
     if args.quick:
-        n, hw = 4, (28 if args.net == "lenet" else 32)
+        n, hw = {"lenet": (4, 28), "vgg11_small": (2, 224)}.get(args.net, (4, 32))  # VGG's classifier wants 224
     x, y = random_batch(n, 1, hw, hw)
     model = eng.model(args.net)
     if args.weights:

@@ -54,3 +54,20 @@ def test_algorithm_tables_run(module):
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.strip().startswith("4 ")]
     assert len(rows) == 1 and "|" in rows[0], out.stdout
+
+
+def test_quick_run_of_the_other_nets_starts_both_engines_from_the_same_weights(tmp_path):
+    """alone_nets (opt-in): VGG-11-small, GoogLeNet and DenseNet on both engines from our weights;
+    the nets without dropout give the same first loss on both sides (VGG's dropout masks differ)."""
+    out = tmp_path / "nets.json"
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--only", "alone_nets", "--alone-threads", "1",
+           "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["results"]
+    assert [r["name"].split(" train step")[0] for r in rows] == ["VGG-11-small", "GoogLeNet", "DenseNet"]
+    for r in rows:
+        assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0, r
+        ours, theirs = r["extra"]["ours"][0]["first_loss"], r["extra"]["torch"][0]["first_loss"]
+        if not r["name"].startswith("VGG"):
+            assert abs(ours - theirs) < 1e-3 * abs(theirs), r
