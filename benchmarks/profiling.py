@@ -1,4 +1,5 @@
-"""Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet|products] [--repeat N] [--threads 2]``.
+"""Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet|googlenet|densenet|vgg|products]
+[--repeat N] [--threads 2]`` (the nets at the sizes of ``python -m benchmarks --only alone,alone_nets``).
 
 Run it alone (no other engine in the process): this is the standalone step, profiled.
 Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
@@ -64,8 +65,8 @@ def op_flops(name: str, args, out) -> float:
             w, y = args[2], outs[0]
             return 2.0 * y.size * w[0].size  # (N·O·Ho·Wo) outputs, each a dot of Cg·kh·kw
         ctx, g = args[0], args[1]
-        w_elems = next((a[0].size for a in getattr(ctx, "saved_tensors", ()) if getattr(a, "ndim", 0) == 4
-                        and a.shape[0] == g.shape[1]), None)
+        w_elems = next((a[0].size for a in reversed(getattr(ctx, "saved_tensors", ())) if getattr(a, "ndim", 0) == 4
+                        and a.shape[0] == g.shape[1]), None)  # the weight, saved last (x may have N = O)
         dw = outs[1] if len(outs) > 1 else None
         per = 2.0 * g.size * (w_elems if w_elems is not None else (dw[0].size if dw is not None else 0))
         return per * sum(o is not None for o in outs[:2])
@@ -183,9 +184,11 @@ def make_work(name: str, quick: bool):
         return work, f"conv2d N{N} C{C} {H}x{H} k3 p1 O{O} fwd+bwd"
     from .nets import ours, ours_sgd
 
-    model_name, n, hw, lr = {"lenet": ("lenet", 256, 28, 0.9), "resnet": ("resnet18", 32, 96, 0.05)}[name]
+    model_name, n, hw, lr = {"lenet": ("lenet", 256, 28, 0.9), "resnet": ("resnet18", 32, 96, 0.05),
+                             "googlenet": ("googlenet", 32, 96, 0.1), "densenet": ("densenet", 32, 96, 0.1),
+                             "vgg": ("vgg11_small", 16, 224, 0.05)}[name]
     if quick:
-        n, hw = 4, (28 if name == "lenet" else 32)
+        n, hw = {"lenet": (4, 28), "vgg": (2, 224)}.get(name, (4, 32))
     mt.manual_seed(0)
     model = ours(model_name)
     model.train()
@@ -314,7 +317,8 @@ def machine_bounds(repeat: int = 5) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("work", choices=("conv", "lenet", "resnet", "products"), nargs="?", default="conv")
+    p.add_argument("work", choices=("conv", "lenet", "resnet", "googlenet", "densenet", "vgg", "products"), nargs="?",
+                   default="conv")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--top", type=int, default=25, help="rows of the cProfile table")
