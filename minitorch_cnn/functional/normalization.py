@@ -5,6 +5,8 @@ Statistics are per channel c, over the M = N·H·W values of that channel (M = N
 
 from __future__ import annotations
 
+from minitorch_cnn.kernels.normalization import batch_norm_backward, channel_mean_var, normalize
+
 from ..autograd import Function
 from ..backend import device_of, is_array, xp_of
 from ..tensor import Tensor
@@ -27,46 +29,34 @@ class BatchNormFn(Function):
     The training formula is the chain rule through μ and σ², which both depend on every x of the
     channel: the two subtracted terms remove the components of dx̂ along the directions in which
     a shift (μ) or a scaling (σ) of the whole channel would change x̂ — x̂ is invariant to both.
+
+    The passes over the activations are ``kernels/normalization.py``: each line there (the
+    statistics, x̂ and y, the backward's sums and dx) is one loop per channel on the CPU, NumPy's
+    operations on the generic path.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, training):
-        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
-        shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, 1) for NCHW, (1, C) for (N, C)
         if training:
-            mean, var = x.mean(axis=axes), x.var(axis=axes)  # (C,): μ and the biased σ² (divide by M)
+            mean, var = channel_mean_var(x)  # (C,): μ and the biased σ² (divide by M), NumPy's sums
             if running_mean is not None:
                 _update_running(running_mean, running_var, mean, var, momentum, M=x.size // x.shape[1])
         else:
             xp = xp_of(x)
             mean, var = xp.asarray(running_mean, dtype=x.dtype), xp.asarray(running_var, dtype=x.dtype)
         inv_std = 1.0 / (var + eps) ** 0.5  # (C,)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (N, C, H, W)
-        y = x_hat if weight is None else x_hat * weight.reshape(shape)
-        if bias is not None:
-            y = y + bias.reshape(shape)
+        x_hat, y = normalize(x, mean, inv_std, weight, bias)  # x̂ = (x − μ)·inv_std, y = γ·x̂ + β: (N, C, H, W)
         ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.axes, ctx.shape, ctx.training = axes, shape, training
-        return y.astype(x.dtype, copy=False)
+        ctx.training = training
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x_hat, inv_std, weight = ctx.saved_tensors
-        axes, shape = ctx.axes, ctx.shape
         need_x, need_w, need_b = ctx.needs_input_grad
-        dweight = (g * x_hat).sum(axis=axes) if need_w else None  # dγ (C,)
-        dbias = g.sum(axis=axes) if need_b else None  # dβ (C,)
-        dx = None
-        if need_x:
-            dx_hat = g if weight is None else g * weight.reshape(shape)  # (N, C, H, W)
-            if ctx.training:  # μ and σ² were computed from x in forward: differentiate through them
-                dx_hat = (
-                    dx_hat
-                    - dx_hat.mean(axis=axes, keepdims=True)  # (1, C, 1, 1)
-                    - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True)
-                )
-            dx = dx_hat * inv_std.reshape(shape)
-        return dx, dweight, dbias
+        # dβ = Σ g, dγ = Σ g·x̂, and dx by the formula above (training: through μ and σ²)
+        dx, dweight, dbias = batch_norm_backward(g, x_hat, inv_std, weight, ctx.training)
+        return dx if need_x else None, dweight if need_w else None, dbias if need_b else None
 
 
 def _raw(op, value, name):

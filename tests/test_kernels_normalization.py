@@ -1,0 +1,160 @@
+"""Batch norm's numba loops (kernels/normalization.py) against the generic NumPy lines (float64, to
+round-off), PyTorch (float32, at ResNet's sizes), gradcheck through the op with the loops forced on
+small arrays, the un-jitted loops, and the same bits on one and every thread."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numba
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+from minitorch_cnn.kernels import normalization as K
+
+import minitorch_cnn as mt
+from minitorch_cnn import backend
+from minitorch_cnn.functional import batch_norm
+from minitorch_cnn.testing import gradcheck
+
+
+@contextlib.contextmanager
+def every_array_fused():
+    """The numba path on every C-contiguous array, however small; yields the compiled loops' calls."""
+    calls = []
+    saved = {name: getattr(K, name) for name in ("SMALL", "_normalize_jit", "_backward_jit")}
+    previous = backend.get_kernel_path()
+    K.SMALL = 0
+    for name in ("_normalize_jit", "_backward_jit"):
+        setattr(K, name, lambda *a, _jit=saved[name], _name=name: (calls.append(_name), _jit(*a))[1])
+    backend.set_kernel_path("numba")
+    try:
+        yield calls
+    finally:
+        backend.set_kernel_path(previous)
+        for name, value in saved.items():
+            setattr(K, name, value)
+
+
+@given(
+    shape=st.sampled_from([(2, 3), (3, 2, 1, 1), (2, 3, 4, 5), (1, 2, 3, 2), (5, 1, 2, 3), (4, 6, 3)]),
+    affine=st.booleans(),
+    training=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_loops_equal_the_generic_lines_in_float64(shape, affine, training, seed):
+    with every_array_fused() as calls:
+        _loops_equal_the_generic_lines(shape, affine, training, seed, calls)
+
+
+def _loops_equal_the_generic_lines(shape, affine, training, seed, calls):
+    rng = np.random.default_rng(seed)
+    x, g = rng.standard_normal(shape) * 3 + 1, rng.standard_normal(shape)
+    C = shape[1]
+    w, b = (rng.standard_normal(C), rng.standard_normal(C)) if affine else (None, None)
+    mean, var = K.channel_mean_var(x)
+    inv_std = 1.0 / (var + 1e-5) ** 0.5
+    x_hat, y = K.normalize(x, mean, inv_std, w, b)
+    ref_hat, ref_y = K.normalize_generic(x, mean, inv_std, w, b)
+    np.testing.assert_allclose(x_hat, ref_hat, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, ref_y, rtol=1e-12, atol=1e-12)
+    got = K.batch_norm_backward(g, x_hat, inv_std, w, training)
+    ref = K.batch_norm_backward_generic(g, ref_hat, inv_std, w, training)
+    for ours, theirs in zip(got, ref):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+    assert calls.count("_normalize_jit") == 1 and calls.count("_backward_jit") == 1
+
+
+def test_the_op_on_the_loops_passes_gradcheck():
+    with every_array_fused() as calls:
+        _op_gradcheck(calls)
+
+
+def _op_gradcheck(calls):
+    rng = np.random.default_rng(1)
+    x = mt.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
+    w, b = mt.tensor(rng.standard_normal(2), requires_grad=True), mt.tensor(rng.standard_normal(2), requires_grad=True)
+    rm, rv = np.zeros(2), np.ones(2) * 1.5  # momentum 0: they stay as they are
+    for training in (True, False):
+        assert gradcheck(lambda x, w, b, t=training: batch_norm(x, rm, rv, w, b, training=t, momentum=0.0), [x, w, b])
+    assert "_normalize_jit" in calls and "_backward_jit" in calls
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_matches_pytorch_in_float32_at_resnet_sizes(training):
+    """(32, 64, 24, 24): above SMALL, so the loops run by default."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((32, 64, 24, 24)) * 2 + 0.5).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(64).astype(np.float32), rng.standard_normal(64).astype(np.float32)
+    assert K._fused(x)
+    rm, rv = np.zeros(64, np.float32), np.ones(64, np.float32)
+    xt, wt, bt = (mt.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = batch_norm(xt, rm, rv, wt, bt, training=training)
+    y.backward(mt.tensor(g))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = TF.batch_norm(tx, torch.zeros(64), torch.ones(64), tw, tb, training=training)
+    ty.backward(torch.from_numpy(g))
+    for ours, theirs in ((y, ty), (xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
+        theirs = theirs.detach().numpy()
+        np.testing.assert_allclose(ours.numpy(), theirs, rtol=0, atol=2e-5 * np.abs(theirs).max())
+
+
+def test_plain_loops_unjitted_give_the_compiled_bits():
+    rng = np.random.default_rng(3)
+    x_hat, g = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 5))
+    mean, inv_std, w, b = (rng.standard_normal(3) for _ in range(4))
+    x = rng.standard_normal((2, 3, 5))
+    plain = np.empty_like(x), np.empty_like(x)
+    K.normalize_loops(x, mean, inv_std, w, b, *plain)
+    jitted = np.empty_like(x), np.empty_like(x)
+    K._normalize_jit(x, mean, inv_std, w, b, *jitted)
+    for p, j in zip(plain, jitted):
+        np.testing.assert_array_equal(p, j)
+    for training in (True, False):
+        outs = [(np.empty_like(g), np.empty(3), np.empty(3)) for _ in range(2)]
+        K.batch_norm_backward_loops(g, x_hat, inv_std, w, training, *outs[0])
+        K._backward_jit(g, x_hat, inv_std, w, training, *outs[1])
+        for p, j in zip(*outs):
+            np.testing.assert_array_equal(p, j)
+
+
+def test_same_bits_on_one_and_on_every_thread():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 16, 20, 20)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    previous, runs = numba.get_num_threads(), []
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            mean, var = K.channel_mean_var(x)
+            inv_std = (1.0 / (var + 1e-5) ** 0.5).astype(np.float32)
+            x_hat, y = K.normalize(x, mean, inv_std, w, b)
+            runs.append((x_hat, y, *K.batch_norm_backward(g, x_hat, inv_std, w, True)))
+    finally:
+        numba.set_num_threads(previous)
+    for one, every in zip(*runs):
+        np.testing.assert_array_equal(one, every)
+
+
+def test_small_strided_and_generic_path_arrays_take_numpys_lines(monkeypatch):
+    calls = []
+    monkeypatch.setattr(K, "_normalize_jit", lambda *a: calls.append(a))
+    monkeypatch.setattr(K, "_backward_jit", lambda *a: calls.append(a))
+    rng = np.random.default_rng(5)
+    big = rng.standard_normal((4, 8, 40, 40)).astype(np.float32)
+    one = np.ones(8, np.float32)
+    for x in (big[:, :, :2, :2], big[..., ::2]):  # below SMALL; not contiguous
+        K.normalize(x, one * 0, one, None, None)
+        K.batch_norm_backward(x, x, one, None, True)
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path("generic")
+    try:
+        K.normalize(big, one * 0, one, None, None)
+    finally:
+        backend.set_kernel_path(previous)
+    assert not calls
