@@ -242,6 +242,13 @@ def conv_chunk_bytes(array) -> int:
     return min(budget, CPU_CONV_TILE_BYTES) if isinstance(array, np.ndarray) else budget
 
 
+def batch_chunks(array, bytes_per_image: int) -> list:
+    """Slices of ``array``'s batch (axis 0) whose per-image work arrays, ``bytes_per_image`` each, fit
+    ``conv_chunk_bytes(array)`` together; at least one image per chunk."""
+    N, step = array.shape[0], max(1, conv_chunk_bytes(array) // max(1, bytes_per_image))
+    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
+
+
 KEEP_COLS_BYTES = 16 * 2**20  # on the CPU; LeNet's second layer's columns are 15 MB at batch 256
 
 

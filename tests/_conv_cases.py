@@ -193,3 +193,61 @@ def avg_pool2d_reference(x, g, kh, kw, sh, sw, ph, pw, Ho, Wo, count_include_pad
         for _, _, h, w in taps:
             dx[n, c, h, w] += g[n, c, oh, ow] / count
     return y, dx
+
+
+def run_algorithm(algorithm, x, w, b, pad, g, needs_x=True):
+    """conv2d under ``algorithm`` on NumPy arrays, backward with g: (function used, y, dx, dw, db),
+    the gradients None where not asked for (``needs_x``) or not computed."""
+    import minitorch_cnn as mt
+    from minitorch_cnn.functional import conv2d
+
+    xt, wt = Tensor(np.asarray(x), requires_grad=needs_x), Tensor(np.asarray(w), requires_grad=True)
+    bt = None if b is None else Tensor(np.asarray(b), requires_grad=True)
+    with mt.conv_algorithm(algorithm):
+        y = conv2d(xt, wt, bt, padding=pad)
+    y.backward(Tensor(g))
+    grads = [None if t is None or t.grad is None else t.grad.numpy() for t in (xt, wt, bt)]
+    return y.grad_fn.function, y.numpy(), *grads
+
+
+def check_only_the_needed_gradients(algorithm, function):
+    """A first layer (x needs no gradient) gets dW and db only; a frozen weight gets dx only; each
+    equal to the plain-loop definition. ``function`` is the op ``algorithm`` must pick."""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 3, 3))
+    g, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal(2)
+    fn, _, dx, dw, db = run_algorithm(algorithm, x, w, b, (1, 1), g, needs_x=False)
+    assert fn is function and dx is None
+    rdx, rdw, rdb = conv2d_backward_reference(x, w, g, padding=(1, 1))
+    np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, rdb, rtol=1e-10, atol=1e-10)
+    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=False)
+    function.apply(xt, wt, None, padding=(1, 1)).backward(Tensor(g))
+    assert wt.grad is None
+    np.testing.assert_allclose(xt.grad.numpy(), rdx, rtol=1e-10, atol=1e-10)
+
+
+def on_one_and_every_thread(work):
+    """``[work() on 1 thread, work() on every thread]``: numba's kernels and OpenBLAS both set to the
+    count, as OMP_NUM_THREADS would; numba's count is restored afterwards."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    previous, results = numba.get_num_threads(), []
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            with threadpool_limits(limits=threads, user_api="blas"):
+                results.append(work())
+    finally:
+        numba.set_num_threads(previous)
+    return results
+
+
+def assert_same_bits(one, every):
+    """Each array of ``one`` equal, bit for bit, to the same array of ``every`` (None matches None)."""
+    for a, b in zip(one, every, strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            np.testing.assert_array_equal(a, b)

@@ -5,12 +5,19 @@ where ``conv2d`` sends a layer under each algorithm setting."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from _conv_cases import conv2d_backward_reference, conv2d_reference, examples
+from _conv_cases import (
+    assert_same_bits,
+    check_only_the_needed_gradients,
+    conv2d_backward_reference,
+    conv2d_reference,
+    examples,
+    on_one_and_every_thread,
+    run_algorithm,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from minitorch_cnn.kernels import direct as dk
@@ -19,23 +26,7 @@ import minitorch_cnn as mt
 from minitorch_cnn.functional import conv2d
 from minitorch_cnn.functional.conv import Conv2dFn
 from minitorch_cnn.functional.direct import DirectConv2dFn, direct_pays
-from minitorch_cnn.tensor import Tensor
 from minitorch_cnn.testing import gradcheck
-
-
-def leaf(a, requires_grad=True):
-    return Tensor(np.asarray(a), requires_grad=requires_grad)
-
-
-def run(algorithm, x, w, b, pad, g, needs_x=True):
-    """conv2d under ``algorithm``, backward with g; (function used, y, dx, dw, db) as arrays."""
-    xt, wt = leaf(x, needs_x), leaf(w)
-    bt = None if b is None else leaf(b)
-    with mt.conv_algorithm(algorithm):
-        y = conv2d(xt, wt, bt, padding=pad)
-    y.backward(Tensor(g))
-    grads = [None if t is None or t.grad is None else t.grad.numpy() for t in (xt, wt, bt)]
-    return y.grad_fn.function, y.numpy(), *grads
 
 
 @examples(15)
@@ -58,7 +49,7 @@ def test_equals_loops_and_im2col_in_float64(N, C, O, H, W, kh, kw, ph, pw, with_
     x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, kh, kw))
     b = rng.standard_normal(O) if with_bias else None
     g = rng.standard_normal((N, O, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1))
-    fn, y, dx, dw, db = run("direct", x, w, b, (ph, pw), g)
+    fn, y, dx, dw, db = run_algorithm("direct", x, w, b, (ph, pw), g)
     assert fn is DirectConv2dFn
 
     np.testing.assert_allclose(y, conv2d_reference(x, w, b, padding=(ph, pw)), rtol=1e-10, atol=1e-10)
@@ -68,7 +59,7 @@ def test_equals_loops_and_im2col_in_float64(N, C, O, H, W, kh, kw, ph, pw, with_
     if with_bias:
         np.testing.assert_allclose(db, rdb, rtol=1e-10, atol=1e-10)
 
-    fn, *im2col = run("im2col", x, w, b, (ph, pw), g)  # the reading path, to round-off
+    fn, *im2col = run_algorithm("im2col", x, w, b, (ph, pw), g)  # the reading path, to round-off
     assert fn is Conv2dFn
     for ours, theirs in zip((y, dx, dw, db), im2col):
         if theirs is not None:
@@ -83,7 +74,7 @@ def test_matches_pytorch_in_float32(shape, O, kernel, pad):
     w = (rng.standard_normal((O, shape[1], kernel, kernel)) / kernel).astype(np.float32)
     b = rng.standard_normal(O).astype(np.float32)
     g = rng.standard_normal((shape[0], O, shape[2] + 2 * pad - kernel + 1, shape[3] + 2 * pad - kernel + 1)).astype(np.float32)
-    fn, y, dx, dw, db = run("direct", x, w, b, (pad, pad), g)
+    fn, y, dx, dw, db = run_algorithm("direct", x, w, b, (pad, pad), g)
     assert fn is DirectConv2dFn and y.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
 
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -103,19 +94,7 @@ def test_gradcheck():
 
 
 def test_only_the_needed_gradients_are_computed():
-    rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 3, 3))
-    g = rng.standard_normal((2, 2, 6, 6))
-    b = rng.standard_normal(2)
-    _, _, dx, dw, db = run("direct", x, w, b, (1, 1), g, needs_x=False)  # a first layer
-    assert dx is None
-    _, rdw, rdb = conv2d_backward_reference(x, w, g, padding=(1, 1))
-    np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(db, rdb, rtol=1e-10, atol=1e-10)
-    xt, wt = leaf(x), leaf(w, requires_grad=False)
-    DirectConv2dFn.apply(xt, wt, None, padding=(1, 1)).backward(Tensor(g))
-    assert wt.grad is None
-    np.testing.assert_allclose(xt.grad.numpy(), conv2d_backward_reference(x, w, g, padding=(1, 1))[0], rtol=1e-10, atol=1e-10)
+    check_only_the_needed_gradients("direct", DirectConv2dFn)
 
 
 def test_plain_loops_unjitted_give_the_compiled_numbers():
@@ -139,17 +118,9 @@ def test_same_bits_on_one_and_on_every_thread():
     x = rng.standard_normal((37, 2, 12, 12)).astype(np.float32)  # 5 blocks of images, the last one short
     w = rng.standard_normal((4, 2, 5, 5)).astype(np.float32)
     g = rng.standard_normal((37, 4, 12, 12)).astype(np.float32)
-    previous = numba.get_num_threads()
-    results = []
-    try:
-        for threads in (1, numba.config.NUMBA_NUM_THREADS):
-            numba.set_num_threads(threads)
-            results.append((dk.direct_conv2d_forward(x, w, None, 2, 2), dk.direct_conv2d_backward_weight(g, x, (5, 5), 2, 2),
-                            dk.direct_conv2d_backward_input(g, w, x.shape, 2, 2)))
-    finally:
-        numba.set_num_threads(previous)
-    for one, every in zip(*results):
-        np.testing.assert_array_equal(one, every)
+    assert_same_bits(*on_one_and_every_thread(lambda: (
+        dk.direct_conv2d_forward(x, w, None, 2, 2), dk.direct_conv2d_backward_weight(g, x, (5, 5), 2, 2),
+        dk.direct_conv2d_backward_input(g, w, x.shape, 2, 2))))
 
 
 # ---------------------------------------------------------------- where conv2d sends a layer

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 
-import numba
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _conv_cases import assert_same_bits, on_one_and_every_thread
 from hypothesis import given
 from hypothesis import strategies as st
 from minitorch_cnn.kernels import normalization as K
@@ -127,18 +127,14 @@ def test_same_bits_on_one_and_on_every_thread():
     x = rng.standard_normal((8, 16, 20, 20)).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
     w, b = rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
-    previous, runs = numba.get_num_threads(), []
-    try:
-        for threads in (1, numba.config.NUMBA_NUM_THREADS):
-            numba.set_num_threads(threads)
-            mean, var = K.channel_mean_var(x)
-            inv_std = (1.0 / (var + 1e-5) ** 0.5).astype(np.float32)
-            x_hat, y = K.normalize(x, mean, inv_std, w, b)
-            runs.append((x_hat, y, *K.batch_norm_backward(g, x_hat, inv_std, w, True)))
-    finally:
-        numba.set_num_threads(previous)
-    for one, every in zip(*runs):
-        np.testing.assert_array_equal(one, every)
+
+    def work():
+        mean, var = K.channel_mean_var(x)
+        inv_std = (1.0 / (var + 1e-5) ** 0.5).astype(np.float32)
+        x_hat, y = K.normalize(x, mean, inv_std, w, b)
+        return (x_hat, y, *K.batch_norm_backward(g, x_hat, inv_std, w, True))
+
+    assert_same_bits(*on_one_and_every_thread(work))
 
 
 def test_small_strided_and_generic_path_arrays_take_numpys_lines(monkeypatch):

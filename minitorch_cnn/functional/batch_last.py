@@ -9,13 +9,13 @@ finite differences and PyTorch.
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # NumPy on purpose: conv2d sends only NumPy arrays here (numba path; CuPy takes im2col)
 
 from minitorch_cnn.kernels.batch_last import batch_last_col2im, batch_last_columns, to_batch_last
 
 from .._chunks import for_each_chunk
 from ..autograd import Function
-from ..backend import CPU_CONV_TILE_BYTES, conv_chunk_bytes, keep_cols_bytes
+from ..backend import CPU_CONV_TILE_BYTES, batch_chunks, keep_cols_bytes
 
 MIN_RUN_IMAGES = 32  # images per cache-sized chunk from which the batch-last copies pay
 
@@ -59,8 +59,7 @@ class BatchLastConv2dFn(Function):
         Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
         w_mat = weight.reshape(O, -1)  # (O, K)
         per_image = _image_cols_bytes(x.shape, weight.shape, padding, x.dtype.itemsize)
-        step = max(1, conv_chunk_bytes(x) // per_image)
-        chunks = [slice(start, min(N, start + step)) for start in range(0, N, step)]
+        chunks = batch_chunks(x, per_image)  # cache-sized, as Conv2dFn's
         need_x, need_w, _ = ctx.needs_input_grad
         keep_cols = need_w and N * per_image <= keep_cols_bytes(x)
         y = np.empty((N, O, Ho, Wo), dtype=x.dtype)

@@ -24,7 +24,7 @@ from minitorch_cnn.kernels import Window, col2im, im2col
 
 from .._chunks import for_each_chunk
 from ..autograd import Function
-from ..backend import conv_chunk_bytes, get_conv_algorithm, keep_cols_bytes, use_numba, xp_of
+from ..backend import batch_chunks, get_conv_algorithm, keep_cols_bytes, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 from .batch_last import BatchLastConv2dFn, batch_last_pays
 from .depthwise import DepthwiseConv2dFn
@@ -74,7 +74,7 @@ class Conv2dFn(Function):
         chunks = _batch_chunks(x, window)
         # dW needs the columns: keep them when they are small (keep_cols_bytes), else rebuild per chunk
         need_x, need_w, _ = ctx.needs_input_grad
-        keep_cols = need_w and _cols_bytes(x, window) <= keep_cols_bytes(x)
+        keep_cols = need_w and N * _image_cols_bytes(x, window) <= keep_cols_bytes(x)
 
         def forward_chunk(rows):
             cols = im2col(x[rows], window)  # (C, kh, kw, n, Ho, Wo)
@@ -131,16 +131,12 @@ def _batch_chunks(x, window: Window):
     convolution forward + backward took 262 ms instead of 918 ms (CPU time, 1 thread, N64 C64
     32×32 3×3; python -m benchmarks.chunks, benchmarks/RESULTS.md).
     """
-    N, C = x.shape[:2]
-    bytes_per_image = C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
-    step = max(1, conv_chunk_bytes(x) // max(1, bytes_per_image))
-    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
+    return batch_chunks(x, _image_cols_bytes(x, window))
 
 
-def _cols_bytes(x, window: Window) -> int:
-    """Bytes of the whole batch's columns (C·kh·kw · N·Ho·Wo values)."""
-    N, C = x.shape[:2]
-    return N * C * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
+def _image_cols_bytes(x, window: Window) -> int:
+    """Bytes of one image's columns (C·kh·kw · Ho·Wo values)."""
+    return x.shape[1] * window.kernel[0] * window.kernel[1] * window.out[0] * window.out[1] * x.dtype.itemsize
 
 
 def _as_matrices(cols, groups):
