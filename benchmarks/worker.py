@@ -368,7 +368,11 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files (epochs)")
     p.add_argument("--algorithm", default=None, help="ours: mt.set_conv_algorithm(ALGORITHM) first (torch: ignored)")
+    p.add_argument("--numpy-first", action="store_true",
+                   help="import NumPy before the engine, as a notebook with %%matplotlib inline does")
     args = p.parse_args(argv)
+    if args.numpy_first:
+        import numpy  # noqa: F401 - loads OpenBLAS before the engine can set its environment
     eng = Engine(args.engine, args.threads)
     if args.algorithm and args.engine == "ours":
         eng.mt.set_conv_algorithm(args.algorithm)

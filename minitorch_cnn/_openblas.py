@@ -3,7 +3,7 @@
 Between two matrix products the engine runs its numba kernels on every core. OpenBLAS's worker
 threads (its pthreads build, the one NumPy's wheels ship) spin for 2**28 cycles, about 0.1 s,
 after each product before they sleep, so they would hold the cores those kernels need: a LeNet
-step at 2 threads took 45 ms instead of 27 (ours alone, this machine). ``OPENBLAS_THREAD_TIMEOUT=4``
+step at 2 threads took 24-26 ms instead of 16 with NumPy imported first (benchmarks/RESULTS.md). ``OPENBLAS_THREAD_TIMEOUT=4``
 makes them sleep after 2**4 cycles, but OpenBLAS reads it once, when NumPy loads the library.
 
 * NumPy not imported yet (``import minitorch_cnn`` first): set the variable, if the user has not.
