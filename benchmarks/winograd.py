@@ -19,18 +19,33 @@ import time
 
 from .harness import set_threads_before_import
 
-# (N, C, O, H): the nets' 3×3 layers at their input sizes, and small-channel layers around the crossover
+# (N, C, O, H): small-channel layers around the crossover, the conv benchmark's layer, then the 3×3
+# stride-1 layers of VGG-11-small (batch 16, 224×224), ResNet-18, GoogLeNet and DenseNet (batch 32,
+# 96×96) at the sizes they see in the standalone benchmark
 SHAPES = [
     (64, 8, 8, 32),
     (64, 16, 16, 32),
     (64, 32, 32, 32),
+    (32, 32, 32, 8),
     (64, 64, 64, 32),
+    (16, 16, 32, 112),
+    (16, 32, 64, 56),
+    (16, 64, 64, 56),
+    (16, 64, 128, 28),
+    (16, 128, 128, 28),
+    (16, 128, 128, 14),
     (32, 64, 64, 24),
     (32, 128, 128, 12),
     (32, 256, 256, 6),
-    (16, 16, 32, 56),
-    (32, 32, 32, 8),
+    (32, 512, 512, 3),
+    (32, 64, 192, 24),
     (32, 96, 128, 12),
+    (32, 160, 320, 6),
+    (32, 192, 384, 3),
+    (32, 128, 32, 24),
+    (32, 160, 32, 12),
+    (32, 176, 32, 6),
+    (32, 184, 32, 3),
 ]
 
 

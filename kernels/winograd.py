@@ -158,74 +158,121 @@ def add_tiles_generic(M, S, step, top, left, shape):
 def cut_tiles_loops(x, T, step, top, left, out):
     """out[a, b, c, n, i, j] = Σ_pq T[a, p] T[b, q] x_pad[n, c, step·i + p, step·j + q].
 
-    Per image plane: copy it into a zero-padded scratch plane, transform the rows of every tile
-    row (``R[a, i, :] = Σ_p T[a, p] x_pad[step·i + p, :]``, whole rows at once), then the columns
-    (``out[a, b, i, j] = Σ_q T[b, q] R[a, i, step·j + q]``).
+    Per image plane, three passes whose inner loops run over all the plane's tiles at once
+    (t = i·T_w + j, a contiguous axis, so that the compiler vectorises them):
+
+    * gather the tiles' entries, ``d[p, q, t] = x_pad[step·i + p, step·j + q]`` (zeros in the
+      padding). Where tiles overlap (k > step), an entry is also the neighbouring tile's:
+      ``d[p, q, (i, j)] = d[p - step, q, (i + 1, j)]`` and ``= d[p, q - step, (i, j + 1)]``, so those
+      are shifted contiguous copies, and only the last tile row or column is read from ``x``;
+    * transform the rows: ``R[a, q, t] = Σ_p T[a, p] d[p, q, t]``;
+    * transform the columns: ``out[a, b, t] = Σ_q T[b, q] R[a, q, t]``.
     """
     N, C, H, W = x.shape
     A, k = T.shape
     _, _, _, _, T_h, T_w = out.shape
-    Hp, Wp = step * (T_h - 1) + k, step * (T_w - 1) + k
+    tiles = T_h * T_w
+    out_t = out.reshape((A, A, C, N, tiles))
     for cn in prange(C * N):
         c, n = cn // N, cn % N
-        x_pad = np.zeros((Hp, Wp), dtype=out.dtype)
-        for r in range(max(0, -top), min(H, Hp - top)):
-            for col in range(max(0, -left), min(W, Wp - left)):
-                x_pad[r + top, col + left] = x[n, c, r, col]
-        R = np.zeros((A, T_h, Wp), dtype=out.dtype)
-        for a in range(A):  # rows: R = T x_pad, per tile row
+        d = np.zeros((k, k, tiles), dtype=out.dtype)
+        for p in range(k):
+            for q in range(k):
+                i_first, j_first = 0, 0  # the tile rows and columns to read from x
+                if p >= step:  # d[p, q, (i, j)] = d[p - step, q, (i + 1, j)] for i < T_h - 1
+                    for t in range(tiles - T_w):
+                        d[p, q, t] = d[p - step, q, t + T_w]
+                    i_first = T_h - 1
+                elif q >= step:  # d[p, q, (i, j)] = d[p, q - step, (i, j + 1)] for j < T_w - 1
+                    for i in range(T_h):
+                        for j in range(T_w - 1):
+                            d[p, q, i * T_w + j] = d[p, q - step, i * T_w + j + 1]
+                    j_first = T_w - 1
+                # the tile columns j whose entry q falls inside x: 0 <= step·j + q - left < W
+                j_lo = max(j_first, (left - q + step - 1) // step)
+                j_hi = min(T_w, (W - 1 + left - q) // step + 1)
+                for i in range(i_first, T_h):
+                    r = step * i + p - top
+                    if 0 <= r < H:
+                        for j in range(j_lo, j_hi):
+                            d[p, q, i * T_w + j] = x[n, c, r, step * j + q - left]
+        R = np.zeros((A, k, tiles), dtype=out.dtype)
+        for a in range(A):  # rows
             for p in range(k):
                 coef = T[a, p]
                 if coef != 0.0:
-                    for i in range(T_h):
-                        for col in range(Wp):
-                            R[a, i, col] += coef * x_pad[step * i + p, col]
-        for a in range(A):  # columns: out = R Tᵀ, per tile
+                    for q in range(k):
+                        for t in range(tiles):
+                            R[a, q, t] += coef * d[p, q, t]
+        row = np.empty(tiles, dtype=out.dtype)
+        for a in range(A):  # columns, each summed in a small row before it is stored
             for b in range(A):
-                for i in range(T_h):
-                    for j in range(T_w):
-                        out[a, b, c, n, i, j] = 0.0
+                row[:] = 0.0
                 for q in range(k):
                     coef = T[b, q]
                     if coef != 0.0:
-                        for i in range(T_h):
-                            for j in range(T_w):
-                                out[a, b, c, n, i, j] += coef * R[a, i, step * j + q]
+                        for t in range(tiles):
+                            row[t] += coef * R[a, q, t]
+                for t in range(tiles):
+                    out_t[a, b, c, n, t] = row[t]
 
 
 def add_tiles_loops(M, S, step, top, left, out):
-    """out[n, c, step·i + p - top, step·j + q - left] += Σ_ab S[p, a] S[q, b] M[a, b, c, n, i, j].
+    """out[n, c, r, col] = Σ over the tiles (i, j) and entries (p, q) that land on (r + top, col + left)
+    = (step·i + p, step·j + q) of Σ_ab S[p, a] S[q, b] M[a, b, c, n, i, j].
 
-    The adjoint of ``cut_tiles_loops``, step by step in reverse: columns
-    (``R[a, i, step·j + q] += Σ_b S[q, b] M[a, b, i, j]``), then rows
-    (``out_pad[step·i + p, :] += Σ_a S[p, a] R[a, i, :]``), then the crop.
+    The adjoint of ``cut_tiles_loops``, its passes in reverse, per image plane: transform the
+    columns (``R[a, q, t] = Σ_b S[q, b] M[a, b, t]``), then the rows (``D[p, q, t] = Σ_a S[p, a]
+    R[a, q, t]``), then add each tile's entries where they were cut from, overlapping tiles adding
+    up (what falls in the padding is dropped). The overlaps are added first inside ``D`` by the
+    adjoints of the cut's shifted copies: entry (p, q) of tile (i, j) lands where entry (p - step, q)
+    of tile (i + 1, j) does, and entry (p, q - step) of tile (i, j + 1).
     """
     N, C, H, W = out.shape
     k, A = S.shape
     _, _, _, _, T_h, T_w = M.shape
-    Hp, Wp = max(step * (T_h - 1) + k, top + H), max(step * (T_w - 1) + k, left + W)
+    tiles = T_h * T_w
+    M_t = M.reshape((A, A, C, N, tiles))
     for cn in prange(C * N):  # each (c, n) plane is written by one iteration only: no races
         c, n = cn // N, cn % N
-        R = np.zeros((A, T_h, Wp), dtype=out.dtype)
-        for a in range(A):  # columns: overlapping tiles add
+        R = np.zeros((A, k, tiles), dtype=out.dtype)
+        for a in range(A):  # columns
             for b in range(A):
                 for q in range(k):
                     coef = S[q, b]
                     if coef != 0.0:
-                        for i in range(T_h):
-                            for j in range(T_w):
-                                R[a, i, step * j + q] += coef * M[a, b, c, n, i, j]
-        out_pad = np.zeros((Hp, Wp), dtype=out.dtype)
+                        for t in range(tiles):
+                            R[a, q, t] += coef * M_t[a, b, c, n, t]
+        D = np.zeros((k, k, tiles), dtype=out.dtype)
         for p in range(k):  # rows
             for a in range(A):
                 coef = S[p, a]
                 if coef != 0.0:
-                    for i in range(T_h):
-                        for col in range(Wp):
-                            out_pad[step * i + p, col] += coef * R[a, i, col]
-        for r in range(H):  # the crop: drop what fell in the padding
+                    for q in range(k):
+                        for t in range(tiles):
+                            D[p, q, t] += coef * R[a, q, t]
+        for r in range(H):
             for col in range(W):
-                out[n, c, r, col] = out_pad[r + top, col + left]
+                out[n, c, r, col] = 0.0
+        for p in range(k - 1, -1, -1):  # back where the tiles were cut from, last entries first
+            for q in range(k - 1, -1, -1):
+                i_first, j_first = 0, 0  # the tile rows and columns still to add into out
+                if p >= step:  # onto entry p - step of the next tile row, for i < T_h - 1
+                    for t in range(tiles - T_w):
+                        D[p - step, q, t + T_w] += D[p, q, t]
+                    i_first = T_h - 1
+                elif q >= step:  # onto entry q - step of the next tile column, for j < T_w - 1
+                    for i in range(T_h):
+                        for j in range(T_w - 1):
+                            D[p, q - step, i * T_w + j + 1] += D[p, q, i * T_w + j]
+                    j_first = T_w - 1
+                j_lo = max(j_first, (left - q + step - 1) // step)
+                j_hi = min(T_w, (W - 1 + left - q) // step + 1)
+                for i in range(i_first, T_h):
+                    r = step * i + p - top
+                    if 0 <= r < H:
+                        for j in range(j_lo, j_hi):
+                            out[n, c, r, step * j + q - left] += D[p, q, i * T_w + j]
 
 
 _cut_tiles_jit = compile_loops(cut_tiles_loops)
@@ -245,16 +292,28 @@ def cut_tiles(x, T, step, top, left, tiles):
     return cut_tiles_generic(x, T, step, top, left, tiles)
 
 
-def add_tiles(M, S, step, top, left, shape):
-    """Tiles of ``M`` transformed as ``S M Sᵀ`` and added into zeros of ``shape`` (see the module)."""
-    if use_numba(M):
-        out = np.zeros(shape, dtype=M.dtype)
+def add_tiles(M, S, step, top, left, shape, out=None):
+    """Tiles of ``M`` transformed as ``S M Sᵀ`` and added into zeros of ``shape`` (see the module).
+
+    Written into ``out`` (a C-contiguous array of ``shape``, such as a slice of the batch) when given."""
+    if use_numba(M) and (out is None or out.flags.c_contiguous):
+        out = np.empty(shape, dtype=M.dtype) if out is None else out
         _add_tiles_jit(np.ascontiguousarray(M), np.ascontiguousarray(S, dtype=M.dtype), step, top, left, out)
         return out
-    return add_tiles_generic(M, S, step, top, left, shape)
+    tiles = add_tiles(M, S, step, top, left, shape) if use_numba(M) else add_tiles_generic(M, S, step, top, left, shape)
+    if out is None:
+        return tiles
+    out[...] = tiles
+    return out
 
 
 # --- the convolution ----------------------------------------------------------------------------
+
+
+def winograd_weight_tiles(weight, m: int = 2):
+    """``U = G w Gᵀ`` of every kernel of ``weight (O, C, 3, 3)``: ``(α, α, O, C)``."""
+    G = winograd_matrices(m, xp_of(weight), weight.dtype)[1]
+    return _two_sided(G, weight.transpose(2, 3, 0, 1))
 
 
 def winograd_input_tiles(x, padding, m: int = 2):
@@ -266,6 +325,40 @@ def winograd_input_tiles(x, padding, m: int = 2):
     return cut_tiles(x, BT, m, top, left, tiles).reshape(m + 2, m + 2, C, -1)
 
 
+def winograd_tiles_forward(x, U, padding, m, out):
+    """``y = Aᵀ [U @ (Bᵀ d B)] A`` of ``x (N, C, H, W)`` written into ``out (N, O, Ho, Wo)``; returns V."""
+    N, O, Ho, Wo = out.shape
+    AT = winograd_matrices(m, xp_of(x), x.dtype)[2]
+    V = winograd_input_tiles(x, padding, m)  # Bᵀ d B: (α, α, C, T)
+    M = U @ V  # α² products (O, C) @ (C, T) -> (α, α, O, T)
+    add_tiles(M.reshape(m + 2, m + 2, O, N, *tile_counts(Ho, Wo, m)), AT, m, 0, 0, out.shape, out)  # Aᵀ M A
+    return V
+
+
+def winograd_tiles_backward(grad, U, V, padding, m, dx_out=None):
+    """The backward of ``winograd_tiles_forward`` for ``grad (N, O, Ho, Wo)``: ``dU = dM @ Vᵀ`` summed
+    over the tiles (None when V is None), and ``dx`` written into ``dx_out`` (skipped when None)."""
+    xp = xp_of(grad)
+    N, O, Ho, Wo = grad.shape
+    top, _, left, _ = padding
+    BT, _, AT = winograd_matrices(m, xp, grad.dtype)
+    alpha, tiles = m + 2, tile_counts(Ho, Wo, m)
+    dM = cut_tiles(grad, AT.T, m, 0, 0, tiles).reshape(alpha, alpha, O, -1)  # A dY Aᵀ: (α, α, O, T)
+    dU = None if V is None else dM @ xp.swapaxes(V, -1, -2)  # (α, α, O, T) @ (α, α, T, C) -> (α, α, O, C)
+    if dx_out is not None:
+        dV = xp.swapaxes(U, -1, -2) @ dM  # (α, α, C, O) @ (α, α, O, T) -> (α, α, C, T)
+        C = dx_out.shape[1]
+        add_tiles(dV.reshape(alpha, alpha, C, N, *tiles), BT.T, m, top, left, dx_out.shape, dx_out)  # B dV Bᵀ
+    return dU
+
+
+def winograd_weight_grad(dU, m: int = 2):
+    """``dw = Gᵀ dU G``, the transpose of ``U = G w Gᵀ``: ``(α, α, O, C)`` -> ``(O, C, 3, 3)``."""
+    xp = xp_of(dU)
+    G = winograd_matrices(m, xp, dU.dtype)[1]
+    return xp.ascontiguousarray(_two_sided(G.T, dU).transpose(2, 3, 0, 1))
+
+
 def winograd_conv2d_forward(x, weight, padding, m: int = 2):
     """3×3, stride-1 cross-correlation of ``x (N, C, H, W)`` with ``weight (O, C, 3, 3)``.
 
@@ -273,38 +366,16 @@ def winograd_conv2d_forward(x, weight, padding, m: int = 2):
     and the transformed kernel ``U (α, α, O, C)`` and input ``V (α, α, C, N·T_h·T_w)`` that the
     backward pass needs.
     """
-    xp = xp_of(x)
     N, C, H, W = x.shape
-    O = weight.shape[0]
     top, bottom, left, right = padding
-    Ho, Wo = H + top + bottom - 2, W + left + right - 2
-    tiles = tile_counts(Ho, Wo, m)
-    BT, G, AT = winograd_matrices(m, xp, x.dtype)
-    alpha = m + 2
-
-    U = _two_sided(G, weight.transpose(2, 3, 0, 1))  # G w Gᵀ: (3, 3, O, C) -> (α, α, O, C)
-    V = winograd_input_tiles(x, padding, m)  # Bᵀ d B: (α, α, C, T)
-    M = U @ V  # α² products (O, C) @ (C, T) -> (α, α, O, T)
-    y = add_tiles(M.reshape(alpha, alpha, O, N, *tiles), AT, m, 0, 0, (N, O, Ho, Wo))  # Aᵀ M A
+    y = xp_of(x).empty((N, weight.shape[0], H + top + bottom - 2, W + left + right - 2), dtype=x.dtype)
+    U = winograd_weight_tiles(weight, m)  # G w Gᵀ: (3, 3, O, C) -> (α, α, O, C)
+    V = winograd_tiles_forward(x, U, padding, m, y)
     return y, U, V
 
 
 def winograd_conv2d_backward(grad, U, V, x_shape, padding, m: int = 2, need_x=True, need_w=True):
     """Gradients ``(dx (N, C, H, W), dw (O, C, 3, 3))`` of the forward above (None where not needed)."""
-    xp = xp_of(grad)
-    N, O, Ho, Wo = grad.shape
-    C = x_shape[1]
-    top, _, left, _ = padding
-    tiles = tile_counts(Ho, Wo, m)
-    BT, G, AT = winograd_matrices(m, xp, grad.dtype)
-    alpha = m + 2
-
-    dM = cut_tiles(grad, AT.T, m, 0, 0, tiles).reshape(alpha, alpha, O, -1)  # A dY Aᵀ: (α, α, O, T)
-    dx = dw = None
-    if need_w:
-        dU = dM @ xp.swapaxes(V, -1, -2)  # (α, α, O, T) @ (α, α, T, C) -> (α, α, O, C), Σ over tiles
-        dw = xp.ascontiguousarray(_two_sided(G.T, dU).transpose(2, 3, 0, 1))  # Gᵀ dU G -> (O, C, 3, 3)
-    if need_x:
-        dV = xp.swapaxes(U, -1, -2) @ dM  # (α, α, C, O) @ (α, α, O, T) -> (α, α, C, T)
-        dx = add_tiles(dV.reshape(alpha, alpha, C, N, *tiles), BT.T, m, top, left, x_shape)  # B dV Bᵀ
-    return dx, dw
+    dx = xp_of(grad).empty(x_shape, dtype=grad.dtype) if need_x else None
+    dU = winograd_tiles_backward(grad, U, V if need_w else None, padding, m, dx)
+    return dx, (winograd_weight_grad(dU, m) if need_w else None)

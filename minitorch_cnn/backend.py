@@ -261,6 +261,19 @@ def keep_cols_bytes(array) -> int:
     return min(budget, KEEP_COLS_BYTES) if isinstance(array, np.ndarray) else conv_chunk_bytes(array)
 
 
+KEEP_TILES_BYTES = 64 * 2**20  # on the CPU: Winograd's V is 2.25x the layer's input (F(4x4, 3x3))
+
+
+def keep_tiles_bytes(array) -> int:
+    """The largest transformed input ``V`` (all chunks together) that the Winograd conv keeps from
+    its forward pass for the weight gradient, instead of transforming the input again in the
+    backward pass (one of its five tile transforms, about an eighth of the layer's time): on NumPy
+    arrays ``KEEP_TILES_BYTES``, capped by the memory budget; on the GPU only a V built in one chunk.
+    V of F(4×4, 3×3) holds 36 numbers per 16 outputs of each input channel, 2.25× the input."""
+    budget = _conv_memory_budget
+    return min(budget, KEEP_TILES_BYTES) if isinstance(array, np.ndarray) else conv_chunk_bytes(array)
+
+
 def set_conv_memory_budget(nbytes: int) -> int:
     """Set the column-matrix budget of ``conv2d`` in bytes; returns the previous budget."""
     global _conv_memory_budget
@@ -301,22 +314,25 @@ def set_conv_algorithm(algorithm: str) -> str:
     * ``"default"``: the direct loops (functional/direct.py) on the layers with few input taps
       where they were measured faster (LeNet's first layer), the batch-last column matrix
       (functional/batch_last.py) on stride-1 layers small enough that a cache-sized chunk holds 32
-      images (LeNet's second layer), the im2col column matrix elsewhere. All give PyTorch's
-      numbers to float32 round-off.
-    * ``"auto"``: as ``"default"``, and Winograd's F(4×4, 3×3) on the 3×3, stride-1 layers where it
-      was measured faster (``functional.winograd.winograd_pays``): faster on wide 3×3 layers, but less
-      accurate in float32.
+      images (LeNet's second layer), the im2col column matrix elsewhere. All give PyTorch's numbers
+      to float32 round-off.
+    * ``"auto"``: as ``"default"``, and Winograd on the 3×3, stride-1 layers where it was measured
+      faster (``functional.winograd.winograd_tile``): F(4×4, 3×3) from 16×16 outputs and 16
+      channels, F(2×2, 3×3) on 12×12 and larger outputs from 64 channels; faster, but not
+      PyTorch's numbers to float32 round-off (below).
     * ``"im2col"``: the column matrix everywhere (the reading path, ``functional/conv.py``).
     * ``"direct"``: the direct loops on every layer they compute (stride 1, dilation 1, no groups,
       NumPy arrays on the numba path), im2col elsewhere.
     * ``"batch_last"``: the batch-last columns on those same layers, im2col elsewhere.
-    * ``"winograd"``: Winograd on every 3×3, stride-1, dilation-1, ungrouped layer, im2col elsewhere.
+    * ``"winograd"``: Winograd's F(4×4, 3×3) on every 3×3, stride-1, dilation-1, ungrouped layer,
+      im2col elsewhere.
 
     Depthwise layers (groups = C = O) always take their own kernel. PyTorch has no such switch; its
-    default call is unchanged. Winograd is not in the default: F(4×4, 3×3) in float32 is 10-30× further
-    from the exact result than im2col (about 1e-5 relative per layer against 3e-7), and through batch
-    norm on tiny batches that difference grows past 1e-4 of PyTorch's gradients (the d2l library's
-    ResNet-18 at batch 2).
+    default call is unchanged. Winograd is not in the default: F(4×4, 3×3) in float32 is 10-30×
+    further from the exact result than im2col (about 1e-5 relative per layer against 3e-7), and
+    F(2×2, 3×3), whose error per layer is im2col's, still rounds differently from PyTorch: in the
+    d2l library's ResNet-18 at batch 2 that moves a value across a ReLU's kink and the input
+    gradient differs from PyTorch's by 2e-4 (6e-7 under im2col).
     """
     global _conv_algorithm
     if algorithm not in CONV_ALGORITHMS:

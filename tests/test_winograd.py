@@ -17,7 +17,7 @@ from minitorch_cnn.kernels import winograd as wk
 import minitorch_cnn as mt
 from minitorch_cnn import backend
 from minitorch_cnn.functional import conv2d
-from minitorch_cnn.functional.winograd import WinogradConv2dFn, winograd_conv2d, winograd_pays
+from minitorch_cnn.functional.winograd import WinogradConv2dFn, winograd_conv2d, winograd_pays, winograd_tile
 from minitorch_cnn.tensor import Tensor
 from minitorch_cnn.testing import gradcheck
 
@@ -66,6 +66,76 @@ def test_add_tiles_is_the_adjoint_of_cut_tiles(kernels, T_rows, k, step, top, le
         np.testing.assert_allclose(np.vdot(cut, M), np.vdot(x, back), rtol=1e-12)
     finally:
         backend.set_kernel_path(previous)
+
+
+@examples(25)
+@given(
+    st.sampled_from([(4, 4, 2), (6, 6, 4), (6, 4, 4), (4, 2, 2), (5, 3, 2)]),
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_numba_tile_loops_equal_the_generic_path(shape, N, C, H, W, top, left, T_h, T_w):
+    """cut_tiles / add_tiles: the numba loops (jitted, and as plain Python) against the array-generic
+    path, in float64 to round-off, over matrices with zeros, tiles that overlap (k > step), tiles
+    that reach past the input and into the padding on every side."""
+    A, k, step = shape
+    rng = np.random.default_rng(N + C + H + W + top + left + T_h + T_w + A + k)
+    T = rng.standard_normal((A, k)) * (rng.random((A, k)) > 0.3)
+    x = rng.standard_normal((N, C, H, W))
+    expected = wk.cut_tiles_generic(x, T, step, top, left, (T_h, T_w))
+    cut = wk.cut_tiles(x, T, step, top, left, (T_h, T_w))
+    plain = np.empty_like(cut)
+    wk.cut_tiles_loops(x, T, step, top, left, plain)
+    np.testing.assert_allclose(cut, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(plain, expected, rtol=1e-12, atol=1e-12)
+
+    M = rng.standard_normal(cut.shape)
+    expected = wk.add_tiles_generic(M, T.T, step, top, left, x.shape)
+    added = wk.add_tiles(M, T.T, step, top, left, x.shape)
+    plain = np.full(x.shape, np.nan)  # every entry is written, the ones no tile covers with 0
+    wk.add_tiles_loops(M, T.T, step, top, left, plain)
+    np.testing.assert_allclose(added, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(plain, expected, rtol=1e-12, atol=1e-12)
+    into = np.full((N + 2, C, H, W), np.nan)
+    assert wk.add_tiles(M, T.T, step, top, left, x.shape, out=into[1 : N + 1]) is not None
+    np.testing.assert_array_equal(into[1 : N + 1], added)  # written in place, the rest untouched
+    assert np.isnan(into[0]).all() and np.isnan(into[N + 1]).all()
+
+
+def test_transformed_input_is_kept_for_the_backward_pass(monkeypatch):
+    """V (all chunks, at most backend.KEEP_TILES_BYTES) is built once, in forward; with nothing kept,
+    backward builds it again per chunk. The same bits either way."""
+    from minitorch_cnn.functional import winograd as fw
+
+    calls = []
+    real = fw.winograd_input_tiles
+    monkeypatch.setattr(fw, "winograd_input_tiles", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    real_forward = fw.winograd_tiles_forward
+    monkeypatch.setattr(fw, "winograd_tiles_forward", lambda *a, **k: (calls.append(1), real_forward(*a, **k))[1])
+    rng = np.random.default_rng(12)
+    x, w, g = rng.standard_normal((6, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal((6, 5, 8, 8))
+    image_tiles = 36 * 5 * 4 * 8  # α²·max(C, O)·tiles float64 bytes of one image, F(4×4)
+    monkeypatch.setattr(backend, "CPU_CONV_TILE_BYTES", 2 * image_tiles)  # 3 chunks of 2 images
+    runs = []
+    for keep_bytes, builds in ((backend.KEEP_TILES_BYTES, 3), (0, 6)):
+        monkeypatch.setattr(backend, "KEEP_TILES_BYTES", keep_bytes)
+        calls.clear()
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        y = winograd_conv2d(xt, wt, None, (1, 1, 1, 1), m=4)
+        assert len(y.grad_fn.chunks) == 3
+        y.backward(g)
+        assert len(calls) == builds
+        runs.append([t.numpy() for t in (y, xt.grad, wt.grad)])
+    for kept, rebuilt in zip(*runs):
+        np.testing.assert_array_equal(kept, rebuilt)
+    _, dw, _ = conv2d_backward_reference(x, w, g, padding=(1, 1))
+    np.testing.assert_allclose(runs[0][2], dw, rtol=1e-10, atol=1e-10)
 
 
 @examples(12)
@@ -160,29 +230,52 @@ def test_float32_error_on_the_nets_layers_stays_within_1e_4(C, O, H):
 
 
 # ---------------------------------------------------------------- the algorithm switch
-def test_auto_uses_winograd_only_where_it_pays_and_where_it_applies():
-    big = (mt.randn(1, 32, 12, 12), mt.randn(32, 32, 3, 3, requires_grad=True))
-    small = (mt.randn(1, 3, 12, 12), mt.randn(4, 3, 3, 3, requires_grad=True))
-    tiny_image = (mt.randn(1, 32, 8, 8), big[1])
-    assert mt.get_conv_algorithm() == "default"  # PyTorch's numbers to float32 round-off: no Winograd
-    assert conv2d(*big, padding=1).grad_fn.function is not WinogradConv2dFn
+def test_each_algorithm_takes_the_winograd_tile_its_rule_gives():
+    """"default": never; "auto": F(4×4) from 16×16 outputs and 16 channels, F(2×2) on 12×12 outputs
+    from 64 channels; "winograd": F(4×4) everywhere; stride, dilation, groups: never."""
+    def tile(x, w, **kw):
+        y = conv2d(x, w, padding=kw.pop("padding", 1), **kw)
+        return y.grad_fn.m if y.grad_fn.function is WinogradConv2dFn else None
+
+    wide_12 = (mt.randn(1, 64, 12, 12), mt.randn(32, 64, 3, 3, requires_grad=True))
+    narrow_12 = (mt.randn(1, 32, 12, 12), mt.randn(32, 32, 3, 3, requires_grad=True))
+    narrow_16 = (mt.randn(1, 16, 16, 16), mt.randn(16, 16, 3, 3, requires_grad=True))
+    wide_6 = (mt.randn(1, 256, 6, 6), mt.randn(16, 256, 3, 3, requires_grad=True))
+    few_taps = (mt.randn(1, 3, 32, 32), mt.randn(4, 3, 3, 3, requires_grad=True))
+    assert mt.get_conv_algorithm() == "default"
+    assert [tile(*wide_12), tile(*narrow_12), tile(*narrow_16), tile(*wide_6), tile(*few_taps)] == [None] * 5
+    assert winograd_pays(wide_12[0].shape, wide_12[1].shape, m=2) and not winograd_pays(wide_12[0].shape, wide_12[1].shape, m=4)
+    assert winograd_pays(narrow_16[0].shape, narrow_16[1].shape, m=4)
+    assert not winograd_pays(narrow_16[0].shape, narrow_16[1].shape, (0, 0, 0, 0), m=4)  # 14×14 outputs
+    assert winograd_tile(narrow_16[0].shape, narrow_16[1].shape, (1, 1, 1, 1), "im2col") is None
     previous = mt.set_conv_algorithm("auto")
-    assert winograd_pays(big[0].shape, big[1].shape) and not winograd_pays(small[0].shape, small[1].shape)
-    assert not winograd_pays(big[0].shape, big[1].shape, (0, 0, 0, 0))  # 10×10 outputs
-    assert conv2d(*tiny_image, padding=1).grad_fn.function is not WinogradConv2dFn
-    assert conv2d(*big, padding=1).grad_fn.function is WinogradConv2dFn
-    assert conv2d(*small, padding=1).grad_fn.function is not WinogradConv2dFn
-    assert conv2d(*big, padding=1, stride=2).grad_fn.function is not WinogradConv2dFn
-    assert conv2d(*big, padding=2, dilation=2).grad_fn.function is not WinogradConv2dFn
-    grouped = mt.randn(32, 16, 3, 3, requires_grad=True)
-    assert conv2d(big[0], grouped, padding=1, groups=2).grad_fn.function is not WinogradConv2dFn
+    assert [tile(*wide_12), tile(*narrow_12), tile(*narrow_16), tile(*wide_6), tile(*few_taps)] == [2, None, 4, None, None]
+    assert tile(*wide_12, padding=0) is None  # 10×10 outputs
+    assert tile(*narrow_16, stride=2) is None
+    assert tile(*narrow_16, padding=2, dilation=2) is None
+    grouped = mt.randn(16, 8, 3, 3, requires_grad=True)
+    assert tile(narrow_16[0], grouped, groups=2) is None
     with mt.conv_algorithm("winograd"):
-        assert conv2d(*small, padding=1).grad_fn.function is WinogradConv2dFn
+        assert [tile(*wide_12), tile(*narrow_12), tile(*few_taps)] == [4, 4, 4]
         with mt.conv_algorithm("im2col"):
-            assert conv2d(*big, padding=1).grad_fn.function is not WinogradConv2dFn
+            assert [tile(*wide_12), tile(*narrow_16)] == [None, None]
         assert mt.get_conv_algorithm() == "winograd"
     assert mt.get_conv_algorithm() == "auto"
     assert mt.set_conv_algorithm(previous) == "auto" and mt.get_conv_algorithm() == "default"
+
+
+@pytest.mark.parametrize(("C", "O", "H"), NET_LAYERS)
+def test_f2x2_float32_error_is_im2cols(C, O, H):
+    """F(2×2, 3×3) stays within 2× im2col's own float32 error against float64 (forward)."""
+    rng = np.random.default_rng(C + O + H)
+    x = rng.standard_normal((2, C, H, H))
+    bound = 1 / np.sqrt(C * 9)
+    w = rng.uniform(-bound, bound, (O, C, 3, 3))
+    reference = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    y2, _, _ = wk.winograd_conv2d_forward(x.astype(np.float32), w.astype(np.float32), (1, 1, 1, 1), m=2)
+    with mt.conv_algorithm("im2col"):
+        yi = conv2d(mt.tensor(x.astype(np.float32)), mt.tensor(w.astype(np.float32)), padding=1).numpy()
+    assert np.abs(y2 - reference).max() <= 2 * np.abs(yi - reference).max()
 
 
 def test_padding_same_goes_through_winograd():

@@ -29,7 +29,7 @@ from ._util import check_float, check_ndim, check_tensor, pair
 from .batch_last import BatchLastConv2dFn, batch_last_pays
 from .depthwise import DepthwiseConv2dFn
 from .direct import DirectConv2dFn, direct_applies, direct_pays
-from .winograd import winograd_applies, winograd_conv2d, winograd_pays
+from .winograd import winograd_applies, winograd_conv2d, winograd_tile
 
 
 class Conv2dFn(Function):
@@ -255,9 +255,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if groups == C == O > 1 and pads[0] == pads[1] and pads[2] == pads[3]:  # depthwise: its own kernel
         return DepthwiseConv2dFn.apply(input, weight, bias, stride=stride, padding=pads[::2], dilation=dilation)
     algorithm = get_conv_algorithm()  # backend.set_conv_algorithm: which algorithm for which layers
-    if algorithm in ("auto", "winograd") and winograd_applies(weight.shape, stride, dilation, groups):
-        if algorithm == "winograd" or winograd_pays(input.shape, weight.shape, pads):
-            return winograd_conv2d(input, weight, bias, pads)  # 3×3 stride 1 (functional/winograd.py)
+    if winograd_applies(weight.shape, stride, dilation, groups):  # 3×3 stride 1 (functional/winograd.py)
+        m = winograd_tile(input.shape, weight.shape, pads, algorithm)
+        if m is not None:
+            return winograd_conv2d(input, weight, bias, pads, m=m)
     if algorithm in ("default", "auto", "direct", "batch_last") and use_numba(input.array) \
             and direct_applies(weight.shape, stride, dilation, groups, pads):  # stride 1, no groups
         if algorithm == "direct" or (algorithm != "batch_last" and direct_pays(weight.shape)):

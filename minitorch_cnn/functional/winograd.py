@@ -1,8 +1,8 @@
 """Winograd convolution: the same op as ``conv2d`` for 3×3, stride-1, dilation-1, ungrouped kernels.
 
 ``conv2d`` sends such layers here when the algorithm setting allows it (``backend.conv_algorithm``):
-``"im2col"`` (the default) never, ``"winograd"`` always where it applies, ``"auto"`` where it
-was measured faster (``winograd_pays``). The math, both transforms and their adjoints, is in
+``"auto"`` with F(4×4, 3×3) or F(2×2, 3×3) where that was measured faster (``winograd_pays``),
+``"winograd"`` always where it applies (F(4×4)), the others never (``winograd_tile``). The math, both transforms and their adjoints, is in
 ``kernels/winograd.py``; a 4×4 tile worked through with every number is in
 ``docs/winograd.md``. The im2col ``Conv2d`` stays the reference: the tests hold this op equal to
 it in float64 to round-off.
@@ -10,11 +10,17 @@ it in float64 to round-off.
 
 from __future__ import annotations
 
-from minitorch_cnn.kernels.winograd import winograd_conv2d_backward, winograd_conv2d_forward, winograd_input_tiles
+from minitorch_cnn.kernels.winograd import (
+    winograd_input_tiles,
+    winograd_tiles_backward,
+    winograd_tiles_forward,
+    winograd_weight_grad,
+    winograd_weight_tiles,
+)
 
 from .._chunks import for_each_chunk
 from ..autograd import Function
-from ..backend import conv_chunk_bytes, xp_of
+from ..backend import batch_chunks, keep_tiles_bytes, xp_of
 
 
 def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
@@ -22,23 +28,48 @@ def winograd_applies(weight_shape, stride, dilation, groups) -> bool:
     return tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
 
 
-def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1)) -> bool:
-    """``"auto"``'s rule: Winograd where the channel products are large enough to pay for the transforms.
+def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1), m: int = 4) -> bool:
+    """True where F(m×m, 3×3) was measured faster than im2col, and for m = 2 than F(4×4) too.
 
-    The products shrink 4× (F(4×4, 3×3)); the transforms cost passes over memory that do not
-    shrink with the channels, and outputs that are not a multiple of 4 compute a ragged last tile
-    in full. Measured with ``python -m benchmarks.winograd`` (benchmarks/RESULTS.md): F(4×4) was
-    1.2-1.7× faster than im2col from 32 input and output channels and 12×12 outputs, and slower
-    on 6×6 and 8×8 outputs and on 16-channel layers.
+    The products shrink (2.25× for F(2×2), 4× for F(4×4)); the tile transforms cost passes over
+    memory that do not shrink with the channels, and outputs that are not a multiple of m compute
+    a ragged last tile in full. Read off ``python -m benchmarks.winograd`` (the nets' 3×3 layers,
+    benchmarks/RESULTS.md): F(4×4) is the fastest from 16×16 outputs on (1.2-1.6× faster than
+    im2col from 16 channels); F(2×2) the fastest on 12×12 and 14×14 outputs from 96 channels and
+    faster than im2col from 64 channels on larger outputs; on 6×6 and smaller outputs im2col wins
+    or ties.
     """
     (_, C, H, W), O = input_shape, weight_shape[0]
     top, bottom, left, right = padding
     Ho, Wo = H + top + bottom - 2, W + left + right - 2
-    return C >= 32 and O >= 32 and min(Ho, Wo) >= 12
+    if m == 4:
+        return C >= 16 and O >= 16 and min(Ho, Wo) >= 16
+    return C >= 64 and min(Ho, Wo) >= 12
+
+
+def winograd_tile(input_shape, weight_shape, padding, algorithm: str) -> int | None:
+    """The output tile m that ``conv2d``'s ``algorithm`` uses on this 3×3 stride-1 layer, or None.
+
+    ``"auto"`` takes F(4×4, 3×3) where it pays, else F(2×2, 3×3) where that pays; ``"winograd"``
+    takes F(4×4) everywhere; the others never take Winograd. Per layer, F(2×2)'s float32 error is
+    im2col's and F(4×4)'s 10-30× larger, but either one's different rounding is enough to move a
+    value across a ReLU's kink that im2col and PyTorch leave on the same side: the d2l library's
+    ResNet-18 at batch 2 (tests/test_d2l_library.py) then differs from PyTorch's input gradient by
+    2e-4 under F(2×2), against 6e-7 under im2col. So ``"default"`` keeps PyTorch's numbers and
+    leaves Winograd out.
+    """
+    if algorithm == "winograd":
+        return 4
+    if algorithm != "auto":
+        return None
+    if winograd_pays(input_shape, weight_shape, padding, m=4):
+        return 4
+    return 2 if winograd_pays(input_shape, weight_shape, padding, m=2) else None
 
 
 def output_tile(dtype) -> int:
-    """F(4×4, 3×3) in float64; in float32 too (its error on the nets' layers stays below 1e-4 relative)."""
+    """F(4×4, 3×3) where no tile size is asked for: in float64, and in float32 too (its error on the
+    nets' layers stays below 1e-4 relative; tests/test_winograd.py)."""
     return 4
 
 
@@ -55,52 +86,49 @@ class WinogradConv2dFn(Function):
         db = Σ over N, Ho, Wo of dY
 
     In chunks of images whose tiles fit ``backend.conv_chunk_bytes`` (cache-sized on the CPU), as
-    im2col's columns: V of each chunk is then rebuilt in backward instead of kept from forward.
+    im2col's columns; each chunk writes its rows of Y and dX in place. U is transformed once per
+    call, and ``Gᵀ (…) G`` once, on the chunks' sum of ``dM @ Vᵀ`` (added in chunk order). V is
+    kept from forward when all of it fits ``backend.keep_tiles_bytes``, else it is built again per
+    chunk in backward.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, padding, m):
         need_x, need_w, _ = ctx.needs_input_grad
         chunks = _image_chunks(x, weight.shape[0], padding, m)
-        if len(chunks) == 1:
-            y, U, V = winograd_conv2d_forward(x, weight, padding, m)
-        else:
-            y = xp_of(x).empty((x.shape[0], weight.shape[0], *_out_size(x.shape, padding)), dtype=x.dtype)
+        y = xp_of(x).empty((x.shape[0], weight.shape[0], *_out_size(x.shape, padding)), dtype=x.dtype)
+        U = winograd_weight_tiles(weight, m)  # G w Gᵀ: (α, α, O, C)
+        keep_V = need_w and _tiles_bytes(x, weight.shape[0], padding, m, x.shape[1]) <= keep_tiles_bytes(x)
 
-            def forward_chunk(rows):
-                y[rows], U, _ = winograd_conv2d_forward(x[rows], weight, padding, m)
-                return U
+        def forward_chunk(rows):
+            V = winograd_tiles_forward(x[rows], U, padding, m, y[rows])
+            return V if keep_V else None
 
-            U, V = for_each_chunk(forward_chunk, chunks, x)[0], None  # V: rebuilt per chunk from x
+        Vs = for_each_chunk(forward_chunk, chunks, x)
         if bias is not None:
             y += bias.reshape(-1, 1, 1)
-        ctx.save_for_backward(U if need_x else None, V if need_w else None, x if need_w and V is None else None)
+        ctx.save_for_backward(U if need_x else None, x if need_w and not keep_V else None, Vs if keep_V else None)
         ctx.x_shape, ctx.padding, ctx.m, ctx.chunks = x.shape, padding, m, chunks
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        U, V, x = ctx.saved_tensors
+        U, x, Vs = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        if len(ctx.chunks) == 1:
-            dx, dw = winograd_conv2d_backward(grad, U, V, ctx.x_shape, ctx.padding, ctx.m, need_x, need_w)
-        else:
-            dx = xp_of(grad).empty(ctx.x_shape, dtype=grad.dtype) if need_x else None
+        padding, m = ctx.padding, ctx.m
+        dx = xp_of(grad).empty(ctx.x_shape, dtype=grad.dtype) if need_x else None
 
-            def backward_chunk(rows):
-                n = len(range(*rows.indices(ctx.x_shape[0])))
-                V = winograd_input_tiles(x[rows], ctx.padding, ctx.m) if need_w else None
-                dx_rows, dw_rows = winograd_conv2d_backward(
-                    grad[rows], U, V, (n, *ctx.x_shape[1:]), ctx.padding, ctx.m, need_x, need_w
-                )
-                if need_x:
-                    dx[rows] = dx_rows
-                return dw_rows
+        def backward_chunk(k, rows):
+            V = None
+            if need_w:
+                V = Vs[k] if Vs is not None else winograd_input_tiles(x[rows], padding, m)
+            return winograd_tiles_backward(grad[rows], U, V, padding, m, dx[rows] if need_x else None)
 
-            dw = 0 if need_w else None
-            for dw_rows in for_each_chunk(backward_chunk, ctx.chunks, grad):  # in chunk order
-                if need_w:
-                    dw = dw + dw_rows
+        dU = None
+        for dU_chunk in for_each_chunk(lambda k_rows: backward_chunk(*k_rows), list(enumerate(ctx.chunks)), grad):
+            if need_w:  # in chunk order
+                dU = dU_chunk if dU is None else dU + dU_chunk
+        dw = winograd_weight_grad(dU, m) if need_w else None
         db = grad.sum(axis=(0, 2, 3)) if need_b else None
         return dx, dw, db
 
@@ -110,14 +138,17 @@ def _out_size(x_shape, padding):
     return x_shape[2] + top + bottom - 2, x_shape[3] + left + right - 2
 
 
+def _tiles_bytes(x, O, padding, m, channels):
+    """Bytes of transformed tiles with ``channels`` channels for all of ``x``'s images: α²·channels·T each."""
+    Ho, Wo = _out_size(x.shape, padding)
+    tiles = -(-Ho // m) * -(-Wo // m)
+    return x.shape[0] * (m + 2) ** 2 * channels * tiles * x.dtype.itemsize
+
+
 def _image_chunks(x, O, padding, m):
     """Slices of the batch whose transformed tiles (V, and M or dM, α²·max(C, O)·T values per image)
     fit ``backend.conv_chunk_bytes``: at least one image each."""
-    Ho, Wo = _out_size(x.shape, padding)
-    tiles = -(-Ho // m) * -(-Wo // m)
-    bytes_per_image = (m + 2) ** 2 * max(x.shape[1], O) * tiles * x.dtype.itemsize
-    step = max(1, conv_chunk_bytes(x) // bytes_per_image)
-    return [slice(start, min(x.shape[0], start + step)) for start in range(0, x.shape[0], step)]
+    return batch_chunks(x, _tiles_bytes(x[:1], O, padding, m, max(x.shape[1], O)))
 
 
 def winograd_conv2d(input, weight, bias, padding, m=None):
@@ -125,4 +156,4 @@ def winograd_conv2d(input, weight, bias, padding, m=None):
     m = output_tile(input.dtype) if m is None else m
     return WinogradConv2dFn.apply(input, weight, bias, padding=tuple(padding), m=m)
 
-__all__ = ["WinogradConv2dFn", "winograd_applies", "winograd_conv2d", "winograd_pays"]
+__all__ = ["WinogradConv2dFn", "winograd_applies", "winograd_conv2d", "winograd_pays", "winograd_tile"]
