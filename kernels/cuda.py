@@ -46,7 +46,8 @@ touched the pixel (as in col2im), add ``g[n, c, oh, ow]`` if that window's argma
 (oh, ow), the order in which the numba loop adds, so the results agree bit for bit.
 
 ``sum_pool_forward_kernel`` adds a window's in-bounds taps in ascending (i, j) into a double
-accumulator (as the numba loop does), ``sum_pool_backward_gather_kernel`` is the max-pool gather
+accumulator (as the numba loop does), or, where the windows tile the input, sums each column of
+the window and then the columns, in x's dtype (as the numba tiles loop does), ``sum_pool_backward_gather_kernel`` is the max-pool gather
 without the argmax test (every touched tap adds its window's gradient).
 
 Verification without a GPU (``tests/test_gpu.py``): ``nvcc -ptx`` compiles ``source`` for both
@@ -191,15 +192,28 @@ extern "C" __global__ void max_pool_backward_gather_kernel(
     }
 }
 
-// y (N, C, Ho, Wo): window sums, padding taps add nothing; a double accumulator.
+// y (N, C, Ho, Wo): window sums, padding taps add nothing; a double accumulator. Where the
+// windows tile x (tiles = 1), the numba loop's order and type instead: column sums over i in T,
+// then those added over j in T.
 extern "C" __global__ void sum_pool_forward_kernel(
         const T* x, T* y, long long total, int N, int C, int H, int W, int kh, int kw, int Ho, int Wo,
-        int sh, int sw, int ph, int pw, int dil_h, int dil_w) {
+        int sh, int sw, int ph, int pw, int dil_h, int dil_w, int tiles) {
     GRID_STRIDE_LOOP(idx, total) {
         long long t = idx;
         const int ow = t % Wo; t /= Wo;
         const int oh = t % Ho; t /= Ho;  // t = n*C + c
         const T* plane = x + t * H * W;
+        if (tiles) {
+            const T* corner = plane + (long long)(oh * kh) * W + ow * kw;
+            T sum = 0;
+            for (int j = 0; j < kw; ++j) {
+                T column = corner[j];
+                for (int i = 1; i < kh; ++i) column += corner[(long long)i * W + j];
+                sum = j == 0 ? column : sum + column;
+            }
+            y[idx] = sum;
+            continue;
+        }
         double acc = 0;
         for (int i = 0; i < kh; ++i) {
             const int h = oh * sh - ph + i * dil_h;
@@ -328,7 +342,7 @@ def sum_pool2d_forward_cuda(x, window: Window):
     cp = xp_of(x)
     x = cp.ascontiguousarray(x)
     y = cp.empty((*x.shape[:2], *window.out), dtype=x.dtype)
-    args = (x, y, np.int64(y.size), *_window_args(*x.shape, window))
+    args = (x, y, np.int64(y.size), *_window_args(*x.shape, window), np.int32(window.tiles(x.shape[2:])))
     _launch(cp, "sum_pool_forward_kernel", x.dtype, y.size, args)
     return y
 

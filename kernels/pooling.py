@@ -190,7 +190,7 @@ def sum_pool2d_forward_numba(x, window: Window):
     the windows tile the input, ``_tiles``)."""
     x = np.ascontiguousarray(x)
     y = np.empty((*x.shape[:2], *window.out), dtype=x.dtype)
-    if _tiles(window, x.shape):
+    if window.tiles(x.shape[2:]):
         _sum_fwd_tiles_jit(x, y)
     else:
         _sum_fwd_jit(x, y, *window.ints)
@@ -200,7 +200,7 @@ def sum_pool2d_forward_numba(x, window: Window):
 def sum_pool2d_backward_numba(g, x_shape, window: Window):
     """Same contract as ``sum_pool2d_backward_generic``, with the jitted loops (the row loops when
     the windows tile the input, ``_tiles``)."""
-    if _tiles(window, x_shape):
+    if window.tiles(x_shape[2:]):
         dx = np.empty(tuple(x_shape), dtype=g.dtype)
         _sum_bwd_tiles_jit(np.ascontiguousarray(g), dx)
         return dx
@@ -209,15 +209,8 @@ def sum_pool2d_backward_numba(g, x_shape, window: Window):
     return dx
 
 
-def _tiles(window: Window, x_shape) -> bool:
-    """The windows tile the input exactly: stride = kernel, no padding, no dilation, Ho·kh = H, Wo·kw = W."""
-    (kh, kw), (Ho, Wo), (H, W) = window.kernel, window.out, tuple(x_shape[2:])
-    return (window.stride == window.kernel and window.padding == (0, 0) and window.dilation == (1, 1)
-            and Ho * kh == H and Wo * kw == W)
-
-
 def sum_pool2d_forward_tiles_loops(x, y):
-    """Window sums ``y (N, C, Ho, Wo)`` of ``x (N, C, Ho·kh, Wo·kw)`` when the windows tile x (``_tiles``).
+    """Window sums ``y (N, C, Ho, Wo)`` of ``x (N, C, Ho·kh, Wo·kw)`` when the windows tile x (``Window.tiles``).
 
     Per row of windows: add its kh input rows into one row (contiguous, vectorised), then sum each
     run of kw values of that row: y[n, c, oh, ow] = Σ_j (Σ_i x[n, c, oh·kh + i, ow·kw + j]).

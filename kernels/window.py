@@ -73,6 +73,13 @@ class Window(NamedTuple):
         """``(kh, kw, sh, sw, ph, pw, dil_h, dil_w)``, the plain ints the compiled loops take."""
         return (*self.kernel, *self.stride, *self.padding, *self.dilation)
 
+    def tiles(self, in_size) -> bool:
+        """The windows tile an input of ``in_size`` (H, W) exactly: stride = kernel, no padding, no
+        dilation, Ho·kh = H and Wo·kw = W. Sum pooling adds such windows by rows (kernels/pooling.py)."""
+        (kh, kw), (Ho, Wo), (H, W) = self.kernel, self.out, tuple(in_size)
+        return (self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
+                and Ho * kh == H and Wo * kw == W)
+
     @property
     def is_pointwise(self) -> bool:
         """A 1×1 kernel at stride 1 without padding: each window is one pixel."""

@@ -281,7 +281,6 @@ def test_sum_pool_of_tiling_windows_equals_the_loops(shape, kernel, dtype):
     the window loops' sums (to round-off: another order of additions) and exactly their dx; (5, 4)
     with a 2×2 kernel leaves a row out and takes the window loops. The row loops run un-jitted too."""
     from minitorch_cnn.kernels.pooling import (
-        _tiles,
         sum_pool2d_backward_loops,
         sum_pool2d_backward_numba,
         sum_pool2d_backward_tiles_loops,
@@ -293,7 +292,7 @@ def test_sum_pool_of_tiling_windows_equals_the_loops(shape, kernel, dtype):
     H, W = shape[2:]
     win = window(H, W, *kernel, *kernel, 0, 0, 1, 1, H // kernel[0], W // kernel[1])
     tiles = H % kernel[0] == 0 and W % kernel[1] == 0
-    assert _tiles(win, shape) == tiles
+    assert win.tiles(shape[2:]) == tiles
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     g = rng.standard_normal((*shape[:2], *win.out)).astype(dtype)
