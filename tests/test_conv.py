@@ -393,3 +393,36 @@ def test_chunks_stay_on_the_calling_thread_with_numbas_workqueue_pool(monkeypatc
             assert threading.current_thread() not in seen
     finally:
         numba.set_num_threads(previous)
+
+
+def test_a_layer_whose_columns_are_smaller_than_its_weight_runs_in_one_chunk(monkeypatch):
+    """Deep layers on small images: cache-sized chunks would each read the whole weight again."""
+    monkeypatch.setattr(backend, "CPU_CONV_TILE_BYTES", 4096)  # a few images' columns at most
+    w = mt.randn(64, 64, 3, 3, dtype=mt.float64, requires_grad=True)  # 64·576·8 = 295 KB
+    for N, one_chunk in ((4, True), (8, False)):  # columns 4·576·9·8 = 166 KB; 8 images: 332 KB
+        x = mt.randn(N, 64, 3, 3, dtype=mt.float64, requires_grad=True)
+        with mt.conv_algorithm("im2col"):
+            y = conv2d(x, w, padding=1)
+        assert (len(y.grad_fn.chunks) == 1) == one_chunk
+        with conv_memory_budget(1):  # the memory budget still caps it
+            with mt.conv_algorithm("im2col"):
+                assert len(conv2d(x, w, padding=1).grad_fn.chunks) == N
+
+
+@pytest.mark.parametrize(("N", "C", "H"), [(16, 2, 12), (2, 16, 3)], ids=["long_contraction", "short_contraction"])
+def test_weight_gradient_is_contiguous_and_pytorchs(N, C, H):
+    """dW = g @ colsᵀ is computed as (cols @ gᵀ)ᵀ, a transposed array, only where the contraction
+    (N·Ho·Wo) is longer than the window (C·kh·kw); elsewhere the op's weight gradient is C-contiguous
+    (the leaf's copy of a transposed one is a slow strided copy). PyTorch's numbers either way."""
+    rng = np.random.default_rng(N + C)
+    x, w = rng.standard_normal((N, C, H, H)), rng.standard_normal((5, C, 3, 3))
+    g = rng.standard_normal((N, 5, H, H))
+    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    with mt.conv_algorithm("im2col"):
+        y = conv2d(xt, wt, padding=1)
+    _, dw, _ = y.grad_fn.function.backward(y.grad_fn, g)
+    assert dw.flags.c_contiguous == (N * H * H <= C * 9)
+    y.backward(g)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    TF.conv2d(tx, tw, padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(wt.grad.numpy(), tw.grad.numpy(), rtol=1e-10, atol=1e-10)

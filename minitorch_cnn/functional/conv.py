@@ -24,7 +24,7 @@ from minitorch_cnn.kernels import Window, col2im, im2col
 
 from .._chunks import for_each_chunk
 from ..autograd import Function
-from ..backend import batch_chunks, get_conv_algorithm, keep_cols_bytes, use_numba, xp_of
+from ..backend import batch_chunks, get_conv_algorithm, get_conv_memory_budget, keep_cols_bytes, use_numba, xp_of
 from ._util import check_float, check_ndim, check_tensor, pair
 from .batch_last import BatchLastConv2dFn, batch_last_pays
 from .depthwise import DepthwiseConv2dFn
@@ -71,7 +71,7 @@ class Conv2dFn(Function):
         N, O = x.shape[0], weight.shape[0]
         w_mat = weight.reshape(groups, O // groups, -1)  # (O, Cg, kh, kw) -> (groups, Og, K)
         y = xp.empty((N, O, *window.out), dtype=x.dtype)
-        chunks = _batch_chunks(x, window)
+        chunks = _batch_chunks(x, weight.nbytes, window)
         # dW needs the columns: keep them when they are small (keep_cols_bytes), else rebuild per chunk
         need_x, need_w, _ = ctx.needs_input_grad
         keep_cols = need_w and N * _image_cols_bytes(x, window) <= keep_cols_bytes(x)
@@ -122,7 +122,7 @@ class Conv2dFn(Function):
         return dx, dweight, dbias
 
 
-def _batch_chunks(x, window: Window):
+def _batch_chunks(x, weight_bytes: int, window: Window):
     """Slices of the batch whose column matrices fit the budget (at least one image each).
 
     On the CPU the chunks are cache-sized. One chunk of LeNet's second layer's columns, and all of
@@ -130,8 +130,17 @@ def _batch_chunks(x, window: Window):
     each be written to memory and read back from it, twice per step; in 2 MiB tiles the same
     convolution forward + backward took 262 ms instead of 918 ms (CPU time, 1 thread, N64 C64
     32×32 3×3; python -m benchmarks.chunks, benchmarks/RESULTS.md).
+
+    A layer whose whole column matrix is no larger than its weight (deep layers on small images:
+    ResNet-18's 512-channel 3×3 layers) runs in one chunk, within the memory budget: there every
+    chunk's products read the whole weight again, and that traffic, not the columns', is what
+    cache-sized chunks would multiply (27 ms against 19 ms per forward + backward of that layer
+    at 2 threads).
     """
-    return batch_chunks(x, _image_cols_bytes(x, window))
+    image_bytes = _image_cols_bytes(x, window)
+    if x.shape[0] * image_bytes <= min(weight_bytes, get_conv_memory_budget()):
+        return [slice(0, x.shape[0])]
+    return batch_chunks(x, image_bytes)
 
 
 def _image_cols_bytes(x, window: Window) -> int:
@@ -156,10 +165,15 @@ def _to_nchw(y_mat, bias, out):
 
 
 def _times_transposed(a, b):
-    """``a @ bᵀ`` over the last two axes, computed as ``(b @ aᵀ)ᵀ``: with b the long (K, n·L)
-    operand on the left, OpenBLAS runs the long contraction 3-4× faster (same numbers)."""
+    """``a @ bᵀ`` over the last two axes. Where the contraction is b's long axis (b (K, n·L) with
+    n·L > K: small layers over many windows), computed as ``(b @ aᵀ)ᵀ``: OpenBLAS runs that 3-4×
+    faster (same numbers). Elsewhere as written, so that the result is C-contiguous: the
+    transposed one costs a strided copy later (the leaf gradient's), and on ResNet-18's
+    512-channel layers that copy took twice as long as the product (17 ms against 8.5 ms)."""
     xp = xp_of(a)
-    return xp.swapaxes(b @ xp.swapaxes(a, -1, -2), -1, -2)
+    if b.shape[-1] > b.shape[-2]:
+        return xp.swapaxes(b @ xp.swapaxes(a, -1, -2), -1, -2)
+    return a @ xp.swapaxes(b, -1, -2)
 
 
 def _positive_pair(op, value, name):
