@@ -70,8 +70,11 @@ ALONE_WORK = (
 # the other nets of issue 14 (opt-in, slow): the book's input sizes, small batches
 ALONE_NETS = (
     ("VGG-11-small train step, 224x224 batch 16", "step", ("--net", "vgg11_small"), 3, 1, 3),
+    ("VGG-11-small train step, 224x224 batch 16, ours 'auto' (Winograd)", "step", ("--net", "vgg11_small", "--algorithm", "auto"), 3, 1, 3),
     ("GoogLeNet train step, 96x96 batch 32", "step", ("--net", "googlenet"), 3, 1, 3),
+    ("GoogLeNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "googlenet", "--algorithm", "auto"), 3, 1, 3),
     ("DenseNet train step, 96x96 batch 32", "step", ("--net", "densenet"), 3, 1, 3),
+    ("DenseNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "densenet", "--algorithm", "auto"), 3, 1, 3),
 )
 
 

@@ -1,5 +1,5 @@
 """Where our time goes: ``python -m benchmarks.profiling [conv|lenet|resnet|googlenet|densenet|vgg|products]
-[--repeat N] [--threads 2]`` (the nets at the sizes of ``python -m benchmarks --only alone,alone_nets``).
+[--repeat N] [--threads 2] [--algorithm auto]`` (the nets at the sizes of ``python -m benchmarks --only alone,alone_nets``).
 
 Run it alone (no other engine in the process): this is the standalone step, profiled.
 Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
@@ -323,8 +323,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--top", type=int, default=25, help="rows of the cProfile table")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--algorithm", default=None, help="mt.set_conv_algorithm(ALGORITHM) first, e.g. auto")
     args = p.parse_args(argv)
     pin_threads(args.threads)
+    if args.algorithm:
+        import minitorch_cnn as mt
+
+        mt.set_conv_algorithm(args.algorithm)
     if args.work == "products":  # section 3 alone
         print(f"## 3. the conv's products alone ({args.threads} BLAS thread(s), median of {args.repeat})")
         print(conv_products(args.quick, args.repeat))

@@ -57,15 +57,18 @@ def test_algorithm_tables_run(module):
 
 
 def test_quick_run_of_the_other_nets_starts_both_engines_from_the_same_weights(tmp_path):
-    """alone_nets (opt-in): VGG-11-small, GoogLeNet and DenseNet on both engines from our weights;
-    the nets without dropout give the same first loss on both sides (VGG's dropout masks differ)."""
+    """alone_nets (opt-in): VGG-11-small, GoogLeNet and DenseNet on both engines from our weights, ours
+    under the default algorithm and under "auto"; the nets without dropout give the same first loss on
+    both sides (VGG's dropout masks differ)."""
     out = tmp_path / "nets.json"
     cmd = [sys.executable, "-m", "benchmarks", "--quick", "--only", "alone_nets", "--alone-threads", "1",
            "--json", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = json.loads(out.read_text())["results"]
-    assert [r["name"].split(" train step")[0] for r in rows] == ["VGG-11-small", "GoogLeNet", "DenseNet"]
+    assert [r["name"].split(" train step")[0] for r in rows] == [net for net in ("VGG-11-small", "GoogLeNet", "DenseNet")
+                                                                  for _ in ("default", "auto")]
+    assert ["'auto'" in r["name"] for r in rows] == [False, True] * 3
     for r in rows:
         assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0, r
         ours, theirs = r["extra"]["ours"][0]["first_loss"], r["extra"]["torch"][0]["first_loss"]
