@@ -118,3 +118,87 @@ def test_mixed_devices_are_rejected_naming_both():
     b.__class__ = type("CudaTensor", (mt.Tensor,), {"device": property(lambda self: "cuda")})
     with pytest.raises(ValueError, match=r"cpu.*cuda|cuda.*cpu"):
         a + b
+
+
+# ------------------------------------------------------------------ a leaf keeps a gradient made for it
+class _Returns(mt.autograd.Function):
+    """out = a + b (+ c); backward returns what the test hands it, to exercise the engine's copy rule."""
+
+    make = None  # (ctx, g) -> tuple of grads
+
+    @staticmethod
+    def forward(ctx, a, b, c=None):
+        ctx.save_for_backward(a)
+        return a + b + (0 if c is None else c)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Returns.make(ctx, g)
+
+
+def _run(make, n=2, seed=None):
+    leaves = [mt.tensor(np.ones(3), requires_grad=True) for _ in range(n)]
+    _Returns.make = make
+    out = _Returns.apply(*leaves)
+    seed = np.ones(3) if seed is None else seed
+    out.backward(seed)
+    return leaves
+
+
+def test_a_fresh_gradient_is_kept_without_a_copy():
+    made = []
+
+    def make(ctx, g):
+        made.extend([g * 2.0, g * 3.0])
+        return tuple(made)
+
+    a, b = _run(make)
+    assert a.grad.array is made[0] and b.grad.array is made[1]
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("case", ["incoming", "view_of_incoming", "twice", "base_of_another", "saved"])
+def test_a_gradient_seen_elsewhere_is_copied(case):
+    """Each of these arrays is referred to by something besides the leaf: the leaf's .grad must not
+    alias it, or a later += into .grad (or a write to it) would change the other holder."""
+    fresh = np.full(3, 5.0)
+    makers = {
+        "incoming": lambda ctx, g: (g, g * 1.0),
+        "view_of_incoming": lambda ctx, g: (g[:], g * 1.0),
+        "twice": lambda ctx, g: (fresh, fresh),
+        "base_of_another": lambda ctx, g: (fresh, fresh[:]),
+        "saved": lambda ctx, g: (ctx.saved_tensors[0], g * 1.0),
+    }
+    seed = np.ones(3)
+    saved = {}
+
+    def make(ctx, g):
+        grads = makers[case](ctx, g)
+        saved["first"], saved["value"] = grads[0], grads[0].copy()
+        return grads
+
+    a, b = _run(make, seed=seed)
+    assert not np.shares_memory(a.grad.array, saved["first"])
+    if case in ("twice", "base_of_another"):
+        assert not np.shares_memory(a.grad.array, b.grad.array)
+    a.grad.array += 100.0
+    np.testing.assert_array_equal(saved["first"], saved["value"])  # the other holder is unchanged
+    np.testing.assert_array_equal(seed, np.ones(3))
+
+
+def test_a_kept_gradient_still_accumulates_a_second_backward():
+    x = mt.tensor(np.arange(3.0), requires_grad=True)
+    y = (x * 2.0).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.array
+    y.backward()
+    assert x.grad.array is first  # added in place
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0, 4.0])
+
+
+def test_the_seed_of_a_leaf_backward_is_copied():
+    x = mt.tensor(np.arange(3.0), requires_grad=True)
+    seed = np.ones(3)
+    x.backward(seed)
+    x.grad.array += 1.0
+    np.testing.assert_array_equal(seed, np.ones(3))
