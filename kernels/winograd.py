@@ -31,8 +31,9 @@ Then (1) with channels is::
     Y = Aᵀ M A         per (O, image, tile):        (m, m, O, T)      -> (N, O, Ho, Wo)
 
 The sum over input channels happens in the α² matrix products: that is where the multiplications
-are saved, and where the time goes (they are BLAS calls; the transforms are cheap passes over
-memory).
+are saved. The transforms do not shrink with the channels: on a 64-channel 32×32 layer, F(4×4)'s
+five tile transforms take about as long as its three sets of products (``python -m
+benchmarks.profiling conv --algorithm auto``).
 
 Backward. Every step above is linear, so the gradient runs through the transposes, in reverse
 order. With ``dY`` = dL/dY cut into m×m tiles::
@@ -55,9 +56,15 @@ Two tile operations do all the transforms, each the adjoint of the other:
   (overlapping tiles add; what falls outside is dropped). The output transform is
   ``add_tiles(M, Aᵀ, m, 0, 0)``; the input gradient's is ``add_tiles(dV, B, m, top, left)``.
 
-Each has two paths with one contract, as the other kernels: numba loops for NumPy arrays (one pass
-over the tiles, each transform done in registers-sized scratch rows) and an array-generic path
-(α² strided copies and two small matrix products over the tile axes) that CuPy runs.
+Each has two paths with one contract, as the other kernels: numba loops for NumPy arrays (per image
+plane: one gather of the tiles' entries, then both transform passes over all the plane's tiles at
+once, a contiguous axis the compiler vectorises) and an array-generic path (α² strided copies and
+two small matrix products over the tile axes) that CuPy runs.
+
+The convolution is built from four steps that ``functional/winograd.py`` runs per chunk of images:
+``winograd_weight_tiles`` (U, once), ``winograd_tiles_forward`` (V and y), ``winograd_tiles_backward``
+(dU and dx) and ``winograd_weight_grad`` (dw, once, from the chunks' summed dU);
+``winograd_conv2d_forward`` / ``_backward`` chain them over a whole batch.
 """
 
 from __future__ import annotations

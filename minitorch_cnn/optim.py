@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from . import backend
 from .tensor import Tensor
 
@@ -154,6 +156,23 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+_BLOCK = 2**18  # values per block of _add_scaled: a 1 MiB float32 temporary
+
+
+def _add_scaled(out, scale, g) -> None:
+    """``out += scale · g`` in place, the same numbers as that one line. On NumPy, in blocks of
+    ``_BLOCK`` values when both arrays are contiguous, so that the temporary ``scale · g`` is a small
+    buffer reused from block to block: one the size of a large weight is fresh memory every step,
+    and its page faults cost more than the update (VGG's 4096×6272 weight: 32 ms against 18 ms)."""
+    if not (isinstance(out, np.ndarray) and out.size > _BLOCK and out.flags.c_contiguous
+            and g.flags.c_contiguous and g.shape == out.shape):
+        out += scale * g
+        return
+    out_flat, g_flat = out.reshape(-1), g.reshape(-1)  # views, since both are contiguous
+    for start in range(0, out_flat.size, _BLOCK):
+        out_flat[start : start + _BLOCK] += scale * g_flat[start : start + _BLOCK]
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (``torch.optim.SGD``).
 
@@ -196,9 +215,9 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = g.copy()
                     else:
                         buf *= mu
-                        buf += (1 - tau) * g
+                        _add_scaled(buf, 1 - tau, g)
                     g = g + mu * buf if group["nesterov"] else buf
-                p.array -= lr * g
+                _add_scaled(p.array, -lr, g)
 
 
 class Adam(Optimizer):

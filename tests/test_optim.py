@@ -310,3 +310,36 @@ def test_default_settings_and_a_zero_learning_rate_as_torch(ours, theirs):
         assert ref.defaults[key] == value, key
     ours([nn.Parameter(mt.ones(2))], lr=0.0)
     theirs([torch.nn.Parameter(torch.ones(2))], lr=0.0)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_in_blocks_gives_the_one_line_update(monkeypatch, momentum):
+    """optim._add_scaled updates large contiguous arrays in blocks (here of 7 values, with a remainder):
+    the same bits as ``p -= lr·g`` and ``buf = μ·buf + (1 − τ)·g`` on the whole array."""
+    from minitorch_cnn import optim as optim_module
+
+    monkeypatch.setattr(optim_module, "_BLOCK", 7)
+    rng = np.random.default_rng(5)
+    p0 = rng.standard_normal((5, 6)).astype(np.float32)
+    grads = [rng.standard_normal((5, 6)).astype(np.float32) for _ in range(3)]
+    w = mt.tensor(p0.copy(), requires_grad=True)
+    opt = mt.optim.SGD([w], lr=0.1, momentum=momentum, dampening=0.25 if momentum else 0.0)
+    expected, buf = p0.copy(), None
+    for g in grads:
+        w.grad = mt.tensor(g.copy())
+        opt.step()
+        if momentum:
+            buf = g.copy() if buf is None else buf * np.float32(momentum) + np.float32(0.75) * g
+            expected -= np.float32(0.1) * buf
+        else:
+            expected -= np.float32(0.1) * g
+    np.testing.assert_array_equal(w.numpy(), expected)
+
+
+def test_add_scaled_on_a_strided_array_updates_it_in_place():
+    from minitorch_cnn.optim import _add_scaled
+
+    base = np.zeros((4, 2**18))
+    out = base[:, ::2]  # not contiguous: the whole-array line, still in place
+    _add_scaled(out, 2.0, np.ones(out.shape))
+    assert (base[:, ::2] == 2.0).all() and (base[:, 1::2] == 0.0).all()
