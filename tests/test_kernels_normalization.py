@@ -154,3 +154,17 @@ def test_small_strided_and_generic_path_arrays_take_numpys_lines(monkeypatch):
     finally:
         backend.set_kernel_path(previous)
     assert not calls
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (4, 5, 6, 7), (2, 3, 4, 5, 6)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channel_statistics_are_numpys_mean_and_var_bit_for_bit(shape, dtype):
+    """The mean is summed once and handed to NumPy's var: the same bits as mean() and var() apart."""
+    from minitorch_cnn.kernels.normalization import channel_mean_var
+
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 3 + 1).astype(dtype)
+    axes = (0, *range(2, x.ndim))
+    mean, var = channel_mean_var(x)
+    np.testing.assert_array_equal(mean, x.mean(axis=axes))
+    np.testing.assert_array_equal(var, x.var(axis=axes))
+    assert mean.dtype == var.dtype == dtype and mean.shape == var.shape == (shape[1],)
