@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import math
 import pstats
 import time
 from collections import defaultdict
@@ -65,10 +66,8 @@ def op_flops(name: str, args, out) -> float:
             w, y = args[2], outs[0]
             return 2.0 * y.size * w[0].size  # (N·O·Ho·Wo) outputs, each a dot of Cg·kh·kw
         ctx, g = args[0], args[1]
-        w_elems = next((a[0].size for a in reversed(getattr(ctx, "saved_tensors", ())) if getattr(a, "ndim", 0) == 4
-                        and a.shape[0] == g.shape[1]), None)  # the weight, saved last (x may have N = O)
-        dw = outs[1] if len(outs) > 1 else None
-        per = 2.0 * g.size * (w_elems if w_elems is not None else (dw[0].size if dw is not None else 0))
+        w_shape = ctx.inputs[1].shape  # the weight tensor, an input of the node (saved arrays vary by op)
+        per = 2.0 * g.size * math.prod(w_shape[1:])
         return per * sum(o is not None for o in outs[:2])
     if cls.startswith(("Linear", "MatMul")):
         if method == "forward":
