@@ -369,3 +369,27 @@ def _t(shape, dtype=np.float64):
 def test_bad_input(fn, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kernels", ["numba", "generic"])
+def test_max_pool_nan_beats_numbers_and_the_first_nan_takes_the_gradient(kernels):
+    """A window holding NaN gives NaN (as PyTorch), and its gradient goes to its first NaN in
+    row-major order, also after a larger number and before another NaN."""
+    x = np.array([[[[1.0, 9.0, 0.0, 2.0],
+                    [np.nan, np.nan, 3.0, 4.0],
+                    [5.0, 6.0, np.nan, 7.0],
+                    [8.0, 0.5, 1.5, 2.5]]]])
+    previous = backend.get_kernel_path()
+    backend.set_kernel_path(kernels)
+    try:
+        xt = Tensor(x, requires_grad=True)
+        y = max_pool2d(xt, 2)
+        y.backward(np.array([[[[10.0, 20.0], [30.0, 40.0]]]]))
+    finally:
+        backend.set_kernel_path(previous)
+    yv = y.numpy()[0, 0]
+    assert np.isnan(yv[0, 0]) and yv[0, 1] == 4.0 and yv[1, 0] == 8.0 and np.isnan(yv[1, 1])
+    expected = np.zeros((4, 4))
+    expected[1, 0], expected[1, 3], expected[3, 0], expected[2, 2] = 10.0, 20.0, 30.0, 40.0
+    np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)
+    assert np.isnan(TF.max_pool2d(torch.tensor(x), 2).numpy()[0, 0, [0, 1], [0, 1]]).all()  # PyTorch's NaN too
