@@ -511,10 +511,16 @@ def test_summary_rows_and_total():
         models.summarize(net, "1by28")
 
 
+WINOGRAD_CASES = [("resnet18", 64, 4), ("se_resnet18", 64, 4), ("densenet", 64, 4), ("googlenet", 96, 2),
+                  pytest.param("alexnet", 224, 2, marks=pytest.mark.slow),
+                  pytest.param("vgg11_small", 224, 2, marks=pytest.mark.slow)]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize(("name", "size", "batch"), [("resnet18", 64, 4), ("se_resnet18", 64, 4), ("densenet", 64, 4)])
+@pytest.mark.parametrize(("name", "size", "batch"), WINOGRAD_CASES)
 def test_cross_check_with_winograd_where_it_pays(monkeypatch, name, size, batch, dtype):
-    """conv2d's "auto" algorithm (Winograd F(4x4, 3x3) on the wide 3x3 layers): the same cross-check."""
+    """conv2d's "auto" algorithm (Winograd F(4x4, 3x3) or F(2x2, 3x3) on the wide 3x3 layers): the
+    same cross-check, for every net with such layers at these sizes (VGG-11-small and AlexNet: slow)."""
     from minitorch_cnn.functional.winograd import WinogradConv2dFn
 
     calls = []
