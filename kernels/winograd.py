@@ -31,9 +31,10 @@ Then (1) with channels is::
     Y = Aᵀ M A         per (O, image, tile):        (m, m, O, T)      -> (N, O, Ho, Wo)
 
 The sum over input channels happens in the α² matrix products: that is where the multiplications
-are saved. The transforms do not shrink with the channels: on a 64-channel 32×32 layer, F(4×4)'s
-five tile transforms take about as long as its three sets of products (``python -m
-benchmarks.profiling conv --algorithm auto``).
+are saved. The transforms do not shrink with the channels: on a 64-channel 32×32 layer at batch 64,
+F(4×4)'s four tile transforms (V, y, dM, dx) took somewhat longer than its three sets of channel
+products, 58 against 43 ms per forward + backward on one thread (``python -m benchmarks.profiling
+conv --threads 1 --algorithm auto``, its cProfile section).
 
 Backward. Every step above is linear, so the gradient runs through the transposes, in reverse
 order. With ``dY`` = dL/dY cut into m×m tiles::
