@@ -304,14 +304,14 @@ def add_tiles(M, S, step, top, left, shape, out=None):
     """Tiles of ``M`` transformed as ``S M Sᵀ`` and added into zeros of ``shape`` (see the module).
 
     Written into ``out`` (a C-contiguous array of ``shape``, such as a slice of the batch) when given."""
-    if use_numba(M) and (out is None or out.flags.c_contiguous):
-        out = np.empty(shape, dtype=M.dtype) if out is None else out
-        _add_tiles_jit(np.ascontiguousarray(M), np.ascontiguousarray(S, dtype=M.dtype), step, top, left, out)
+    if not use_numba(M):
+        result = add_tiles_generic(M, S, step, top, left, shape)
+        if out is None:
+            return result
+        out[...] = result
         return out
-    tiles = add_tiles(M, S, step, top, left, shape) if use_numba(M) else add_tiles_generic(M, S, step, top, left, shape)
-    if out is None:
-        return tiles
-    out[...] = tiles
+    out = np.empty(shape, dtype=M.dtype) if out is None else out  # a slice of the batch: C-contiguous
+    _add_tiles_jit(np.ascontiguousarray(M), np.ascontiguousarray(S, dtype=M.dtype), step, top, left, out)
     return out
 
 

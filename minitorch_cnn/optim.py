@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
-
 from . import backend
 from .tensor import Tensor
 
@@ -160,11 +158,11 @@ _BLOCK = 2**18  # values per block of _add_scaled: a 1 MiB float32 temporary
 
 
 def _add_scaled(out, scale, g) -> None:
-    """``out += scale · g`` in place, the same numbers as that one line. On NumPy, in blocks of
+    """``out += scale · g`` in place, the same numbers as that one line. On the CPU, in blocks of
     ``_BLOCK`` values when both arrays are contiguous, so that the temporary ``scale · g`` is a small
     buffer reused from block to block: one the size of a large weight is fresh memory every step,
     and its page faults cost more than the update (VGG's 4096×6272 weight: 32 ms against 18 ms)."""
-    if not (isinstance(out, np.ndarray) and out.size > _BLOCK and out.flags.c_contiguous
+    if not (backend.device_of(out) == "cpu" and out.size > _BLOCK and out.flags.c_contiguous
             and g.flags.c_contiguous and g.shape == out.shape):
         out += scale * g
         return

@@ -98,7 +98,7 @@ class WinogradConv2dFn(Function):
         chunks = _image_chunks(x, weight.shape[0], padding, m)
         y = xp_of(x).empty((x.shape[0], weight.shape[0], *_out_size(x.shape, padding)), dtype=x.dtype)
         U = winograd_weight_tiles(weight, m)  # G w Gᵀ: (α, α, O, C)
-        keep_V = need_w and _tiles_bytes(x, weight.shape[0], padding, m, x.shape[1]) <= keep_tiles_bytes(x)
+        keep_V = need_w and x.shape[0] * _image_tiles_bytes(x, padding, m, x.shape[1]) <= keep_tiles_bytes(x)
 
         def forward_chunk(rows):
             V = winograd_tiles_forward(x[rows], U, padding, m, y[rows])
@@ -138,17 +138,16 @@ def _out_size(x_shape, padding):
     return x_shape[2] + top + bottom - 2, x_shape[3] + left + right - 2
 
 
-def _tiles_bytes(x, O, padding, m, channels):
-    """Bytes of transformed tiles with ``channels`` channels for all of ``x``'s images: α²·channels·T each."""
+def _image_tiles_bytes(x, padding, m, channels):
+    """Bytes of one image's transformed tiles with ``channels`` channels: α²·channels·T values."""
     Ho, Wo = _out_size(x.shape, padding)
-    tiles = -(-Ho // m) * -(-Wo // m)
-    return x.shape[0] * (m + 2) ** 2 * channels * tiles * x.dtype.itemsize
+    return (m + 2) ** 2 * channels * -(-Ho // m) * -(-Wo // m) * x.dtype.itemsize
 
 
 def _image_chunks(x, O, padding, m):
     """Slices of the batch whose transformed tiles (V, and M or dM, α²·max(C, O)·T values per image)
     fit ``backend.conv_chunk_bytes``: at least one image each."""
-    return batch_chunks(x, _tiles_bytes(x[:1], O, padding, m, max(x.shape[1], O)))
+    return batch_chunks(x, _image_tiles_bytes(x, padding, m, max(x.shape[1], O)))
 
 
 def winograd_conv2d(input, weight, bias, padding, m=None):
