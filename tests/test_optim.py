@@ -340,6 +340,6 @@ def test_add_scaled_on_a_strided_array_updates_it_in_place():
     from minitorch_cnn.optim import _add_scaled
 
     base = np.zeros((4, 2**18))
-    out = base[:, ::2]  # not contiguous: the whole-array line, still in place
+    out = base[:, 1:]  # not contiguous, and no flat view of it exists: the whole-array line, in place
     _add_scaled(out, 2.0, np.ones(out.shape))
-    assert (base[:, ::2] == 2.0).all() and (base[:, 1::2] == 0.0).all()
+    assert (base[:, 1:] == 2.0).all() and (base[:, 0] == 0.0).all()

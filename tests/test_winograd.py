@@ -109,8 +109,8 @@ def test_numba_tile_loops_equal_the_generic_path(shape, N, C, H, W, top, left, T
 
 
 def test_transformed_input_is_kept_for_the_backward_pass(monkeypatch):
-    """V (all chunks, at most backend.KEEP_TILES_BYTES) is built once, in forward; with nothing kept,
-    backward builds it again per chunk. The same bits either way."""
+    """V (all chunks, at most backend.KEEP_TILES_BYTES) is built once, in forward; one byte over the
+    budget, backward builds it again per chunk. The same bits either way, in float32 throughout."""
     from minitorch_cnn.functional import winograd as fw
 
     calls = []
@@ -119,23 +119,27 @@ def test_transformed_input_is_kept_for_the_backward_pass(monkeypatch):
     real_forward = fw.winograd_tiles_forward
     monkeypatch.setattr(fw, "winograd_tiles_forward", lambda *a, **k: (calls.append(1), real_forward(*a, **k))[1])
     rng = np.random.default_rng(12)
-    x, w, g = rng.standard_normal((6, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal((6, 5, 8, 8))
-    image_tiles = 36 * 5 * 4 * 8  # α²·max(C, O)·tiles float64 bytes of one image, F(4×4)
+    x, w, g = (rng.standard_normal(s).astype(np.float32) for s in ((6, 3, 8, 8), (5, 3, 3, 3), (6, 5, 8, 8)))
+    b = rng.standard_normal(5).astype(np.float32)
+    image_tiles = 36 * 5 * 4 * 4  # α²·max(C, O)·tiles float32 bytes of one image, F(4×4)
+    all_V = 6 * 36 * 3 * 4 * 4  # α²·C·tiles bytes of the 6 images' V
     monkeypatch.setattr(backend, "CPU_CONV_TILE_BYTES", 2 * image_tiles)  # 3 chunks of 2 images
     runs = []
-    for keep_bytes, builds in ((backend.KEEP_TILES_BYTES, 3), (0, 6)):
+    for keep_bytes, builds in ((all_V, 3), (all_V - 1, 6)):
         monkeypatch.setattr(backend, "KEEP_TILES_BYTES", keep_bytes)
         calls.clear()
-        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-        y = winograd_conv2d(xt, wt, None, (1, 1, 1, 1), m=4)
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = winograd_conv2d(xt, wt, bt, (1, 1, 1, 1), m=4)
         assert len(y.grad_fn.chunks) == 3
         y.backward(g)
         assert len(calls) == builds
-        runs.append([t.numpy() for t in (y, xt.grad, wt.grad)])
+        runs.append([t.numpy() for t in (y, xt.grad, wt.grad, bt.grad)])
+        assert all(r.dtype == np.float32 for r in runs[-1])
     for kept, rebuilt in zip(*runs):
         np.testing.assert_array_equal(kept, rebuilt)
-    _, dw, _ = conv2d_backward_reference(x, w, g, padding=(1, 1))
-    np.testing.assert_allclose(runs[0][2], dw, rtol=1e-10, atol=1e-10)
+    _, dw, db = conv2d_backward_reference(*(a.astype(np.float64) for a in (x, w, g)), padding=(1, 1))
+    np.testing.assert_allclose(runs[0][2], dw, rtol=1e-4, atol=1e-4)  # float32 against float64
+    np.testing.assert_allclose(runs[0][3], db, rtol=1e-5, atol=1e-5)
 
 
 @examples(12)
@@ -248,8 +252,15 @@ def test_each_algorithm_takes_the_winograd_tile_its_rule_gives():
     assert winograd_pays(narrow_16[0].shape, narrow_16[1].shape, m=4)
     assert not winograd_pays(narrow_16[0].shape, narrow_16[1].shape, (0, 0, 0, 0), m=4)  # 14×14 outputs
     assert winograd_tile(narrow_16[0].shape, narrow_16[1].shape, (1, 1, 1, 1), "im2col") is None
+    assert not winograd_pays((1, 16, 16, 16), (8, 16, 3, 3), m=4)  # 8 output channels
+    assert not winograd_pays((1, 16, 14, 16), (16, 16, 3, 3), m=4)  # 14 rows of outputs
+    assert not winograd_pays((1, 16, 16, 14), (16, 16, 3, 3), m=4)  # 14 columns
+    assert not winograd_pays((1, 64, 10, 12), (8, 64, 3, 3), m=2) and not winograd_pays((1, 64, 12, 10), (8, 64, 3, 3), m=2)
+    with pytest.raises(ValueError, match="m = 2 or 4"):
+        winograd_pays(wide_12[0].shape, wide_12[1].shape, m=3)
     previous = mt.set_conv_algorithm("auto")
     assert [tile(*wide_12), tile(*narrow_12), tile(*narrow_16), tile(*wide_6), tile(*few_taps)] == [2, None, 4, None, None]
+    assert tile(*narrow_16, padding=0) is None  # 14×14 outputs: not F(4×4), too narrow for F(2×2)
     assert tile(*wide_12, padding=0) is None  # 10×10 outputs
     assert tile(*narrow_16, stride=2) is None
     assert tile(*narrow_16, padding=2, dilation=2) is None

@@ -39,6 +39,8 @@ def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1), m: int = 4) -
     faster than im2col from 64 channels on larger outputs; on 6×6 and smaller outputs im2col wins
     or ties.
     """
+    if m not in (2, 4):
+        raise ValueError(f"winograd_pays: expected output tile size m = 2 or 4, got {m!r}")
     (_, C, H, W), O = input_shape, weight_shape[0]
     top, bottom, left, right = padding
     Ho, Wo = H + top + bottom - 2, W + left + right - 2
