@@ -393,3 +393,35 @@ def test_max_pool_nan_beats_numbers_and_the_first_nan_takes_the_gradient(kernels
     expected[1, 0], expected[1, 3], expected[3, 0], expected[2, 2] = 10.0, 20.0, 30.0, 40.0
     np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)
     assert np.isnan(TF.max_pool2d(torch.tensor(x), 2).numpy()[0, 0, [0, 1], [0, 1]]).all()  # PyTorch's NaN too
+
+
+@examples(30)
+@given(case=pool_cases(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_max_pool_ties_signed_zeros_and_nans_same_bits_on_both_paths_and_pytorch(case, dtype):
+    """Values drawn from {-1, -0.0, 0.0, 1, NaN}: every window has ties, many a NaN, and 0.0 and -0.0
+    compare equal, so the first of them must win. The numba loop's branch-free running maximum
+    (``max_pool2d_forward_loops``) gives the generic path's value bits (its argmax is NumPy's: the
+    first maximum, the first NaN) and its argmax, and PyTorch's values; the gradients go to the
+    same pixels."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.choice(np.array([-1.0, -0.0, 0.0, 1.0, np.nan]), size=case["shape"]).astype(dtype)
+    assume(_every_window_sees_input(x, case))
+    results = {}
+    previous = backend.get_kernel_path()
+    try:
+        for kernels in ("numba", "generic"):
+            backend.set_kernel_path(kernels)
+            xt = Tensor(x, requires_grad=True)
+            y = max_pool2d(xt, **_max_args(case))
+            y.backward(np.arange(1.0, y.array.size + 1).reshape(y.shape).astype(dtype))  # a distinct gradient per window
+            results[kernels] = (y.numpy(), xt.grad.numpy())
+    finally:
+        backend.set_kernel_path(previous)
+    bits = np.int64 if dtype == np.float64 else np.int32
+    (y_numba, dx_numba), (y_generic, dx_generic) = results["numba"], results["generic"]
+    np.testing.assert_array_equal(y_numba.view(bits), y_generic.view(bits))
+    np.testing.assert_array_equal(dx_numba, dx_generic)
+    ty = TF.max_pool2d(torch.tensor(x), **_max_args(case)).numpy()
+    np.testing.assert_array_equal(np.isnan(y_numba), np.isnan(ty))
+    np.testing.assert_array_equal(np.signbit(y_numba), np.signbit(ty))
+    np.testing.assert_array_equal(y_numba, ty)
