@@ -45,7 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None,
                    help="LeNet epochs per side: alone_epochs (default 10), epochs (default 1, extrapolated to 10)")
     p.add_argument("--pairs", type=int, default=5,
-                   help="process pairs (ours, torch) per figure in alone (ResNet-18: at most 3) and alone_epochs")
+                   help="process pairs (ours, torch) per figure in alone and alone_epochs (nets' steps: at most --net-pairs)")
+    p.add_argument("--net-pairs", type=int, default=3,
+                   help="most process pairs per net's step (ResNet-18 in alone; alone_nets): they take seconds each")
     p.add_argument("--alone-threads", default=None,
                    help="comma-separated thread counts of the alone cases (default: 1 and every usable core)")
     p.add_argument("--model-repeat", type=int, default=3, help="cap on timed steps of the ResNet-18 case")

@@ -57,24 +57,25 @@ def _spread(values, fmt=".1f") -> str:
     return "/".join(format(v, fmt) for v in values)
 
 
-# (label, worker task, worker flags, timed steps, warm-up steps, most pairs); quick runs shrink all
+# (label, worker task, worker flags, timed steps, warm-up steps, a net's step: at most --net-pairs pairs);
+# quick runs shrink all
 # (ours runs conv2d's default algorithm; the "auto" rows let it use Winograd where it pays)
 ALONE_WORK = (
-    ("LeNet train step, batch 256", "step", ("--net", "lenet"), 30, 3, 99),
-    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd", "conv", (), 7, 2, 99),
-    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd, ours 'auto' (Winograd)", "conv", ("--algorithm", "auto"), 7, 2, 99),
-    ("ResNet-18 train step, 96x96 batch 32", "step", ("--net", "resnet18"), 3, 1, 3),
-    ("ResNet-18 train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "resnet18", "--algorithm", "auto"), 3, 1, 3),
+    ("LeNet train step, batch 256", "step", ("--net", "lenet"), 30, 3, False),
+    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd", "conv", (), 7, 2, False),
+    ("conv2d N64 C64 32x32 k3 p1 O64 fwd+bwd, ours 'auto' (Winograd)", "conv", ("--algorithm", "auto"), 7, 2, False),
+    ("ResNet-18 train step, 96x96 batch 32", "step", ("--net", "resnet18"), 3, 1, True),
+    ("ResNet-18 train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "resnet18", "--algorithm", "auto"), 3, 1, True),
 )
 
 # the other nets of issue 14 (opt-in, slow): the book's input sizes, small batches
 ALONE_NETS = (
-    ("VGG-11-small train step, 224x224 batch 16", "step", ("--net", "vgg11_small"), 3, 1, 3),
-    ("VGG-11-small train step, 224x224 batch 16, ours 'auto' (Winograd)", "step", ("--net", "vgg11_small", "--algorithm", "auto"), 3, 1, 3),
-    ("GoogLeNet train step, 96x96 batch 32", "step", ("--net", "googlenet"), 3, 1, 3),
-    ("GoogLeNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "googlenet", "--algorithm", "auto"), 3, 1, 3),
-    ("DenseNet train step, 96x96 batch 32", "step", ("--net", "densenet"), 3, 1, 3),
-    ("DenseNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "densenet", "--algorithm", "auto"), 3, 1, 3),
+    ("VGG-11-small train step, 224x224 batch 16", "step", ("--net", "vgg11_small"), 3, 1, True),
+    ("VGG-11-small train step, 224x224 batch 16, ours 'auto' (Winograd)", "step", ("--net", "vgg11_small", "--algorithm", "auto"), 3, 1, True),
+    ("GoogLeNet train step, 96x96 batch 32", "step", ("--net", "googlenet"), 3, 1, True),
+    ("GoogLeNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "googlenet", "--algorithm", "auto"), 3, 1, True),
+    ("DenseNet train step, 96x96 batch 32", "step", ("--net", "densenet"), 3, 1, True),
+    ("DenseNet train step, 96x96 batch 32, ours 'auto' (Winograd)", "step", ("--net", "densenet", "--algorithm", "auto"), 3, 1, True),
 )
 
 
@@ -90,7 +91,7 @@ def case_alone(args, work=ALONE_WORK, group="alone") -> list[Row]:
     """The headline figures, each engine alone in its process (see the module doc)."""
     rows, medians = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, task, flags, steps, warmup, max_pairs in work:
+        for label, task, flags, steps, warmup, is_net in work:
             flags = list(flags)
             if "--net" in flags:  # both engines start from our seed-0 weights (the same for every algorithm)
                 path = os.path.join(tmp, flags[1] + ".npz")
@@ -99,7 +100,7 @@ def case_alone(args, work=ALONE_WORK, group="alone") -> list[Row]:
                 flags += ["--weights", path]
             if args.quick:
                 steps, warmup = 1, 1
-            pairs = max(1, min(args.pairs, max_pairs))
+            pairs = max(1, min(args.pairs, args.net_pairs) if is_net else args.pairs)
             for threads in alone_threads(args):
                 flags_t = [*flags, "--steps", str(steps), "--warmup", str(warmup)]
                 o, t = alternate(lambda eng, f=flags_t, n=threads, k=task: run_worker(k, eng, args, *f, threads=n), pairs)
