@@ -8,6 +8,8 @@ float32 to ~1e-4. Dropout is switched off in both nets for the gradient check (i
 cannot be shared); AlexNet and VGG have no batch norm, so one mode covers them.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ import _torch_nets  # noqa: E402
 
 import minitorch_cnn as mt  # noqa: E402
 from minitorch_cnn import models, nn  # noqa: E402
+from minitorch_cnn.functional import activation  # noqa: E402
 
 # ------------------------------------------------------------------ shape tables (NETS.md)
 LENET_TABLE = [
@@ -306,8 +309,8 @@ def _torch_run_on_one_thread(name, tdtype, train, x, y, masks=None):
     state = {k: v.detach().cpu().numpy().copy() for k, v in ref.state_dict().items()}
     ref.train(train)
     _no_dropout(ref)
-    kinks = _torch_kink_hooks(ref, masks)
-    out = ref(torch.from_numpy(x).to(tdtype))
+    with _torch_kinks(masks) as kinks:
+        out = ref(torch.from_numpy(x).to(tdtype))
     loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y))
     loss.backward()
     return {
@@ -320,46 +323,58 @@ def _torch_run_on_one_thread(name, tdtype, train, x, y, masks=None):
     }
 
 
-# ReLU and ReLU6 modules: the kinks of the nets' piecewise-linear activations, as (low, high) bounds of the
-# region where the slope is 1 (the torchvision-style nets call them as modules on both sides)
-KINK_MODULES = {"ReLU": (0.0, np.inf), "ReLU6": (0.0, 6.0)}
-
-
-def _slope_one(module, z):
-    """The activation's slope mask at its pre-activation z: 1 strictly inside (low, high), as PyTorch's backward."""
-    low, high = KINK_MODULES[type(module).__name__]
-    return (z > low) & (z < high)
-
-
-def _torch_kink_hooks(net, masks):
-    """Hooks on the net's ReLU/ReLU6 modules. They record each call's slope mask (returned list); given
-    ``masks`` (one per call, in call order), each call's gradient takes that mask as its slope instead of
-    its own: the output keeps its value, the backward follows the given side of every kink."""
+# The kinks of the nets' piecewise-linear activations, wherever they are called (a module or F.relu in a
+# block's forward): PyTorch's F.relu and F.hardtanh (nn.ReLU calls the first, nn.ReLU6 the second), and
+# our ReLUFn and HardtanhFn. Each call's slope mask is 1 strictly inside the linear piece, as both backwards.
+@contextlib.contextmanager
+def _torch_kinks(masks=None):
+    """Record the slope mask of every F.relu / F.hardtanh call (the list yielded). Given ``masks`` (one
+    per call, in call order), each call's gradient takes that mask as its slope instead of its own:
+    the output keeps its value, the backward follows the given side of every kink."""
     recorded, calls = [], iter(masks) if masks is not None else None
+    relu, hardtanh = torch.nn.functional.relu, torch.nn.functional.hardtanh
 
-    def hook(module, inputs, output):
-        z = inputs[0]
-        recorded.append(_slope_one(module, z.detach().to(torch.float64)).numpy())
+    def follow(z, y, inside):
+        recorded.append(inside.numpy())
         if calls is None:
-            return None
+            return y
         mask = next(calls)
         assert mask.shape == tuple(z.shape), f"kink call {len(recorded)}: mask {mask.shape}, input {tuple(z.shape)}"
-        return output.detach() + (z - z.detach()) * torch.from_numpy(mask).to(z.dtype)
+        return y.detach() + (z - z.detach()) * torch.from_numpy(mask).to(z.dtype)
 
-    for m in net.modules():
-        if type(m).__name__ in KINK_MODULES and isinstance(m, torch.nn.Module):
-            m.inplace = False  # the hook needs the pre-activation, which an in-place call overwrites
-            m.register_forward_hook(hook)
-    return recorded
+    def relu_following(input, inplace=False):  # not in place: the pre-activation is needed
+        return follow(input, relu(input), input.detach() > 0)
+
+    def hardtanh_following(input, min_val=-1.0, max_val=1.0, inplace=False):
+        z = input.detach()
+        return follow(input, hardtanh(input, min_val, max_val), (z > min_val) & (z < max_val))
+
+    torch.nn.functional.relu, torch.nn.functional.hardtanh = relu_following, hardtanh_following
+    try:
+        yield recorded
+    finally:
+        torch.nn.functional.relu, torch.nn.functional.hardtanh = relu, hardtanh
 
 
-def _our_kink_hooks(net):
-    """The slope masks of our net's ReLU/ReLU6 calls, in call order (filled by its next forward)."""
+@contextlib.contextmanager
+def _our_kinks():
+    """Record the slope mask of every ReLU and hardtanh (ReLU6) our engine computes, in call order."""
     recorded = []
-    for m in net.modules():
-        if type(m).__name__ in KINK_MODULES:
-            m.register_forward_hook(lambda mod, inputs, out: recorded.append(_slope_one(mod, inputs[0].numpy())))
-    return recorded
+    relu_forward, hardtanh_forward = activation.ReLUFn.forward, activation.HardtanhFn.forward
+
+    def relu_recording(ctx, a):
+        recorded.append(np.asarray(a > 0))
+        return relu_forward(ctx, a)
+
+    def hardtanh_recording(ctx, a, *, lo, hi):
+        recorded.append(np.asarray((a > lo) & (a < hi)))
+        return hardtanh_forward(ctx, a, lo=lo, hi=hi)
+
+    activation.ReLUFn.forward, activation.HardtanhFn.forward = staticmethod(relu_recording), staticmethod(hardtanh_recording)
+    try:
+        yield recorded
+    finally:
+        activation.ReLUFn.forward, activation.HardtanhFn.forward = staticmethod(relu_forward), staticmethod(hardtanh_forward)
 
 
 def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10):
@@ -373,7 +388,6 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10)
     x = gen.standard_normal((batch, in_channels, size, size))
     y = gen.integers(0, num_classes, size=batch)
     ours = _ours(name).to(dtype)
-    ours_kinks = _our_kink_hooks(ours)
     ref = _torch_run(name, torch.float64, train, x, y)
     ref32 = None
     if dtype == np.float32:
@@ -382,7 +396,8 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10)
         # has dozens within 3x float32's error of 0 (tests/test_models.py history). Whether our float32
         # or PyTorch's crosses depends on the BLAS kernel's rounding, so the float32 check compares
         # each engine with the float64 gradient along the side of every kink that engine took: the
-        # reference is PyTorch in float64 with our float32 forward's slope masks, the slack (3x PyTorch's
+        # reference is PyTorch in float64 with our float32 forward's slope masks at every ReLU / ReLU6 call
+        # (module or functional), the slack (3x PyTorch's
         # float32 error) is PyTorch's float32 against float64 with PyTorch's float32 masks.
         ref32 = _torch_run(name, torch.float32, train, x, y)
         ref32_f64 = _torch_run(name, torch.float64, train, x, y, masks=ref32["kinks"])
@@ -397,7 +412,8 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10)
     ours.load_state_dict(ref["state"])  # PyTorch's weights and buffers (as NumPy arrays), by key
     ours.train(train)
     _no_dropout(ours)
-    out = ours(mt.tensor(x.astype(dtype)))
+    with _our_kinks() as ours_kinks:
+        out = ours(mt.tensor(x.astype(dtype)))
     loss = nn.functional.cross_entropy(out, mt.tensor(y))
     loss.backward()
     assert len(ours_kinks) == len(ref["kinks"]), f"{name}: {len(ours_kinks)} ReLU calls, PyTorch {len(ref['kinks'])}"
