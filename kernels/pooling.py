@@ -105,7 +105,8 @@ def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w)
                             # Branch-free: with maxima anywhere in the window, a branch on `take`
                             # is mispredicted about half the time. `take` moves best_k as integer
                             # arithmetic; `max` keeps best unless v > best, and only a NaN v (rare,
-                            # so predicted) takes the other side. 3×3 stride 2: 43 -> 16 ms.
+                            # so predicted) takes the other side (ResNet-18's stem pool, forward +
+                            # backward: 32-48 -> 19 ms, `python -m benchmarks --only ops --threads 1`).
                             take = np.int64((v > best) | ((v != v) & (best == best)))
                             best_k += take * (i * kw + j - best_k)
                             best = max(best, v) if v == v else v

@@ -388,35 +388,36 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10)
     x = gen.standard_normal((batch, in_channels, size, size))
     y = gen.integers(0, num_classes, size=batch)
     ours = _ours(name).to(dtype)
-    ref = _torch_run(name, torch.float64, train, x, y)
-    ref32 = None
-    if dtype == np.float32:
+    if dtype == np.float64:
+        ref = _torch_run(name, torch.float64, train, x, y)
+        state, torch_kinks = ref["state"], ref["kinks"]
+    else:
         # A pre-activation within float32 round-off of a ReLU kink may land on either side in float32,
         # and the two sides' gradients differ by that unit's whole contribution: MobileNetV2 at 3x64x64
-        # has dozens within 3x float32's error of 0 (tests/test_models.py history). Whether our float32
-        # or PyTorch's crosses depends on the BLAS kernel's rounding, so the float32 check compares
-        # each engine with the float64 gradient along the side of every kink that engine took: the
-        # reference is PyTorch in float64 with our float32 forward's slope masks at every ReLU / ReLU6 call
-        # (module or functional), the slack (3x PyTorch's
-        # float32 error) is PyTorch's float32 against float64 with PyTorch's float32 masks.
+        # has dozens within 3x float32's error of 0 (counted against PyTorch's float64). Which side our
+        # float32 or PyTorch's takes depends on the BLAS kernel's rounding, so each engine is compared
+        # with the float64 gradient along the side of every kink that engine took: the reference is
+        # PyTorch in float64 with our float32 forward's slope masks at every ReLU / ReLU6 call (below),
+        # the slack (3x PyTorch's float32 error) PyTorch's float32 against float64 along its own masks.
         ref32 = _torch_run(name, torch.float32, train, x, y)
         ref32_f64 = _torch_run(name, torch.float64, train, x, y, masks=ref32["kinks"])
+        state, torch_kinks = ref32["state"], ref32["kinks"]  # the weights are built in float32 either way
     rtol = 1e-9 if dtype == np.float64 else 1e-4
 
     def slack(kind, key=None):  # 3× PyTorch's float32 error (0 in float64)
-        if ref32 is None:
+        if dtype == np.float64:
             return 0.0
         a, b = (ref32[kind], ref32_f64[kind]) if key is None else (ref32[kind][key], ref32_f64[kind][key])
         return 3.0 * float(np.max(np.abs(np.asarray(a, np.float64) - b)))
 
-    ours.load_state_dict(ref["state"])  # PyTorch's weights and buffers (as NumPy arrays), by key
+    ours.load_state_dict(state)  # PyTorch's weights and buffers (as NumPy arrays), by key
     ours.train(train)
     _no_dropout(ours)
     with _our_kinks() as ours_kinks:
         out = ours(mt.tensor(x.astype(dtype)))
     loss = nn.functional.cross_entropy(out, mt.tensor(y))
     loss.backward()
-    assert len(ours_kinks) == len(ref["kinks"]), f"{name}: {len(ours_kinks)} ReLU calls, PyTorch {len(ref['kinks'])}"
+    assert len(ours_kinks) == len(torch_kinks), f"{name}: {len(ours_kinks)} ReLU calls, PyTorch {len(torch_kinks)}"
     if dtype == np.float32:  # float64 along our float32's side of every kink (see above)
         ref = _torch_run(name, torch.float64, train, x, y, masks=ours_kinks)
 
