@@ -57,10 +57,13 @@ Two tile operations do all the transforms, each the adjoint of the other:
   (overlapping tiles add; what falls outside is dropped). The output transform is
   ``add_tiles(M, Aᵀ, m, 0, 0)``; the input gradient's is ``add_tiles(dV, B, m, top, left)``.
 
-Each has two paths with one contract, as the other kernels: numba loops for NumPy arrays (per image
-plane: one gather of the tiles' entries, then both transform passes over all the plane's tiles at
-once, a contiguous axis the compiler vectorises) and an array-generic path (α² strided copies and
-two small matrix products over the tile axes) that CuPy runs.
+Each has two paths with one contract, as the other kernels: numba loops for NumPy arrays (per
+channel, over every tile of every image of the chunk at once: that axis is long and contiguous, so
+the compiler vectorises each pass; the channel's images are first copied into zero-padded planes,
+so that an entry of every tile is one gather at fixed offsets, with no bounds to check) and an
+array-generic path (α² strided copies and two small matrix products over the tile axes) that CuPy
+runs. Per image plane instead, a 24×24 image's 36 tiles made each pass a loop of 36 values (6 per
+tile row in the gathers), and the transforms took 2-8× longer (``python -m benchmarks.winograd``).
 
 The convolution is built from four steps that ``functional/winograd.py`` runs per chunk of images:
 ``winograd_weight_tiles`` (U, once), ``winograd_tiles_forward`` (V and y), ``winograd_tiles_backward``
@@ -166,121 +169,105 @@ def add_tiles_generic(M, S, step, top, left, shape):
 def cut_tiles_loops(x, T, step, top, left, out):
     """out[a, b, c, n, i, j] = Σ_pq T[a, p] T[b, q] x_pad[n, c, step·i + p, step·j + q].
 
-    Per image plane, three passes whose inner loops run over all the plane's tiles at once
-    (t = i·T_w + j, a contiguous axis, so that the compiler vectorises them):
+    Per channel, over all its images' tiles at once (t = (n, i, j), L = N·T_h·T_w of them: the
+    inner axis of every pass, long and contiguous, so that the compiler vectorises it):
 
-    * gather the tiles' entries, ``d[p, q, t] = x_pad[step·i + p, step·j + q]`` (zeros in the
-      padding). Where tiles overlap (k > step), an entry is also the neighbouring tile's:
-      ``d[p, q, (i, j)] = d[p - step, q, (i + 1, j)]`` and ``= d[p, q - step, (i, j + 1)]``, so those
-      are shifted contiguous copies, and only the last tile row or column is read from ``x``;
-    * transform the rows: ``R[a, q, t] = Σ_p T[a, p] d[p, q, t]``;
+    * copy the channel's N images into zero-padded planes ``xp`` that the tiles span, laid end to
+      end, so that entry (p, q) of tile t is ``xp[first[t] + p·Wp + q]``, with no bounds to check;
+    * per entry (p, q), gather it from every tile, ``d[t]``, and add it into the row transform
+      ``R[a, q, t] = Σ_p T[a, p] d[p, q, t]``;
     * transform the columns: ``out[a, b, t] = Σ_q T[b, q] R[a, q, t]``.
     """
     N, C, H, W = x.shape
     A, k = T.shape
     _, _, _, _, T_h, T_w = out.shape
-    tiles = T_h * T_w
-    out_t = out.reshape((A, A, C, N, tiles))
-    for cn in prange(C * N):
-        c, n = cn // N, cn % N
-        d = np.zeros((k, k, tiles), dtype=out.dtype)
-        for p in range(k):
+    L = N * T_h * T_w
+    Hp, Wp = step * (T_h - 1) + k, step * (T_w - 1) + k  # rows and columns the tiles span
+    first = np.empty(L, dtype=np.int64)  # where tile t = (n, i, j) starts in the planes laid end to end
+    for n in range(N):
+        for i in range(T_h):
+            for j in range(T_w):
+                first[(n * T_h + i) * T_w + j] = (n * Hp + step * i) * Wp + step * j
+    out_t = out.reshape((A, A, C, L))
+    rows, columns = min(H, Hp - top), min(W, Wp - left)  # x's rows and columns inside the span
+    for c in prange(C):  # channel c writes only out[:, :, c]: no races, any thread count
+        xp = np.zeros(N * Hp * Wp, dtype=out.dtype)
+        for n in range(N):
+            for r in range(rows):
+                for v in range(columns):
+                    xp[(n * Hp + top + r) * Wp + left + v] = x[n, c, r, v]
+        R = np.zeros((A, k, L), dtype=out.dtype)
+        d = np.empty(L, dtype=out.dtype)
+        for p in range(k):  # rows
             for q in range(k):
-                i_first, j_first = 0, 0  # the tile rows and columns to read from x
-                if p >= step:  # d[p, q, (i, j)] = d[p - step, q, (i + 1, j)] for i < T_h - 1
-                    for t in range(tiles - T_w):
-                        d[p, q, t] = d[p - step, q, t + T_w]
-                    i_first = T_h - 1
-                elif q >= step:  # d[p, q, (i, j)] = d[p, q - step, (i, j + 1)] for j < T_w - 1
-                    for i in range(T_h):
-                        for j in range(T_w - 1):
-                            d[p, q, i * T_w + j] = d[p, q - step, i * T_w + j + 1]
-                    j_first = T_w - 1
-                # the tile columns j whose entry q falls inside x: 0 <= step·j + q - left < W
-                j_lo = max(j_first, (left - q + step - 1) // step)
-                j_hi = min(T_w, (W - 1 + left - q) // step + 1)
-                for i in range(i_first, T_h):
-                    r = step * i + p - top
-                    if 0 <= r < H:
-                        for j in range(j_lo, j_hi):
-                            d[p, q, i * T_w + j] = x[n, c, r, step * j + q - left]
-        R = np.zeros((A, k, tiles), dtype=out.dtype)
-        for a in range(A):  # rows
-            for p in range(k):
-                coef = T[a, p]
-                if coef != 0.0:
-                    for q in range(k):
-                        for t in range(tiles):
-                            R[a, q, t] += coef * d[p, q, t]
-        row = np.empty(tiles, dtype=out.dtype)
+                shift = p * Wp + q
+                for t in range(L):
+                    d[t] = xp[first[t] + shift]
+                for a in range(A):
+                    coef = T[a, p]
+                    if coef != 0.0:
+                        for t in range(L):
+                            R[a, q, t] += coef * d[t]
+        row = np.empty(L, dtype=out.dtype)
         for a in range(A):  # columns, each summed in a small row before it is stored
             for b in range(A):
                 row[:] = 0.0
                 for q in range(k):
                     coef = T[b, q]
                     if coef != 0.0:
-                        for t in range(tiles):
+                        for t in range(L):
                             row[t] += coef * R[a, q, t]
-                for t in range(tiles):
-                    out_t[a, b, c, n, t] = row[t]
+                for t in range(L):
+                    out_t[a, b, c, t] = row[t]
 
 
 def add_tiles_loops(M, S, step, top, left, out):
     """out[n, c, r, col] = Σ over the tiles (i, j) and entries (p, q) that land on (r + top, col + left)
     = (step·i + p, step·j + q) of Σ_ab S[p, a] S[q, b] M[a, b, c, n, i, j].
 
-    The adjoint of ``cut_tiles_loops``, its passes in reverse, per image plane: transform the
-    columns (``R[a, q, t] = Σ_b S[q, b] M[a, b, t]``), then the rows (``D[p, q, t] = Σ_a S[p, a]
-    R[a, q, t]``), then add each tile's entries where they were cut from, overlapping tiles adding
-    up (what falls in the padding is dropped). The overlaps are added first inside ``D`` by the
-    adjoints of the cut's shifted copies: entry (p, q) of tile (i, j) lands where entry (p - step, q)
-    of tile (i + 1, j) does, and entry (p, q - step) of tile (i, j + 1).
+    The adjoint of ``cut_tiles_loops``, its passes in reverse, per channel over all its tiles:
+    transform the columns (``R[a, q, t] = Σ_b S[q, b] M[a, b, t]``); per entry (p, q), transform
+    the rows (``D[t] = Σ_a S[p, a] R[a, q, t]``) and add D back where entry (p, q) of every tile was
+    cut from, into zero-padded planes (overlapping tiles add up, p and q in increasing order); then
+    copy the planes' inside to ``out``, dropping the padding.
     """
     N, C, H, W = out.shape
     k, A = S.shape
     _, _, _, _, T_h, T_w = M.shape
-    tiles = T_h * T_w
-    M_t = M.reshape((A, A, C, N, tiles))
-    for cn in prange(C * N):  # each (c, n) plane is written by one iteration only: no races
-        c, n = cn // N, cn % N
-        R = np.zeros((A, k, tiles), dtype=out.dtype)
+    L = N * T_h * T_w
+    Hp, Wp = max(step * (T_h - 1) + k, top + H), max(step * (T_w - 1) + k, left + W)
+    first = np.empty(L, dtype=np.int64)  # where tile t = (n, i, j) starts in the planes laid end to end
+    for n in range(N):
+        for i in range(T_h):
+            for j in range(T_w):
+                first[(n * T_h + i) * T_w + j] = (n * Hp + step * i) * Wp + step * j
+    M_t = M.reshape((A, A, C, L))
+    for c in prange(C):  # channel c writes only out[:, c]: no races, any thread count
+        R = np.zeros((A, k, L), dtype=out.dtype)
         for a in range(A):  # columns
             for b in range(A):
                 for q in range(k):
                     coef = S[q, b]
                     if coef != 0.0:
-                        for t in range(tiles):
-                            R[a, q, t] += coef * M_t[a, b, c, n, t]
-        D = np.zeros((k, k, tiles), dtype=out.dtype)
-        for p in range(k):  # rows
-            for a in range(A):
-                coef = S[p, a]
-                if coef != 0.0:
-                    for q in range(k):
-                        for t in range(tiles):
-                            D[p, q, t] += coef * R[a, q, t]
-        for r in range(H):
-            for col in range(W):
-                out[n, c, r, col] = 0.0
-        for p in range(k - 1, -1, -1):  # back where the tiles were cut from, last entries first
-            for q in range(k - 1, -1, -1):
-                i_first, j_first = 0, 0  # the tile rows and columns still to add into out
-                if p >= step:  # onto entry p - step of the next tile row, for i < T_h - 1
-                    for t in range(tiles - T_w):
-                        D[p - step, q, t + T_w] += D[p, q, t]
-                    i_first = T_h - 1
-                elif q >= step:  # onto entry q - step of the next tile column, for j < T_w - 1
-                    for i in range(T_h):
-                        for j in range(T_w - 1):
-                            D[p, q - step, i * T_w + j + 1] += D[p, q, i * T_w + j]
-                    j_first = T_w - 1
-                j_lo = max(j_first, (left - q + step - 1) // step)
-                j_hi = min(T_w, (W - 1 + left - q) // step + 1)
-                for i in range(i_first, T_h):
-                    r = step * i + p - top
-                    if 0 <= r < H:
-                        for j in range(j_lo, j_hi):
-                            out[n, c, r, step * j + q - left] += D[p, q, i * T_w + j]
+                        for t in range(L):
+                            R[a, q, t] += coef * M_t[a, b, c, t]
+        planes = np.zeros(N * Hp * Wp, dtype=out.dtype)
+        D = np.empty(L, dtype=out.dtype)
+        for p in range(k):  # rows, one entry (p, q) of every tile at a time
+            for q in range(k):
+                D[:] = 0.0
+                for a in range(A):
+                    coef = S[p, a]
+                    if coef != 0.0:
+                        for t in range(L):
+                            D[t] += coef * R[a, q, t]
+                shift = p * Wp + q
+                for t in range(L):  # distinct pixels for one (p, q): tiles start step apart
+                    planes[first[t] + shift] += D[t]
+        for n in range(N):
+            for r in range(H):
+                for v in range(W):
+                    out[n, c, r, v] = planes[(n * Hp + top + r) * Wp + left + v]
 
 
 _cut_tiles_jit = compile_loops(cut_tiles_loops)

@@ -317,8 +317,8 @@ def set_conv_algorithm(algorithm: str) -> str:
       images (LeNet's second layer), the im2col column matrix elsewhere. All give PyTorch's numbers
       to float32 round-off.
     * ``"auto"``: as ``"default"``, and Winograd on the 3×3, stride-1 layers where it was measured
-      faster (``functional.winograd.winograd_tile``): F(4×4, 3×3) from 16×16 outputs and 16
-      channels, F(2×2, 3×3) on 12×12 and larger outputs from 64 channels; faster, but not
+      faster (``functional.winograd.winograd_tile``): F(4×4, 3×3) from 8×8 outputs and 8
+      channels, F(2×2, 3×3) on 6×6 and 7×7 outputs from 128 input channels; faster, but not
       PyTorch's numbers to float32 round-off (below).
     * ``"im2col"``: the column matrix everywhere (the reading path, ``functional/conv.py``).
     * ``"direct"``: the direct loops on every layer they compute (stride 1, dilation 1, no groups,

@@ -235,41 +235,43 @@ def test_float32_error_on_the_nets_layers_stays_within_1e_4(C, O, H):
 
 # ---------------------------------------------------------------- the algorithm switch
 def test_each_algorithm_takes_the_winograd_tile_its_rule_gives():
-    """"default": never; "auto": F(4×4) from 16×16 outputs and 16 channels, F(2×2) on 12×12 outputs
-    from 64 channels; "winograd": F(4×4) everywhere; stride, dilation, groups: never."""
+    """"default": never; "auto": F(4×4) from 8×8 outputs and 8 channels, F(2×2) on 6×6 and 7×7
+    outputs from 128 channels; "winograd": F(4×4) everywhere; stride, dilation, groups: never."""
     def tile(x, w, **kw):
         y = conv2d(x, w, padding=kw.pop("padding", 1), **kw)
         return y.grad_fn.m if y.grad_fn.function is WinogradConv2dFn else None
 
-    wide_12 = (mt.randn(1, 64, 12, 12), mt.randn(32, 64, 3, 3, requires_grad=True))
-    narrow_12 = (mt.randn(1, 32, 12, 12), mt.randn(32, 32, 3, 3, requires_grad=True))
-    narrow_16 = (mt.randn(1, 16, 16, 16), mt.randn(16, 16, 3, 3, requires_grad=True))
-    wide_6 = (mt.randn(1, 256, 6, 6), mt.randn(16, 256, 3, 3, requires_grad=True))
+    wide_6 = (mt.randn(1, 128, 6, 6), mt.randn(32, 128, 3, 3, requires_grad=True))
+    narrow_6 = (mt.randn(1, 64, 6, 6), mt.randn(32, 64, 3, 3, requires_grad=True))
+    narrow_8 = (mt.randn(1, 8, 8, 8), mt.randn(8, 8, 3, 3, requires_grad=True))
+    wide_3 = (mt.randn(1, 256, 3, 3), mt.randn(16, 256, 3, 3, requires_grad=True))
     few_taps = (mt.randn(1, 3, 32, 32), mt.randn(4, 3, 3, 3, requires_grad=True))
     assert mt.get_conv_algorithm() == "default"
-    assert [tile(*wide_12), tile(*narrow_12), tile(*narrow_16), tile(*wide_6), tile(*few_taps)] == [None] * 5
-    assert winograd_pays(wide_12[0].shape, wide_12[1].shape, m=2) and not winograd_pays(wide_12[0].shape, wide_12[1].shape, m=4)
-    assert winograd_pays(narrow_16[0].shape, narrow_16[1].shape, m=4)
-    assert not winograd_pays(narrow_16[0].shape, narrow_16[1].shape, (0, 0, 0, 0), m=4)  # 14×14 outputs
-    assert winograd_tile(narrow_16[0].shape, narrow_16[1].shape, (1, 1, 1, 1), "im2col") is None
-    assert not winograd_pays((1, 16, 16, 16), (8, 16, 3, 3), m=4)  # 8 output channels
-    assert not winograd_pays((1, 16, 14, 16), (16, 16, 3, 3), m=4)  # 14 rows of outputs
-    assert not winograd_pays((1, 16, 16, 14), (16, 16, 3, 3), m=4)  # 14 columns
-    assert not winograd_pays((1, 64, 10, 12), (8, 64, 3, 3), m=2) and not winograd_pays((1, 64, 12, 10), (8, 64, 3, 3), m=2)
+    assert [tile(*wide_6), tile(*narrow_6), tile(*narrow_8), tile(*wide_3), tile(*few_taps)] == [None] * 5
+    assert winograd_pays(wide_6[0].shape, wide_6[1].shape, m=2) and not winograd_pays(wide_6[0].shape, wide_6[1].shape, m=4)
+    assert winograd_pays(narrow_8[0].shape, narrow_8[1].shape, m=4)
+    assert not winograd_pays(narrow_8[0].shape, narrow_8[1].shape, (0, 0, 0, 0), m=4)  # 6×6 outputs
+    assert winograd_tile(narrow_8[0].shape, narrow_8[1].shape, (1, 1, 1, 1), "im2col") is None
+    assert not winograd_pays((1, 8, 8, 8), (4, 8, 3, 3), m=4)  # 4 output channels
+    assert not winograd_pays((1, 4, 8, 8), (8, 4, 3, 3), m=4)  # 4 input channels
+    assert not winograd_pays((1, 8, 7, 8), (8, 8, 3, 3), m=4)  # 7 rows of outputs
+    assert not winograd_pays((1, 8, 8, 7), (8, 8, 3, 3), m=4)  # 7 columns
+    assert not winograd_pays((1, 128, 5, 6), (8, 128, 3, 3), m=2) and not winograd_pays((1, 128, 6, 5), (8, 128, 3, 3), m=2)
+    assert winograd_pays((1, 128, 7, 7), (8, 128, 3, 3), m=2) and not winograd_pays((1, 128, 8, 8), (8, 128, 3, 3), m=2)
     with pytest.raises(ValueError, match="m = 2 or 4"):
-        winograd_pays(wide_12[0].shape, wide_12[1].shape, m=3)
+        winograd_pays(wide_6[0].shape, wide_6[1].shape, m=3)
     previous = mt.set_conv_algorithm("auto")
-    assert [tile(*wide_12), tile(*narrow_12), tile(*narrow_16), tile(*wide_6), tile(*few_taps)] == [2, None, 4, None, None]
-    assert tile(*narrow_16, padding=0) is None  # 14×14 outputs: not F(4×4), too narrow for F(2×2)
-    assert tile(*wide_12, padding=0) is None  # 10×10 outputs
-    assert tile(*narrow_16, stride=2) is None
-    assert tile(*narrow_16, padding=2, dilation=2) is None
-    grouped = mt.randn(16, 8, 3, 3, requires_grad=True)
-    assert tile(narrow_16[0], grouped, groups=2) is None
+    assert [tile(*wide_6), tile(*narrow_6), tile(*narrow_8), tile(*wide_3), tile(*few_taps)] == [2, None, 4, None, None]
+    assert tile(*narrow_8, padding=0) is None  # 6×6 outputs: not F(4×4), too narrow for F(2×2)
+    assert tile(*wide_6, padding=0) is None  # 4×4 outputs
+    assert tile(*narrow_8, stride=2) is None
+    assert tile(*narrow_8, padding=2, dilation=2) is None
+    grouped = mt.randn(8, 4, 3, 3, requires_grad=True)
+    assert tile(narrow_8[0], grouped, groups=2) is None
     with mt.conv_algorithm("winograd"):
-        assert [tile(*wide_12), tile(*narrow_12), tile(*few_taps)] == [4, 4, 4]
+        assert [tile(*wide_6), tile(*narrow_6), tile(*few_taps)] == [4, 4, 4]
         with mt.conv_algorithm("im2col"):
-            assert [tile(*wide_12), tile(*narrow_16)] == [None, None]
+            assert [tile(*wide_6), tile(*narrow_8)] == [None, None]
         assert mt.get_conv_algorithm() == "winograd"
     assert mt.get_conv_algorithm() == "auto"
     assert mt.set_conv_algorithm(previous) == "auto" and mt.get_conv_algorithm() == "default"

@@ -34,10 +34,9 @@ def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1), m: int = 4) -
     The products shrink (2.25× for F(2×2), 4× for F(4×4)); the tile transforms cost passes over
     memory that do not shrink with the channels, and outputs that are not a multiple of m compute
     a ragged last tile in full. Read off ``python -m benchmarks.winograd`` (the nets' 3×3 layers,
-    benchmarks/RESULTS.md): F(4×4) is the fastest from 16×16 outputs on (1.2-1.6× faster than
-    im2col from 16 channels); F(2×2) the fastest on 12×12 and 14×14 outputs from 96 channels and
-    faster than im2col from 64 channels on larger outputs; on 6×6 and smaller outputs im2col wins
-    or ties.
+    benchmarks/RESULTS.md), at 1 and at 2 threads: F(4×4) is the fastest from 8×8 outputs on, from
+    8 channels (1.2-2.0× faster than im2col); on 6×6 outputs F(2×2) is, from 128 input channels
+    (1.3-1.7×; there F(4×4)'s 8×8 tiles are mostly ragged); on 3×3 outputs im2col wins or ties.
     """
     if m not in (2, 4):
         raise ValueError(f"winograd_pays: expected output tile size m = 2 or 4, got {m!r}")
@@ -45,8 +44,8 @@ def winograd_pays(input_shape, weight_shape, padding=(1, 1, 1, 1), m: int = 4) -
     top, bottom, left, right = padding
     Ho, Wo = H + top + bottom - 2, W + left + right - 2
     if m == 4:
-        return C >= 16 and O >= 16 and min(Ho, Wo) >= 16
-    return C >= 64 and min(Ho, Wo) >= 12
+        return C >= 8 and O >= 8 and min(Ho, Wo) >= 8
+    return C >= 128 and 6 <= min(Ho, Wo) < 8
 
 
 def winograd_tile(input_shape, weight_shape, padding, algorithm: str) -> int | None:
