@@ -2,7 +2,7 @@
 
 With x (N, C, ...) seen as (N, C, L), a channel's M = N·L values, x̂ = (x − μ)·s with s = 1/√(σ² + ε)::
 
-    channel_mean_var:    μ = Σ x / M,   σ² = Σ (x − μ)² / M                (biased; NumPy's sums)
+    channel_mean_var:    μ = Σ x / M,   σ² = Σ (x − μ)² / M                (biased; float64 sums)
     normalize:           x̂ = (x − μ) · s,   y = γ · x̂ + β
     batch_norm_backward: dβ = Σ g,  dγ = Σ g · x̂,
                          dx = γ · s · (g − dβ / M − x̂ · dγ / M)   (training: through μ and σ²)
@@ -10,10 +10,14 @@ With x (N, C, ...) seen as (N, C, L), a channel's M = N·L values, x̂ = (x − 
 
 NumPy writes these as one pass per operation, with a temporary array each: about ten passes over
 the activations in the forward and as many in the backward, where each element needs a few
-arithmetic operations. The numba loops make ``normalize`` one pass and ``batch_norm_backward`` two
+arithmetic operations, all on one core. The numba loops make ``channel_mean_var`` two passes that
+only read x (its sum, then the squares about μ), ``normalize`` one and ``batch_norm_backward`` two
 (its sums, then dx), ``prange`` over channels: channel c writes only its own values, so the
-results do not depend on the thread count. The backward's sums are float64, at least as accurate
-as NumPy's float32 ones. The generic path (NumPy or
+results do not depend on the thread count. Their sums are float64, at least as accurate as
+NumPy's float32 ones. The statistics' loops are compiled with ``reassociate=True``
+(``kernels/_jit.py``): the compiler splits each sum into several vector lanes, the same way on
+every run and thread count; in source order, one float64 addition waiting for the previous one,
+they ran slower than NumPy's pairwise float32 sums. The generic path (NumPy or
 CuPy, ``MINITORCH_CNN_KERNELS=generic``) is the NumPy writing of the same lines. The numba path takes
 C-contiguous NumPy arrays of at least ``SMALL`` elements; the others take the generic one.
 """
@@ -75,6 +79,25 @@ def batch_norm_backward_generic(g, x_hat, inv_std, weight, training):
 
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
+def channel_mean_var_loops(x, mean, var):
+    """``mean[c] = Σ x / M`` and ``var[c] = Σ (x − μ)² / M`` over ``(N, C, L)``, float64 sums, two passes."""
+    N, C, L = x.shape
+    M = N * L
+    for c in prange(C):
+        total = np.float64(0.0)  # float64 un-jitted too: NumPy keeps 0.0 + a float32 in float32
+        for n in range(N):
+            for v in range(L):
+                total += x[n, c, v]
+        mu = total / M
+        squares = np.float64(0.0)
+        for n in range(N):
+            for v in range(L):
+                d = x[n, c, v] - mu
+                squares += d * d
+        mean[c] = mu
+        var[c] = squares / M
+
+
 def normalize_loops(x, mean, inv_std, weight, bias, x_hat, y):
     """``x_hat = (x − μ)·s`` and ``y = γ·x̂ + β`` over ``(N, C, L)`` arrays, one pass."""
     N, C, L = x.shape
@@ -107,17 +130,21 @@ def batch_norm_backward_loops(g, x_hat, inv_std, weight, training, dx, dweight, 
                 dx[n, c, v] = k * (g[n, c, v] - a - x_hat[n, c, v] * b)
 
 
+_mean_var_jit = compile_loops(channel_mean_var_loops, reassociate=True)
 _normalize_jit = compile_loops(normalize_loops)
 _backward_jit = compile_loops(batch_norm_backward_loops)
 
 
 # ---------------------------------------------------------------- dispatch
 def channel_mean_var(x):
-    """μ and the biased σ² of each channel of ``x (N, C, ...)``, two (C,) arrays of x's dtype: NumPy's
-    (pairwise) sums on both paths. A float64 loop was closer to the exact statistics layer by layer,
-    yet in float32 it took MobileNetV2's gradients 3.5× past the cross-check's bound (3× PyTorch's
-    own float32 error; NumPy's sums: 0.17×), so the statistics stay NumPy's."""
-    return channel_mean_var_generic(x)
+    """μ and the biased σ² of each channel of ``x (N, C, ...)``, two (C,) arrays of x's dtype: the
+    loops' float64 sums where they apply (``_fused``), else NumPy's pairwise ones (the generic path)."""
+    if not _fused(x):
+        return channel_mean_var_generic(x)
+    C = x.shape[1]
+    mean, var = np.empty(C, dtype=np.float64), np.empty(C, dtype=np.float64)
+    _mean_var_jit(_ncl(x), mean, var)
+    return mean.astype(x.dtype), var.astype(x.dtype)
 
 
 def normalize(x, mean, inv_std, weight, bias):
@@ -153,6 +180,7 @@ __all__ = [
     "batch_norm_backward_loops",
     "channel_mean_var",
     "channel_mean_var_generic",
+    "channel_mean_var_loops",
     "normalize",
     "normalize_generic",
     "normalize_loops",

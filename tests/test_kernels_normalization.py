@@ -25,10 +25,10 @@ from minitorch_cnn.testing import gradcheck
 def every_array_fused():
     """The numba path on every C-contiguous array, however small; yields the compiled loops' calls."""
     calls = []
-    saved = {name: getattr(K, name) for name in ("SMALL", "_normalize_jit", "_backward_jit")}
+    saved = {name: getattr(K, name) for name in ("SMALL", "_mean_var_jit", "_normalize_jit", "_backward_jit")}
     previous = backend.get_kernel_path()
     K.SMALL = 0
-    for name in ("_normalize_jit", "_backward_jit"):
+    for name in ("_mean_var_jit", "_normalize_jit", "_backward_jit"):
         setattr(K, name, lambda *a, _jit=saved[name], _name=name: (calls.append(_name), _jit(*a))[1])
     backend.set_kernel_path("numba")
     try:
@@ -56,6 +56,9 @@ def _loops_equal_the_generic_lines(shape, affine, training, seed, calls):
     C = shape[1]
     w, b = (rng.standard_normal(C), rng.standard_normal(C)) if affine else (None, None)
     mean, var = K.channel_mean_var(x)
+    axes = (0, *range(2, x.ndim))
+    np.testing.assert_allclose(mean, x.mean(axis=axes), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, x.var(axis=axes), rtol=1e-12, atol=1e-12)
     inv_std = 1.0 / (var + 1e-5) ** 0.5
     x_hat, y = K.normalize(x, mean, inv_std, w, b)
     ref_hat, ref_y = K.normalize_generic(x, mean, inv_std, w, b)
@@ -65,7 +68,7 @@ def _loops_equal_the_generic_lines(shape, affine, training, seed, calls):
     ref = K.batch_norm_backward_generic(g, ref_hat, inv_std, w, training)
     for ours, theirs in zip(got, ref):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
-    assert calls.count("_normalize_jit") == 1 and calls.count("_backward_jit") == 1
+    assert calls.count("_mean_var_jit") == calls.count("_normalize_jit") == calls.count("_backward_jit") == 1
 
 
 def test_the_op_on_the_loops_passes_gradcheck():
@@ -156,10 +159,29 @@ def test_small_strided_and_generic_path_arrays_take_numpys_lines(monkeypatch):
     assert not calls
 
 
+@pytest.mark.parametrize("shape", [(256, 3), (32, 64, 6, 6), (8, 16, 24, 24), (2, 3, 4, 5, 6)])
+def test_float32_statistics_on_the_loops_are_the_exact_ones_rounded(shape):
+    """The loops sum in float64 (in vector lanes): their float32 mean and variance are the float64
+    statistics of the same values rounded to float32, within 1 ulp; NumPy's float32 sums are not."""
+    x = (np.random.default_rng(len(shape)).standard_normal(shape) * 3 + 1).astype(np.float32)
+    axes = (0, *range(2, x.ndim))
+    exact = x.astype(np.float64)
+    with every_array_fused() as calls:
+        mean, var = K.channel_mean_var(x)
+    assert calls == ["_mean_var_jit"] and mean.dtype == var.dtype == np.float32
+    np.testing.assert_array_max_ulp(mean, exact.mean(axis=axes).astype(np.float32), maxulp=1)
+    np.testing.assert_array_max_ulp(var, exact.var(axis=axes).astype(np.float32), maxulp=1)
+    plain_mean, plain_var = np.empty(shape[1]), np.empty(shape[1])
+    K.channel_mean_var_loops(x.reshape(shape[0], shape[1], -1), plain_mean, plain_var)  # un-jitted, source order
+    np.testing.assert_allclose(mean, plain_mean, rtol=1e-6)
+    np.testing.assert_allclose(var, plain_var, rtol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(7, 3), (4, 5, 6, 7), (2, 3, 4, 5, 6)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_channel_statistics_are_numpys_mean_and_var_bit_for_bit(shape, dtype):
-    """The mean is summed once and handed to NumPy's var: the same bits as mean() and var() apart."""
+    """The generic path (small arrays, CuPy): the mean is summed once and handed to NumPy's var,
+    the same bits as mean() and var() apart."""
     from minitorch_cnn.kernels.normalization import channel_mean_var
 
     x = (np.random.default_rng(len(shape)).standard_normal(shape) * 3 + 1).astype(dtype)

@@ -38,7 +38,7 @@ class BatchNormFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, training):
         if training:
-            mean, var = channel_mean_var(x)  # (C,): μ and the biased σ² (divide by M), NumPy's sums
+            mean, var = channel_mean_var(x)  # (C,): μ and the biased σ² (divide by M)
             if running_mean is not None:
                 _update_running(running_mean, running_var, mean, var, momentum, M=x.size // x.shape[1])
         else:
