@@ -63,7 +63,8 @@ the compiler vectorises each pass; the channel's images are first copied into ze
 so that an entry of every tile is one gather at fixed offsets, with no bounds to check) and an
 array-generic path (α² strided copies and two small matrix products over the tile axes) that CuPy
 runs. Per image plane instead, a 24×24 image's 36 tiles made each pass a loop of 36 values (6 per
-tile row in the gathers), and the transforms took 2-8× longer (``python -m benchmarks.winograd``).
+tile row in the gathers), and the transforms took 1.2-8× longer (both loops timed alternately in
+one process, 1 thread).
 
 The convolution is built from four steps that ``functional/winograd.py`` runs per chunk of images:
 ``winograd_weight_tiles`` (U, once), ``winograd_tiles_forward`` (V and y), ``winograd_tiles_backward``
