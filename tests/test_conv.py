@@ -386,11 +386,47 @@ def test_chunks_stay_on_the_calling_thread_with_numbas_workqueue_pool(monkeypatc
         chunks = [slice(0, 1), slice(1, 2), slice(2, 3)]
         assert _chunks.for_each_chunk(work, chunks, np.zeros(3)) == chunks
         assert seen == {threading.current_thread()}
-        if numba.get_num_threads() > 1:  # the same call on OpenMP takes the worker threads
-            monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
-            seen.clear()
-            assert _chunks.for_each_chunk(work, chunks, np.zeros(3)) == chunks
-            assert threading.current_thread() not in seen
+    finally:
+        numba.set_num_threads(previous)
+
+
+def test_chunks_are_taken_by_the_caller_and_a_helper(monkeypatch):
+    """On OpenMP with 2 threads the caller and one helper thread take the chunks; the results come
+    back in chunk order, the caller's thread count is restored, and an error in a chunk reaches
+    the caller."""
+    import threading
+
+    import numba
+
+    from minitorch_cnn import _chunks
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: the chunks stay on the calling thread")
+    first_two = threading.Barrier(2, timeout=30)  # each of the two threads must take one of the first two chunks
+    seen = []
+
+    def work(rows):
+        seen.append(threading.current_thread())
+        if rows.start < 2:
+            first_two.wait()
+        if rows.start == 4 and fail:
+            raise ZeroDivisionError("chunk 4")
+        return rows
+
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        monkeypatch.setattr(numba, "threading_layer", lambda: "omp")
+        chunks = [slice(k, k + 1) for k in range(6)]
+        fail = False
+        assert _chunks.for_each_chunk(work, chunks, np.zeros(6)) == chunks
+        assert len(set(seen[:2])) == 2 and threading.current_thread() in seen[:2]
+        assert numba.get_num_threads() == 2
+        fail, seen[:] = True, []
+        first_two.reset()
+        with pytest.raises(ZeroDivisionError, match="chunk 4"):
+            _chunks.for_each_chunk(work, chunks, np.zeros(6))
+        assert numba.get_num_threads() == 2
     finally:
         numba.set_num_threads(previous)
 
