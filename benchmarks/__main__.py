@@ -4,8 +4,9 @@ Cases (default: all but ``alone_epochs``, ``alone_nets`` and ``epochs``). The he
 ``alone_epochs``: each engine alone in its own process. The other timing cases run both engines
 in this process (their thread pools then meet: a secondary view, per op).
 
-  alone      LeNet step, the conv layer, ResNet-18 step, each engine in its own processes, run
-             alternately (--pairs), at 1 thread and at every usable core (--alone-threads)
+  alone      LeNet step, the conv layer, ResNet-18 step, each engine in its own processes, at 1
+             thread and at every usable core (--alone-threads), in --pairs rounds of ours, torch at
+             1 thread then ours, torch at n; speed-ups paired within each round
   alone_epochs  opt-in, slow: --epochs LeNet epochs end to end, `minitorch-cnn train lenet` vs a
              plain PyTorch loop (the book's recipe, loading and test evaluation included)
   alone_nets opt-in, slow: VGG-11-small (224×224, batch 16), GoogLeNet and DenseNet (96×96, batch 32)
@@ -45,7 +46,8 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None,
                    help="LeNet epochs per side: alone_epochs (default 10), epochs (default 1, extrapolated to 10)")
     p.add_argument("--pairs", type=int, default=5,
-                   help="process pairs (ours, torch) per figure in alone and alone_epochs (nets' steps: at most --net-pairs)")
+                   help="process pairs (ours, torch) per figure and thread count in alone (rounds) and alone_epochs "
+                        "(nets' steps: at most --net-pairs)")
     p.add_argument("--net-pairs", type=int, default=3,
                    help="most process pairs per net's step (ResNet-18 in alone; alone_nets): they take seconds each")
     p.add_argument("--alone-threads", default=None,

@@ -1,8 +1,10 @@
 """Cases that run in fresh subprocesses (``benchmarks.worker``), each engine alone in its process.
 
 * ``alone``: the headline figures (LeNet step, the conv layer, ResNet-18 step), at 1 thread and at
-  every usable core (``--alone-threads``), from ``--pairs`` process pairs run ours, torch, ours,
-  torch, ...; each process reports the median of its steps, the row the median of the processes.
+  every usable core (``--alone-threads``), from ``--pairs`` rounds, each running ours and torch at
+  every thread count in turn (ours, torch at 1 thread; ours, torch at n); each process reports the
+  median of its steps, the row the median of the processes, the speed-up row the median of each
+  round's own time at 1 / time at n.
 * ``alone_epochs`` (opt-in, slow): 10 LeNet epochs end to end, our CLI against a plain PyTorch loop.
 * ``firststep``: first-step latency; ``memory``: peak memory.
 """
@@ -88,8 +90,14 @@ def usable_cpus() -> int:
 
 
 def case_alone(args, work=ALONE_WORK, group="alone") -> list[Row]:
-    """The headline figures, each engine alone in its process (see the module doc)."""
-    rows, medians = [], {}
+    """The headline figures, each engine alone in its process (see the module doc).
+
+    Each round runs ours and torch at every thread count, one after the other (ours at 1, torch at
+    1, ours at n, torch at n), so that every engine's 1- and n-thread processes share a round's
+    minutes: the speed-up row is the median over rounds of each engine's time at 1 thread / time
+    at n within one round, which the machine's drift between rounds does not move."""
+    rows = []
+    counts = alone_threads(args)
     with tempfile.TemporaryDirectory() as tmp:
         for label, task, flags, steps, warmup, is_net in work:
             flags = list(flags)
@@ -101,26 +109,32 @@ def case_alone(args, work=ALONE_WORK, group="alone") -> list[Row]:
             if args.quick:
                 steps, warmup = 1, 1
             pairs = max(1, min(args.pairs, args.net_pairs) if is_net else args.pairs)
-            for threads in alone_threads(args):
-                flags_t = [*flags, "--steps", str(steps), "--warmup", str(warmup)]
-                o, t = alternate(lambda eng, f=flags_t, n=threads, k=task: run_worker(k, eng, args, *f, threads=n), pairs)
+            flags += ["--steps", str(steps), "--warmup", str(warmup)]
+            runs = {(eng, n): [] for n in counts for eng in ("ours", "torch")}  # per round, in round order
+            for _ in range(pairs):
+                for n in counts:
+                    for eng in ("ours", "torch"):
+                        runs[eng, n].append(run_worker(task, eng, args, *flags, threads=n))
+            for n in counts:
+                o, t = runs["ours", n], runs["torch", n]
                 mo, mt = [r["median_ms"] for r in o], [r["median_ms"] for r in t]
-                medians[label, threads] = statistics.median(mo), statistics.median(mt)
                 loss = f"; first loss ours {o[0]['first_loss']:.4f} torch {t[0]['first_loss']:.4f}" if "first_loss" in o[0] else ""
                 rows.append(Row(
-                    group, f"{label}, {threads} thread{'s' * (threads > 1)}", *medians[label, threads],
+                    group, f"{label}, {n} thread{'s' * (n > 1)}", statistics.median(mo), statistics.median(mt),
                     note=f"median of {pairs} processes x {steps} steps; per process ours {_spread(mo)}, "
                          f"torch {_spread(mt)}{loss}",
-                    extra={"threads": threads, "ours": o, "torch": t},
+                    extra={"threads": n, "ours": o, "torch": t},
                 ))
-        counts = alone_threads(args)
-        if len(counts) > 1:  # does the ratio hold as cores are added? speed-up = time at 1 / time at n
-            lo, hi = counts[0], counts[-1]
-            for label, *_ in work:
-                (o1, t1), (on, tn) = medians[label, lo], medians[label, hi]
-                rows.append(Row(group, f"  speed-up {lo} -> {hi} threads: {label}", o1 / on, t1 / tn, unit="x",
-                                note="time at 1 thread / time at n (higher is better); ratio ours/torch",
-                                extra={"informational": True}))
+            if len(counts) > 1:  # does the ratio hold as cores are added? speed-up = time at 1 / time at n
+                lo, hi = counts[0], counts[-1]
+                ups = {eng: [a["median_ms"] / b["median_ms"] for a, b in zip(runs[eng, lo], runs[eng, hi])]
+                       for eng in ("ours", "torch")}
+                rows.append(Row(group, f"  speed-up {lo} -> {hi} threads: {label}",
+                                statistics.median(ups["ours"]), statistics.median(ups["torch"]), unit="x",
+                                note=f"time at {lo} / time at {hi} within each round, median over rounds (higher is "
+                                     f"better); per round ours {_spread(ups['ours'], '.2f')}, torch "
+                                     f"{_spread(ups['torch'], '.2f')}; ratio ours/torch",
+                                extra={"informational": True, "ours": ups["ours"], "torch": ups["torch"]}))
     return rows
 
 

@@ -74,3 +74,32 @@ def test_quick_run_of_the_other_nets_starts_both_engines_from_the_same_weights(t
         ours, theirs = r["extra"]["ours"][0]["first_loss"], r["extra"]["torch"][0]["first_loss"]
         if not r["name"].startswith("VGG"):
             assert abs(ours - theirs) < 1e-3 * abs(theirs), r
+
+
+def test_alone_rounds_interleave_thread_counts_and_pair_the_speed_ups(monkeypatch):
+    """Each round of ``alone`` runs ours and torch at 1 thread, then at n; the speed-up row is the
+    median over rounds of each round's own time at 1 / time at n (fake workers, no timing)."""
+    sys.path.insert(0, ROOT)
+    from benchmarks import cases_proc
+
+    calls = []
+    # round r: ours 10·(r+1) ms at 1 thread and 5·(r+1) at 2 (speed-up 2 in every round); torch's
+    # rounds give speed-ups 4, 1 and 0.5 (median 1), though its medians, 30 and 20, would say 1.5
+    times = {("ours", 1): [10, 20, 30], ("ours", 2): [5, 10, 15], ("torch", 1): [40, 20, 30], ("torch", 2): [10, 20, 60]}
+
+    def fake_worker(task, engine, args, *flags, threads=None, **kwargs):
+        calls.append((engine, threads))
+        k = sum(1 for c in calls if c == (engine, threads)) - 1
+        return {"median_ms": times[engine, threads][k]}
+
+    monkeypatch.setattr(cases_proc, "run_worker", fake_worker)
+    args = type("Args", (), {"quick": False, "pairs": 3, "net_pairs": 3, "alone_threads": [1, 2]})()
+    work = (("conv", "conv", (), 1, 0, False),)
+    rows = cases_proc.case_alone(args, work)
+    assert calls == [("ours", 1), ("torch", 1), ("ours", 2), ("torch", 2)] * 3
+    by_name = {r.name: r for r in rows}
+    assert (by_name["conv, 1 thread"].ours_ms, by_name["conv, 1 thread"].torch_ms) == (20, 30)
+    assert (by_name["conv, 2 threads"].ours_ms, by_name["conv, 2 threads"].torch_ms) == (10, 20)
+    speed_up = by_name["  speed-up 1 -> 2 threads: conv"]
+    assert (speed_up.ours_ms, speed_up.torch_ms) == (2.0, 1.0)
+    assert speed_up.extra["torch"] == [4.0, 1.0, 0.5]
