@@ -46,7 +46,8 @@ class BatchLastConv2dFn(Function):
         dw   += g @ colsᵀ                             g as (O, Ho, Wo, n)
         dx    = batch_last_col2im(w_matᵀ @ g)         -> (C, Hp, Wp, n) -> unpadded (n, C, H, W)
 
-    and db = Σ g over N·Ho·Wo: the equations of ``Conv2dFn`` with the columns reordered.
+    and db = Σ g over N·Ho·Wo (per chunk, as a row sum of g's matrix): the equations of ``Conv2dFn``
+    with the columns reordered.
     ``padding`` is (ph, pw), the same on both sides. The columns are kept for dW when small
     (``backend.keep_cols_bytes``), else built again per chunk; dW adds the chunks in order.
     """
@@ -93,6 +94,7 @@ class BatchLastConv2dFn(Function):
         def backward_chunk(k, rows):
             g_mat = np.ascontiguousarray(g[rows].transpose(1, 2, 3, 0)).reshape(O, -1)  # (O, Ho·Wo·n)
             dw_chunk = None
+            db_chunk = g_mat.sum(axis=1) if need_b else None  # (O,): this chunk's part of db
             if need_w:
                 chunk_cols = cols[k] if cols is not None else batch_last_columns(to_batch_last(x[rows], ph, pw), (kh, kw))
                 cols_mat = chunk_cols.reshape(-1, g_mat.shape[1])  # (K, Ho·Wo·n)
@@ -102,15 +104,16 @@ class BatchLastConv2dFn(Function):
                 dcols = (w_mat.T @ g_mat).reshape(C, kh, kw, *g.shape[2:], n)  # (C, kh, kw, Ho, Wo, n)
                 dxb = batch_last_col2im(dcols, (C, H + 2 * ph, W + 2 * pw, n))
                 dx[rows] = dxb[:, ph : ph + H, pw : pw + W].transpose(3, 0, 1, 2)  # (n, C, H, W)
-            return dw_chunk
+            return dw_chunk, db_chunk
 
-        dw_mat = 0
-        for dw_chunk in for_each_chunk(lambda k_rows: backward_chunk(*k_rows), list(enumerate(ctx.chunks)), g):
+        dw_mat = dbias = 0
+        for dw_chunk, db_chunk in for_each_chunk(lambda k_rows: backward_chunk(*k_rows), list(enumerate(ctx.chunks)), g):
             if need_w:
                 dw_mat += dw_chunk  # added in chunk order, whatever the thread count
+            if need_b:
+                dbias += db_chunk
         dweight = dw_mat.reshape(O, C, kh, kw) if need_w else None
-        dbias = g.sum(axis=(0, 2, 3)) if need_b else None  # (N, O, Ho, Wo) -> (O,)
-        return dx, dweight, dbias
+        return dx, dweight, dbias if need_b else None
 
 
 __all__ = ["BatchLastConv2dFn", "batch_last_pays"]
