@@ -10,6 +10,7 @@ Definitions, with x̃ the input zero-padded by ph rows and pw columns on each si
 
     y[n, o, oh, ow] = b[o] + Σ_{c, i, j} w[o, c, i, j] · x̃[n, c, oh + i, ow + j]        forward
     dw[o, c, i, j]  = Σ_{n, oh, ow} g[n, o, oh, ow] · x̃[n, c, oh + i, ow + j]
+    db[o]           = Σ_{n, oh, ow} g[n, o, oh, ow]
     dx̃[n, c, oh + i, ow + j] += w[o, c, i, j] · g[n, o, oh, ow]   (every o, i, j, oh, ow); dx = dx̃ unpadded
 
 The wide-row trick
@@ -27,12 +28,13 @@ waste of (Wp − Wo)/Wp (1/8 for LeNet's first layer). The backward passes use t
 ``gf`` is g written into wide rows with zeros in the junk places (so they add nothing), then
 
     dw[o, c, i, j] = Σ_n Σ_q gf[o, q] · xf[c, q + s]        a dot product per tap
+    db[o]          = Σ_n Σ_q gf[o, q]                       in the same pass over gf
     dxf[c, q + s] += w[o, c, i, j] · gf[o, q]                 the forward's loop, transposed
 
 Threads and order: the forward and dx run the images in parallel (image n writes only its own
-output). dw sums over the images: each fixed block of ``DW_BLOCK`` images writes its own partial
-gradient, and the partials are added in block order, so the result does not depend on the thread
-count. Its dot products are compiled with reassociation allowed (so they vectorise): their order
+output). dw and db sum over the images: each fixed block of ``DW_BLOCK`` images writes its own
+partial gradients, and the partials are added in block order, so the result does not depend on the
+thread count. Its dot products are compiled with reassociation allowed (so they vectorise): their order
 of additions is fixed by the compiled code, the same on every run.
 
 The array-generic path (CuPy, or ``MINITORCH_CNN_KERNELS=generic``) has no direct kernel:
@@ -47,7 +49,7 @@ from numba import prange
 
 from ._jit import compile_loops
 
-DW_BLOCK = 8  # images per partial weight gradient (fixed, so the sums' order is too)
+DW_BLOCK = 8  # images per partial weight and bias gradient (fixed, so the sums' order is too)
 
 
 def _load_wide(x, n, xf, ph, pw):
@@ -105,24 +107,30 @@ def direct_forward_loops(x, w, b, y, ph, pw):
                     y[n, o, oh, ow] = yf[oh * Wp + ow]
 
 
-def direct_backward_weight_loops(g, x, dw_blocks, ph, pw):
-    """dw_blocks[k] (O, C, kh, kw) = the weight gradient of images k·DW_BLOCK .. (k+1)·DW_BLOCK − 1."""
+def direct_backward_params_loops(g, x, dw_blocks, db_blocks, ph, pw):
+    """dw_blocks[k] (O, C, kh, kw) and db_blocks[k] (O,) = the weight and bias gradients of images
+    k·DW_BLOCK .. (k+1)·DW_BLOCK − 1."""
     N, C, H, W = x.shape
     O, Ho = g.shape[1], g.shape[2]
     kh, kw = dw_blocks.shape[3], dw_blocks.shape[4]
     Wp = W + 2 * pw
     Q = Ho * Wp
-    for k in prange(dw_blocks.shape[0]):  # block k writes only dw_blocks[k]
+    for k in prange(dw_blocks.shape[0]):  # block k writes only dw_blocks[k] and db_blocks[k]
         xf = np.zeros((C, (H + 2 * ph + 1) * Wp), dtype=x.dtype)
         gf = np.zeros((O, Q), dtype=g.dtype)
-        dw = dw_blocks[k]
+        dw, db = dw_blocks[k], db_blocks[k]
         dw[...] = 0
+        db[:] = 0
         zero = dw_blocks.dtype.type(0)
         for n in range(k * DW_BLOCK, min(N, (k + 1) * DW_BLOCK)):
             _load_wide(x, n, xf, ph, pw)
             _load_wide_grad(g, n, gf, Wp)
             for o in range(O):
                 go = gf[o]
+                total = zero
+                for q in range(Q):  # the junk places hold zeros
+                    total += go[q]
+                db[o] += total
                 for c in range(C):
                     for i in range(kh):
                         for j in range(kw):
@@ -160,7 +168,7 @@ def direct_backward_input_loops(g, w, dx, ph, pw):
 
 
 _forward_jit = compile_loops(direct_forward_loops)
-_backward_weight_jit = compile_loops(direct_backward_weight_loops, reassociate=True)
+_backward_params_jit = compile_loops(direct_backward_params_loops, reassociate=True)
 _backward_input_jit = compile_loops(direct_backward_input_loops)
 
 
@@ -180,15 +188,18 @@ def direct_conv2d_forward(x, w, b, ph, pw):
     return y
 
 
-def direct_conv2d_backward_weight(g, x, kernel, ph, pw):
-    """dw (O, C, kh, kw) from g (N, O, Ho, Wo) and the input x (N, C, H, W)."""
+def direct_conv2d_backward_params(g, x, kernel, ph, pw):
+    """(dw (O, C, kh, kw), db (O,)) from g (N, O, Ho, Wo) and the input x (N, C, H, W)."""
     N, C = x.shape[:2]
-    blocks = np.empty((-(-N // DW_BLOCK), g.shape[1], C, *kernel), dtype=x.dtype)
-    _backward_weight_jit(np.ascontiguousarray(g), np.ascontiguousarray(x), blocks, ph, pw)
-    dw = blocks[0].copy()
-    for k in range(1, len(blocks)):  # in block order, whatever the thread count
-        dw += blocks[k]
-    return dw
+    O = g.shape[1]
+    dw_blocks = np.empty((-(-N // DW_BLOCK), O, C, *kernel), dtype=x.dtype)
+    db_blocks = np.empty((len(dw_blocks), O), dtype=x.dtype)
+    _backward_params_jit(np.ascontiguousarray(g), np.ascontiguousarray(x), dw_blocks, db_blocks, ph, pw)
+    dw, db = dw_blocks[0].copy(), db_blocks[0].copy()
+    for k in range(1, len(dw_blocks)):  # in block order, whatever the thread count
+        dw += dw_blocks[k]
+        db += db_blocks[k]
+    return dw, db
 
 
 def direct_conv2d_backward_input(g, w, x_shape, ph, pw):
@@ -201,9 +212,9 @@ def direct_conv2d_backward_input(g, w, x_shape, ph, pw):
 __all__ = [
     "DW_BLOCK",
     "direct_backward_input_loops",
-    "direct_backward_weight_loops",
+    "direct_backward_params_loops",
     "direct_conv2d_backward_input",
-    "direct_conv2d_backward_weight",
+    "direct_conv2d_backward_params",
     "direct_conv2d_forward",
     "direct_forward_loops",
 ]

@@ -211,8 +211,9 @@ def run_algorithm(algorithm, x, w, b, pad, g, needs_x=True):
 
 
 def check_only_the_needed_gradients(algorithm, function):
-    """A first layer (x needs no gradient) gets dW and db only; a frozen weight gets dx only; each
-    equal to the plain-loop definition. ``function`` is the op ``algorithm`` must pick."""
+    """A first layer (x needs no gradient) gets dW and db only; a frozen weight gets dx only, or dx
+    and db beside a trainable bias; each equal to the plain-loop definition. ``function`` is the op
+    ``algorithm`` must pick."""
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 3, 3))
     g, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal(2)
@@ -225,6 +226,10 @@ def check_only_the_needed_gradients(algorithm, function):
     function.apply(xt, wt, None, padding=(1, 1)).backward(Tensor(g))
     assert wt.grad is None
     np.testing.assert_allclose(xt.grad.numpy(), rdx, rtol=1e-10, atol=1e-10)
+    bt = Tensor(b, requires_grad=True)
+    function.apply(Tensor(x), wt, bt, padding=(1, 1)).backward(Tensor(g))
+    assert wt.grad is None
+    np.testing.assert_allclose(bt.grad.numpy(), rdb, rtol=1e-10, atol=1e-10)
 
 
 def on_one_and_every_thread(work):

@@ -108,9 +108,12 @@ def test_plain_loops_unjitted_give_the_compiled_numbers():
     dx = np.empty_like(x)
     dk.direct_backward_input_loops(g, w, dx, 1, 1)
     np.testing.assert_allclose(dx, dk.direct_conv2d_backward_input(g, w, x.shape, 1, 1), rtol=1e-12)
-    blocks = np.empty((1, 3, 2, 2, 3))
-    dk.direct_backward_weight_loops(g, x, blocks, 1, 1)
-    np.testing.assert_allclose(blocks[0], dk.direct_conv2d_backward_weight(g, x, (2, 3), 1, 1), rtol=1e-12)
+    dw_blocks, db_blocks = np.empty((1, 3, 2, 2, 3)), np.empty((1, 3))
+    dk.direct_backward_params_loops(g, x, dw_blocks, db_blocks, 1, 1)
+    dw, db = dk.direct_conv2d_backward_params(g, x, (2, 3), 1, 1)
+    np.testing.assert_allclose(dw_blocks[0], dw, rtol=1e-12)
+    np.testing.assert_allclose(db_blocks[0], db, rtol=1e-12)
+    np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-12)  # the definition
 
 
 def test_same_bits_on_one_and_on_every_thread():
@@ -119,7 +122,7 @@ def test_same_bits_on_one_and_on_every_thread():
     w = rng.standard_normal((4, 2, 5, 5)).astype(np.float32)
     g = rng.standard_normal((37, 4, 12, 12)).astype(np.float32)
     assert_same_bits(*on_one_and_every_thread(lambda: (
-        dk.direct_conv2d_forward(x, w, None, 2, 2), dk.direct_conv2d_backward_weight(g, x, (5, 5), 2, 2),
+        dk.direct_conv2d_forward(x, w, None, 2, 2), *dk.direct_conv2d_backward_params(g, x, (5, 5), 2, 2),
         dk.direct_conv2d_backward_input(g, w, x.shape, 2, 2))))
 
 

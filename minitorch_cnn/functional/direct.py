@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from minitorch_cnn.kernels.direct import (
     direct_conv2d_backward_input,
-    direct_conv2d_backward_weight,
+    direct_conv2d_backward_params,
     direct_conv2d_forward,
 )
 
@@ -57,9 +57,12 @@ class DirectConv2dFn(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = direct_conv2d_backward_input(g, weight, ctx.x_shape, *ctx.padding) if need_x else None
-        dw = direct_conv2d_backward_weight(g, x, ctx.kernel, *ctx.padding) if need_w else None
-        db = g.sum(axis=(0, 2, 3)) if need_b else None  # (N, O, Ho, Wo) -> (O,)
-        return dx, dw, db
+        dw = db = None
+        if need_w:  # db comes with dw, from the same pass over g
+            dw, db = direct_conv2d_backward_params(g, x, ctx.kernel, *ctx.padding)
+        elif need_b:
+            db = g.sum(axis=(0, 2, 3))  # (N, O, Ho, Wo) -> (O,)
+        return dx, dw, db if need_b else None
 
 
 __all__ = ["DirectConv2dFn", "direct_applies", "direct_pays"]
