@@ -5,7 +5,10 @@ Run it alone (no other engine in the process): this is the standalone step, prof
 Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one SGD step, batch 256):
 
 0. the machine's bounds, measured here with the same thread count: memory bandwidth (a large
-   copy, bytes read + written per second) and the sgemm rate (NumPy's BLAS on a square product).
+   copy, bytes read + written per second), the sgemm rate (NumPy's BLAS on a square product) and
+   what starting a parallel kernel costs (a tiny ``prange`` loop: its workers woken and joined),
+   called back to back and after 1 ms of idling: every op of a step that runs on several threads
+   pays it once, whatever its size.
 1. per op: every ``Function`` subclass's forward and backward wrapped with a timer, so the table
    shows milliseconds per op family, the number of calls, and any output or gradient that is not
    float32 (a hidden upcast); beside each, the bytes it must move at least (its array arguments,
@@ -23,6 +26,11 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
    between numba's and OpenBLAS's thread pools, the bias-gradient reduction.
 4. cProfile, top functions by own time (NumPy calls, numba dispatch, Python overhead).
 
+``--scaling`` prints instead, per op, the time at 1 thread and at ``--threads``, the two counts
+alternated in this one process (numba's count and threadpoolctl's BLAS limit switched between
+rounds), so that the machine's drift between processes does not enter the per-op speed-ups; with
+the bounds (bandwidth, kernel start) at both counts.
+
 The wrappers are installed on the live classes of this process only; nothing is written back.
 """
 
@@ -33,6 +41,7 @@ import cProfile
 import io
 import math
 import pstats
+import statistics
 import time
 from collections import defaultdict
 
@@ -310,7 +319,91 @@ def machine_bounds(repeat: int = 5) -> dict:
     m = np.ones((2048, 2048), dtype=np.float32)
     gf = 2 * 2048**3 / 1e9 / (median_ms(time_calls(lambda: m @ m, repeat)) / 1e3)
     return {"bandwidth_1thread_gbs": bw1, "bandwidth_gbs": max(bw1, bwn), "numba_threads": numba.get_num_threads(),
-            "sgemm_gflops": gf}
+            "sgemm_gflops": gf, **launch_us()}
+
+
+def launch_us(calls: int = 200) -> dict:
+    """Microseconds to run a parallel kernel of 64 additions on numba's threads (median of ``calls``):
+    ``launch_us`` called back to back, ``launch_idle_us`` after 1 ms of idling (the workers of an
+    OpenMP pool that sleeps at once, ``OMP_WAIT_POLICY=PASSIVE``, are then asleep)."""
+    import time
+
+    import numba
+    import numpy as np
+
+    @numba.njit(parallel=True)
+    def tiny(a):
+        for i in numba.prange(a.size):
+            a[i] += 1.0
+
+    a = np.zeros(64, dtype=np.float32)
+    tiny(a)  # compile
+
+    def median_us(pause_s):
+        times = []
+        for _ in range(calls):
+            end = time.perf_counter() + pause_s
+            while time.perf_counter() < end:  # busy idle: the caller keeps its core, the workers do not
+                pass
+            t0 = time.perf_counter()
+            tiny(a)
+            times.append(time.perf_counter() - t0)
+        return 1e6 * float(np.median(times))
+
+    return {"launch_us": median_us(0.0), "launch_idle_us": median_us(1e-3)}
+
+
+def per_op_scaling(work, label: str, threads: int, rounds: int, calls: int = 10) -> str:
+    """Per op, ms per step at 1 thread and at ``threads``, the counts alternated round by round in
+    this process; ``lost`` = time at n − time at 1 / n, what the op gives up against a perfect split."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    counts = (1, threads)
+    timer, per_op, steps, bounds = OpTimer(), {n: defaultdict(list) for n in counts}, {n: [] for n in counts}, {}
+    for n in counts:  # warm-up at both counts (numba's cache, the allocator, both pools started)
+        numba.set_num_threads(n)
+        with threadpool_limits(limits=n, user_api="blas"):
+            time_calls(work, 2)
+            bounds[n] = machine_bounds()
+    timer.install()
+    try:
+        for _ in range(rounds):
+            for n in counts:
+                numba.set_num_threads(n)
+                with threadpool_limits(limits=n, user_api="blas"):
+                    timer.ms.clear()
+                    t0 = time.perf_counter()
+                    for _ in range(calls):
+                        work()
+                    steps[n].append(1e3 * (time.perf_counter() - t0) / calls)
+                    for key, ms in timer.ms.items():
+                        per_op[n][key].append(ms / calls)
+    finally:
+        timer.uninstall()
+        numba.set_num_threads(threads)
+    one, many = (statistics.median(steps[n]) for n in counts)
+    lines = [f"# {label}: per op at 1 and {threads} threads, alternated in one process, median of {rounds} "
+             f"rounds x {calls} calls (timers installed)"]
+    for n in counts:
+        b = bounds[n]
+        lines.append(f"# {n} thread(s): copy bandwidth {b['bandwidth_gbs']:.1f} GB/s, a parallel kernel's start "
+                     f"{b['launch_us']:.0f} us back to back, {b['launch_idle_us']:.0f} us after 1 ms idle")
+    lines.append(f"{'op':<34} {'1 thread':>9} {f'{threads} threads':>10} {'speed-up':>9} {'lost ms':>8}")
+    rows, op_totals = [], {n: 0.0 for n in counts}
+    for key in per_op[1]:
+        if key.startswith("conv:"):  # inside the conv ops' own times
+            continue
+        a, b = statistics.median(per_op[1][key]), statistics.median(per_op[threads].get(key, [float("nan")]))
+        op_totals[1] += a
+        op_totals[threads] += b
+        rows.append((b - a / threads, key, a, b))
+    for lost, key, a, b in sorted(rows, reverse=True):
+        lines.append(f"{key:<34} {a:9.2f} {b:10.2f} {a / b:8.2f}x {lost:8.2f}")
+    glue1, glue_n = one - op_totals[1], many - op_totals[threads]
+    lines.append(f"{'outside the ops':<34} {glue1:9.2f} {glue_n:10.2f} {glue1 / glue_n:8.2f}x {glue_n - glue1 / threads:8.2f}")
+    lines.append(f"{'step':<34} {one:9.2f} {many:10.2f} {one / many:8.2f}x {many - one / threads:8.2f}")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -323,6 +416,8 @@ def main(argv=None) -> int:
     p.add_argument("--top", type=int, default=25, help="rows of the cProfile table")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--algorithm", default=None, help="mt.set_conv_algorithm(ALGORITHM) first, e.g. auto")
+    p.add_argument("--scaling", action="store_true",
+                   help="per op: 1 thread against --threads, alternated in this process (--repeat rounds)")
     args = p.parse_args(argv)
     pin_threads(args.threads)
     if args.algorithm:
@@ -335,12 +430,16 @@ def main(argv=None) -> int:
         return 0
 
     work, label = make_work(args.work, args.quick)
+    if args.scaling:
+        print(per_op_scaling(work, label, args.threads, args.repeat))
+        return 0
     plain_ms = median_ms(time_calls(work, args.repeat, warmup=2))  # warm-up: numba cache load, allocator
     print(f"# {label}: median {plain_ms:.1f} ms over {args.repeat} (no instrumentation)\n")
     bounds = machine_bounds()
     print(f"## 0. machine bounds ({args.threads} BLAS thread(s), {bounds['numba_threads']} numba thread(s)): "
           f"copy bandwidth {bounds['bandwidth_1thread_gbs']:.1f} GB/s on one thread, {bounds['bandwidth_gbs']:.1f} GB/s "
-          f"at best; sgemm 2048^3 {bounds['sgemm_gflops']:.0f} GFLOP/s\n")
+          f"at best; sgemm 2048^3 {bounds['sgemm_gflops']:.0f} GFLOP/s; a parallel kernel's start "
+          f"{bounds['launch_us']:.0f} us back to back, {bounds['launch_idle_us']:.0f} us after 1 ms idle\n")
 
     timer = OpTimer().install()
     t0 = time.perf_counter()

@@ -103,3 +103,20 @@ def test_alone_rounds_interleave_thread_counts_and_pair_the_speed_ups(monkeypatc
     speed_up = by_name["  speed-up 1 -> 2 threads: conv"]
     assert (speed_up.ours_ms, speed_up.torch_ms) == (2.0, 1.0)
     assert speed_up.extra["torch"] == [4.0, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("extra", [[], ["--scaling"]])
+def test_profiling_runs_and_prints_every_section(extra):
+    """``python -m benchmarks.profiling lenet --quick`` prints the bounds and the per-op table (or, with
+    ``--scaling``, each op at 1 and 2 threads); no timing asserted."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.profiling", "lenet", "--quick", "--repeat", "1", *extra],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if extra:
+        assert "a parallel kernel's start" in out.stdout
+        ops = [line for line in out.stdout.splitlines() if line.startswith(("BatchLastConv2dFn", "DirectConv2dFn", "SigmoidFn"))]
+        assert ops and all(line.rstrip().endswith(tuple("0123456789")) for line in ops), out.stdout
+        assert any(line.startswith("step ") for line in out.stdout.splitlines()), out.stdout
+    else:
+        assert "## 0. machine bounds" in out.stdout and "parallel kernel's start" in out.stdout
+        assert "SigmoidFn.forward" in out.stdout and "## 4. cProfile" in out.stdout
