@@ -29,7 +29,10 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
 ``--scaling`` prints instead, per op, the time at 1 thread and at ``--threads``, the two counts
 alternated in this one process (numba's count and threadpoolctl's BLAS limit switched between
 rounds), so that the machine's drift between processes does not enter the per-op speed-ups; with
-the bounds (bandwidth, kernel start) at both counts.
+the bounds (bandwidth, kernel start) at both counts. It shows how the step's time splits, not
+the step's speed-up: switching the counts costs the n-thread rounds (on TBB, a LeNet step there
+took 13.8 ms against 10-11.5 in processes that stay at 2 threads); the headline speed-up comes
+from ``python -m benchmarks --only alone``.
 
 The wrappers are installed on the live classes of this process only; nothing is written back.
 """

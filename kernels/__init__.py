@@ -20,12 +20,18 @@ else every core (PyTorch's default too). They sit between matrix products; OpenB
 keep spinning on every core for ~0.1 s after each product and fight the kernel threads, which is
 why importing minitorch_cnn sets ``OPENBLAS_THREAD_TIMEOUT=4`` (the workers sleep at once)
 before NumPy loads, or restarts OpenBLAS's workers with it when NumPy came first
-(``minitorch_cnn/_openblas.py``). numba runs the loops on its OpenMP pool (``omp`` layer; TBB, then its own
-``workqueue`` pool where OpenMP is missing) unless ``NUMBA_THREADING_LAYER`` says otherwise: the
-LeNet step, a chain of short kernels, took 51-61 ms with OpenMP against 73-92 ms with workqueue at
-1 thread, and 36-42 against 50-57 ms at 2 threads (ours alone, alternated processes; ResNet-18 no
-slower; benchmarks/RESULTS.md). OpenMP's idle workers spin for a moment before they sleep, which
-hands the cores from one kernel to the next at once. Its idle workers are told not to spin
+(``minitorch_cnn/_openblas.py``). numba runs the loops on its TBB pool where the ``tbb`` package
+is installed (a dependency on Linux and Windows x86-64, the platforms with its wheels;
+``_jit.load_tbb`` loads its library, which pip puts where the loader does not look), else on its
+OpenMP pool (``omp``), else its own ``workqueue``, unless ``NUMBA_THREADING_LAYER`` says otherwise.
+What decides is the start of a kernel on several threads, paid by every op of a step: on a 2-vCPU
+virtual machine a tiny kernel started in 55-83 us on OpenMP's workers, which sleep at once
+(``OMP_WAIT_POLICY=PASSIVE``, below), against 1-2 us back to back and 10-14 us after 1 ms idle on
+TBB's (``python -m benchmarks.profiling``, section 0); a LeNet step at 2 threads took 10.0 against
+10.7 ms and ResNet-18 under ``"auto"`` 266 against 292 ms (processes of the two threading layers
+alternated, medians), the same at 1 thread. OpenMP in turn beat ``workqueue``: the LeNet step took
+51-61 ms with OpenMP against 73-92 ms with workqueue at 1 thread, and 36-42 against 50-57 ms at 2
+threads (an older machine; benchmarks/RESULTS.md). Where OpenMP runs, its idle workers are told not to spin
 (``OMP_WAIT_POLICY=PASSIVE`` unless set): a spinning worker holds the core that OpenBLAS's next
 product needs until the scheduler preempts it, and a product then takes 8 or 16 ms instead of 1-2
 (2 threads, conv chunks of 2 MiB: LeNet's second layer 141-311 ms against 24-26 ms passive).
@@ -36,12 +42,13 @@ import os
 
 import numba
 
-from ._jit import default_threads
+from ._jit import default_threads, load_tbb
 
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # read when the first parallel
-    numba.config.THREADING_LAYER = "default"  # kernel starts the pool: the first of these that loads
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when that pool loads OpenMP (see above)
+    first = ["tbb", "omp"] if load_tbb() else ["omp", "tbb"]  # TBB where its package is installed (above)
+    numba.config.THREADING_LAYER_PRIORITY = [*first, "workqueue"]  # read when the first parallel kernel
+    numba.config.THREADING_LAYER = "default"  # starts the pool: the first of these that loads
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when a pool loads OpenMP (see above)
 if "NUMBA_NUM_THREADS" not in os.environ:
     numba.set_num_threads(default_threads())  # for this (the importing) thread; see above
 

@@ -33,6 +33,35 @@ def default_threads() -> int:
     return min(wanted, available) if wanted > 0 else available
 
 
+def load_tbb() -> bool:
+    """Load the TBB library of the ``tbb`` package, so that numba's ``tbb`` threading layer can start.
+
+    pip puts ``libtbb.so.12`` (``tbb12.dll`` on Windows) in the environment's ``lib`` folder, where
+    the dynamic loader does not look; numba's TBB pool links against it by name. Once loaded by its
+    full path, the loader finds it by that name. True when the library is loaded; False where the
+    package is missing (no wheel for the platform) or its library does not load.
+    """
+    import ctypes
+    import importlib.metadata
+
+    try:
+        files = importlib.metadata.distribution("tbb").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    names = ("libtbb.so.12", "tbb12.dll")
+    found = [f for f in files if f.name in names]
+    if not found:
+        return False
+    path = os.path.realpath(found[0].locate())
+    try:
+        if hasattr(os, "add_dll_directory"):  # Windows: the DLL's folder, for its own dependencies
+            os.add_dll_directory(os.path.dirname(path))
+        ctypes.CDLL(path, mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+    except OSError:
+        return False
+    return True
+
+
 def compile_loops(loops, reassociate=False):
     """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
 

@@ -2,15 +2,15 @@
 
 ``conv2d`` cuts the batch into chunks whose work arrays fit a core's cache (``backend.conv_chunk_bytes``).
 Run one after the other, each chunk's short kernels and products would each be split over all the
-cores, and every split costs a hand-over: OpenBLAS's workers and the kernels' OpenMP workers sleep
-between calls and must be woken, hundreds of times per layer. Instead, with T threads, the calling
-thread and T − 1 helper threads take whole chunks, one at a time from a shared counter, with
-OpenBLAS and the numba kernels on one thread inside (threadpoolctl; numba's thread count is per
-calling thread): a chunk's im2col, products and col2im run on one core, in its cache, with no
-hand-over. NumPy's products and the kernels (compiled with ``nogil``) release the GIL, so the
+cores, and every split costs a hand-over: OpenBLAS's workers and the kernels' pool workers (TBB or
+OpenMP, kernels/__init__.py) sleep between calls and must be woken, hundreds of times per layer.
+Instead, with T threads, the calling thread and T − 1 helper threads take whole chunks, one at a
+time from a shared counter, with OpenBLAS and the numba kernels on one thread inside
+(threadpoolctl; numba's thread count is per calling thread): a chunk's im2col, products and
+col2im run on one core, in its cache, with no hand-over. NumPy's products and the kernels (compiled with ``nogil``) release the GIL, so the
 threads run at once. The caller works too rather than waiting for T helpers: one thread fewer to
-wake and put to sleep per layer (a LeNet step at 2 threads 11.9 -> 11.5 ms, medians of 12
-alternated runs of 20 steps in one process).
+wake and put to sleep per layer (a LeNet step at 2 threads on the OpenMP layer 11.9 -> 11.5 ms,
+medians of 12 alternated runs of 20 steps in one process).
 
 The results do not depend on the thread count: each chunk is computed the same way on any thread,
 whichever thread takes it, and the caller combines the chunks' results in chunk order.
