@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     meta.update({"command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
                  "repeat": args.repeat, "warmup": args.warmup, "quick": args.quick})
     print(f"# {meta['cpu']}, {meta['usable_cpus']} usable CPUs, {args.threads} threads; numpy {meta['numpy']} "
-          f"({meta['numpy_blas']}), numba {meta['numba']}, torch {meta['torch']}; load {meta.get('loadavg_start')}")
+          f"({meta['numpy_blas']}), numba {meta['numba']} (tbb {meta.get('tbb')}), torch {meta['torch']}; load {meta.get('loadavg_start')}")
     print(f"# median of {args.repeat} after {args.warmup} warm-up call(s); ratio = ours / torch (lower is better)")
     rows, skipped = [], []
     for case in args.cases:

@@ -83,6 +83,12 @@ def machine_info(threads: int) -> dict:
         info["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
     except Exception:  # the layout of show_config differs between NumPy versions
         info["numpy_blas"] = "unknown"
+    try:  # numba's kernels run on TBB's pool where this package is installed (kernels/__init__.py)
+        import importlib.metadata
+
+        info["tbb"] = importlib.metadata.version("tbb")
+    except importlib.metadata.PackageNotFoundError:
+        info["tbb"] = None
     try:
         import torch
 

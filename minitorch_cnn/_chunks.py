@@ -91,7 +91,8 @@ def for_each_chunk(work, chunks, array) -> list:
             results[k] = work(chunks[k])
 
     with _blas_on_one_thread():
-        helpers = [_executor(threads - 1).submit(_on_one_core(take_chunks)) for _ in range(threads - 1)]
+        pool = _executor(threads - 1)
+        helpers = [pool.submit(_on_one_core(take_chunks)) for _ in range(threads - 1)]
         numba.set_num_threads(1)  # the caller takes chunks too, its kernels on one thread
         try:
             take_chunks()
