@@ -132,9 +132,7 @@ def depthwise_case(N, C, H, s, label=None, note="") -> OpCase:
 def case_depthwise(args) -> list[Row]:
     """MobileNetV2's depthwise 3×3 layers (groups = C): the direct kernel conv2d uses, against PyTorch,
     and the same layer through the im2col path (G products of a 1×9 row), which conv2d used before."""
-    from minitorch_cnn.kernels import Window
-
-    from minitorch_cnn.functional.conv import Conv2dFn
+    import minitorch_cnn as mt
 
     if args.quick:
         shapes = [(2, 8, 8, 1, None), (2, 8, 8, 2, None)]
@@ -149,10 +147,13 @@ def case_depthwise(args) -> list[Row]:
         case = depthwise_case(N, C, H, s, label, note="direct kernel (kernels/depthwise.py)")
         rows.append(run_op_case(case, "depthwise", args.repeat, args.warmup))
         im2col = depthwise_case(N, C, H, s, (label or f"depthwise N{N} C{C} {H}x{H} k3 s{s} p1") + " IM2COL path",
-                                note="Conv2dFn.apply: one 1x9 @ 9x(N*L) product per group")
-        window = Window.fit((H, H), (3, 3), (s, s), (1, 1))
-        im2col.ours = lambda F, x, w, window=window, C=C: Conv2dFn.apply(x, w, None, window=window, groups=C,
-                                                                         extra_padding=(0, 0))  # fmt: skip
+                                note="Im2colConv2dFn: one 1x9 @ 9x(N*L) product per group")
+
+        def through_im2col(F, x, w, C=C, s=s):
+            with mt.conv_algorithm("im2col"):
+                return F.conv2d(x, w, None, stride=s, padding=1, groups=C)
+
+        im2col.ours = through_im2col
         rows.append(run_op_case(im2col, "depthwise", args.repeat, args.warmup))
     return rows
 
@@ -252,7 +253,7 @@ def case_blas(args) -> list[Row]:
     w = rng.standard_normal((O, K), dtype=np.float32)
     cols = rng.standard_normal((K, N * L), dtype=np.float32)
     g = rng.standard_normal((O, N * L), dtype=np.float32)
-    cols_b = cols.reshape(K, N, L).transpose(1, 0, 2).copy()  # (N, K, L): per image, as conv.py multiplies
+    cols_b = cols.reshape(K, N, L).transpose(1, 0, 2).copy()  # (N, K, L): per image, as the column matrix's op multiplies
     g_b = g.reshape(O, N, L).transpose(1, 0, 2).copy()  # (N, O, L)
     flop = 2.0 * O * K * N * L
     specs = [
@@ -272,7 +273,7 @@ def case_blas(args) -> list[Row]:
         t_np, t_t = compare(lambda fn=fn: fn(np.matmul), tfn, args.repeat, args.warmup)
         rows.append(Row("blas", "sgemm " + name, median_ms(t_np), median_ms(t_t), flops=flop,
                         note="ours = NumPy matmul, torch = torch.mm"))
-    # the products as conv.py issues them: one (O,K)@(K,L) per image, stacked by np.matmul
+    # the products as the column matrix's op issues them: one (O,K)@(K,L) per image, stacked by np.matmul
     tw, tc = torch.from_numpy(w), torch.from_numpy(cols_b)
     t_np, t_t = compare(lambda: np.matmul(w, cols_b), lambda: torch.matmul(tw, tc), args.repeat, args.warmup)
     rows.append(Row("blas", f"batched fwd ({O},{K}) @ {N}x({K},{L})", median_ms(t_np), median_ms(t_t), flops=flop,

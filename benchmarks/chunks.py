@@ -1,7 +1,7 @@
 """``python -m benchmarks.chunks [--threads 1] [--repeat 7]``: conv2d's im2col path against its chunk size.
 
 ``conv2d`` builds the column matrix of a chunk of images at a time; on the CPU a chunk holds at
-most ``backend.CPU_CONV_TILE_BYTES`` of columns (``backend.conv_chunk_bytes``). This sweeps that
+most ``policy.CPU_CONV_TILE_BYTES`` of columns (``minitorch_cnn/functional/conv/policy.py``). This sweeps that
 size, from one chunk for the whole batch (up to the 256 MiB memory budget) down to 1 MiB, on
 LeNet's, ResNet-18's and VGG's layer shapes, float32 forward + backward, all sizes alternated call
 by call in one process (ours against ours). Times are CPU seconds of the process
@@ -41,17 +41,17 @@ def main(argv=None):
     import numpy as np
 
     import minitorch_cnn as mt
-    from minitorch_cnn import backend
     from minitorch_cnn.functional import conv2d
+    from minitorch_cnn.functional.conv import policy
 
     def step(size, x, w, g, padding):
-        backend.CPU_CONV_TILE_BYTES = size
+        policy.CPU_CONV_TILE_BYTES = size
         with mt.conv_algorithm("im2col"):
             conv2d(x, w, padding=padding).backward(g)
 
     clock = time.process_time if args.threads == 1 else time.perf_counter
     rng = np.random.default_rng(0)
-    default = backend.CPU_CONV_TILE_BYTES
+    default = policy.CPU_CONV_TILE_BYTES
     print(f"threads {args.threads}, median of {args.repeat}, float32 im2col fwd+bwd, ms ({clock.__name__}); "
           f"columns per chunk (the default is {default >> 20} MiB):")
     print(f"{'N':>3} {'C':>3} {'O':>3} {'H':>3} {'k':>2} | " + " ".join(f"{s >> 20:>6}M" for s in SIZES))
@@ -74,7 +74,7 @@ def main(argv=None):
             print(f"{N:>3} {C:>3} {O:>3} {H:>3} {k:>2} | {cells}")
             sys.stdout.flush()
     finally:
-        backend.CPU_CONV_TILE_BYTES = default
+        policy.CPU_CONV_TILE_BYTES = default
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ pools serve all, so an in-process comparison is fair here). For each stride-1 la
 the images a 2 MiB chunk of columns holds and the median time of im2col, of the direct loops
 (``kernels/direct.py``) and of the batch-last columns (``kernels/batch_last.py``), float32, forward +
 backward, once as a first layer (the input needs no gradient, as LeNet's first conv) and once with
-the input's gradient, with the ratios im2col / other. ``conv2d``'s rules (``functional/direct.py``,
-``direct_pays``; ``functional/batch_last.py``, ``batch_last_pays``) are read off this table. Times are CPU seconds of the process (``time.process_time``) with
+the input's gradient, with the ratios im2col / other. ``conv2d``'s rules (``pays`` in
+``functional/conv/fast/direct.py`` and ``functional/conv/fast/batch_last.py``) are read off this table. Times are CPU seconds of the process (``time.process_time``) with
 ``--threads 1``, which a busy machine disturbs less than wall time; with more threads, wall time.
 """
 

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-# numba's kernel threads follow OMP_NUM_THREADS by the engine's own default (see kernels/__init__.py)
+# numba's kernel threads follow OMP_NUM_THREADS by the engine's own default (see minitorch_cnn/_setup.py)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -34,7 +34,7 @@ def pin_threads(threads: int) -> None:
     The environment variables only take effect before NumPy and torch are imported, which is why
     ``__main__`` calls this first; the runtime call below covers torch's intra-op pool when torch
     is already loaded. numba's kernel threads follow ``OMP_NUM_THREADS`` (the engine's default, see
-    ``kernels/__init__.py``).
+    ``minitorch_cnn/_setup.py``).
     """
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
@@ -83,7 +83,7 @@ def machine_info(threads: int) -> dict:
         info["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
     except Exception:  # the layout of show_config differs between NumPy versions
         info["numpy_blas"] = "unknown"
-    try:  # numba's kernels run on TBB's pool where this package is installed (kernels/__init__.py)
+    try:  # numba's kernels run on TBB's pool where this package is installed (minitorch_cnn/_setup.py)
         import importlib.metadata
 
         info["tbb"] = importlib.metadata.version("tbb")

@@ -1,6 +1,6 @@
 """The nets on both sides: ours from ``minitorch_cnn.models``, PyTorch's written here.
 
-The PyTorch nets follow the book's code (reference/NETS.md), with the same module names, so their
+The PyTorch nets follow the book's code and its shape tables, with the same module names, so their
 ``state_dict`` keys are ours and the weights can be copied across: both engines then start from
 the same numbers, and the first loss of a step is printed side by side as a sanity check.
 """

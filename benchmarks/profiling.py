@@ -17,9 +17,9 @@ Four views of the same work (conv: N64 C64 32×32 k3 p1 O64 fwd+bwd; lenet: one 
    FLOPs / sgemm rate), ``x bound`` = measured / bound. What the ops do not account for is
    autograd bookkeeping, gradient accumulation, the optimizer and Python glue: printed as
    "outside the ops".
-2. conv internals: ``im2col`` and ``col2im`` (as conv.py calls them) wrapped with timers; the rest of
+2. conv internals: ``im2col`` and ``col2im`` (as the column matrix's ops call them) wrapped with timers; the rest of
    the conv's time is its matrix products, the bias add and the bias-gradient sum.
-3. the conv's products alone (conv case only), issued exactly as conv.py issues them, with their
+3. the conv's products alone (conv case only), issued exactly as the chunked column matrix issues them, with their
    GFLOP/s, beside one contiguous 2-D ``np.dot`` of the same sizes, for LeNet's two convs at batch
    256, a 1x1 conv and the N64 C64 32x32 k3 layer: does each product reach BLAS;
    and the costs around them: fresh page-faulting buffers against a reused one, the handoff
@@ -138,11 +138,13 @@ class OpTimer:
             for attr in ("forward", "backward"):
                 if attr in cls.__dict__:
                     self._wrap(cls, attr, f"{cls.__name__}.{attr}")
-        from minitorch_cnn.functional import conv
+        from minitorch_cnn.functional.conv import reference
+        from minitorch_cnn.functional.conv.fast import im2col as chunked
 
-        for attr, label in (("im2col", "conv: im2col"), ("col2im", "conv: col2im")):
-            if attr in conv.__dict__:
-                self._wrap(conv, attr, label, static=False)
+        for module in (chunked, reference):  # the column matrix's ops: chunked (fast) and whole-batch
+            for attr, label in (("im2col", "conv: im2col"), ("col2im", "conv: col2im")):
+                if attr in module.__dict__:
+                    self._wrap(module, attr, label, static=False)
         return self
 
     def uninstall(self):
@@ -226,10 +228,10 @@ CONV_PRODUCT_SHAPES = {  # label: (N, C, O, Ho·Wo of the output, kh·kw)
 
 
 def _product_calls(cols, w_mat, g_mat):
-    """(name, conv.py's call, 2-D reference calls...) for one layer's three products, groups = 1."""
+    """(name, the chunked op's call, 2-D reference calls...) for one layer's three products, groups = 1."""
     import numpy as np
 
-    from minitorch_cnn.functional.conv import _as_matrices, _times_transposed
+    from minitorch_cnn.functional.conv.fast.im2col import _as_matrices, _times_transposed
 
     c2, w2, g2 = cols.reshape(w_mat.shape[2], -1), w_mat[0], g_mat[0]  # (K, n·L), (O, K), (O, n·L)
     return [
@@ -241,14 +243,14 @@ def _product_calls(cols, w_mat, g_mat):
 
 
 def conv_products(quick: bool, repeat: int) -> str:
-    """Conv2dFn's three products issued exactly as conv.py issues them (its helpers, its 3-D
+    """Im2colConv2dFn's three products issued exactly as fast/im2col.py issues them (its helpers, its 3-D
     (groups, ., .) views, groups = 1), beside the same product as one contiguous 2-D ``np.dot``
     (for dW the faster of ``g @ colsᵀ`` and ``(cols @ gᵀ)ᵀ``). A ratio near 1 means the product is
     a BLAS call; NumPy's non-BLAS matmul loop would show as 10× or more."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    lines = [f"{'layer':<33} {'product':<7} {'conv.py ms':>10} {'2-D dot ms':>10} {'ratio':>6} {'GFLOP/s':>8}"]
+    lines = [f"{'layer':<33} {'product':<7} {'op ms':>10} {'2-D dot ms':>10} {'ratio':>6} {'GFLOP/s':>8}"]
     for label, (N, C, O, L, taps) in CONV_PRODUCT_SHAPES.items():
         if quick:
             N = 2

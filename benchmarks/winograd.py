@@ -3,8 +3,8 @@
 Both algorithms are ours and run in one process, alternated call by call (the same thread pools
 serve both, so an in-process comparison is fair here). For each 3×3, stride-1, padding-1 layer
 shape it prints the median forward+backward time of im2col and of Winograd F(2×2) and F(4×4), in
-float32, with the ratio. ``conv2d``'s ``"auto"`` rule (``functional/winograd.py``,
-``winograd_pays``) is read off this table. Times are CPU seconds of the process
+float32, with the ratio. ``conv2d``'s ``"auto"`` rule (``functional/conv/fast/winograd.py``,
+``f4_pays`` and ``f2_pays``) is read off this table. Times are CPU seconds of the process
 (``time.process_time``) with ``--threads 1``, which a busy machine disturbs less than wall time;
 with more threads, wall time is used.
 """
@@ -60,14 +60,20 @@ def main(argv=None):
 
     import minitorch_cnn as mt
     from minitorch_cnn.functional import conv2d
-    from minitorch_cnn.functional.winograd import winograd_conv2d
+    from minitorch_cnn.functional.conv.fast import winograd
 
     def im2col_step(x, w, g):
         with mt.conv_algorithm("im2col"):
             conv2d(x, w, padding=1).backward(g)
 
     def winograd_step(x, w, g, m):
-        winograd_conv2d(x, w, None, (1, 1, 1, 1), m=m).backward(g)
+        chosen = winograd.output_tile
+        winograd.output_tile = lambda spec: m  # this tile size on every layer, to time both
+        try:
+            with mt.conv_algorithm("winograd"):
+                conv2d(x, w, padding=1).backward(g)
+        finally:
+            winograd.output_tile = chosen
 
     clock = time.process_time if args.threads == 1 else time.perf_counter
     rng = np.random.default_rng(0)

@@ -66,7 +66,7 @@ def compile_loops(loops, reassociate=False):
     """Compile the plain-Python ``loops`` once (lazily, at the first call per dtype) and cache them.
 
     The compiled loops release the GIL (``nogil``), so that threads of the caller can run them at
-    once (``minitorch_cnn/_chunks.py``).
+    once (``minitorch_cnn/functional/conv/fast/_chunks.py``).
 
     ``reassociate=True`` lets the compiler reorder the additions of a running sum so that it can
     vectorise it (LLVM's ``reassoc``, with ``contract`` for fused multiply-adds); NaN and infinity

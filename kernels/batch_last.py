@@ -31,6 +31,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import compile_loops
+from .window import conv_out_size
 
 
 def to_batch_last_loops(x, ph, pw, xb):
@@ -88,7 +89,7 @@ def batch_last_columns(xb, kernel):
     """
     C, Hp, Wp, n = xb.shape
     kh, kw = kernel
-    cols = np.empty((C, kh, kw, Hp - kh + 1, Wp - kw + 1, n), dtype=xb.dtype)
+    cols = np.empty((C, kh, kw, conv_out_size(Hp, kh), conv_out_size(Wp, kw), n), dtype=xb.dtype)
     _columns_jit(xb, cols)
     return cols
 

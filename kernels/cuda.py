@@ -7,7 +7,7 @@ arguments, same shapes, same results (bit for bit where the summation order is t
 below). Only float32 and float64 are compiled (``DTYPES``); any other dtype is refused with a
 ``TypeError`` naming it.
 
-``window.pick`` imports this module on the first CuPy array it meets.
+``dispatch.pick`` imports this module on the first CuPy array it meets.
 
 One C source, compiled per dtype: ``source(dtype)`` puts ``typedef float T;`` (or ``double``)
 before ``SOURCE`` and CuPy compiles it with NVRTC on first use (``cupy.RawModule``, cached per

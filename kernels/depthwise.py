@@ -39,14 +39,7 @@ from numba import prange
 from minitorch_cnn.backend import use_numba, xp_of
 
 from ._jit import compile_loops
-from .window import conv_out_size
-
-
-def _taps(k, d, s, p, size, out):
-    """Output indices o in [lo, hi) whose tap k reads inside the image: 0 <= o·s − p + k·d < size."""
-    lo = max(0, -((k * d - p) // s))  # ceil((p − k·d) / s)
-    hi = min(out, -((k * d - p - size) // s))  # ceil((size + p − k·d) / s)
-    return lo, hi
+from .window import conv_out_size, tap_index, tap_range
 
 
 # ---------------------------------------------------------------- generic path (NumPy or CuPy)
@@ -108,16 +101,14 @@ def depthwise_forward_loops(x, w, y, sh, sw, ph, pw, dh, dw):
     for n in prange(N):
         for c in range(C):
             for i in range(kh):
-                oh_lo = max(0, -((i * dh - ph) // sh))
-                oh_hi = min(Ho, -((i * dh - ph - H) // sh))
+                oh_lo, oh_hi = tap_range(i, dh, sh, ph, H, Ho)
                 for j in range(kw):
-                    ow_lo = max(0, -((j * dw - pw) // sw))
-                    ow_hi = min(Wo, -((j * dw - pw - W) // sw))
+                    ow_lo, ow_hi = tap_range(j, dw, sw, pw, W, Wo)
                     wv = w[c, i, j]
                     for oh in range(oh_lo, oh_hi):
-                        h = oh * sh - ph + i * dh
+                        h = tap_index(oh, sh, ph, i, dh)
                         for ow in range(ow_lo, ow_hi):
-                            y[n, c, oh, ow] += wv * x[n, c, h, ow * sw - pw + j * dw]
+                            y[n, c, oh, ow] += wv * x[n, c, h, tap_index(ow, sw, pw, j, dw)]
 
 
 def depthwise_backward_input_loops(g, w, dx, sh, sw, ph, pw, dh, dw):
@@ -128,16 +119,14 @@ def depthwise_backward_input_loops(g, w, dx, sh, sw, ph, pw, dh, dw):
     for n in prange(N):  # image n writes only dx[n]
         for c in range(C):
             for i in range(kh):
-                oh_lo = max(0, -((i * dh - ph) // sh))
-                oh_hi = min(Ho, -((i * dh - ph - H) // sh))
+                oh_lo, oh_hi = tap_range(i, dh, sh, ph, H, Ho)
                 for j in range(kw):
-                    ow_lo = max(0, -((j * dw - pw) // sw))
-                    ow_hi = min(Wo, -((j * dw - pw - W) // sw))
+                    ow_lo, ow_hi = tap_range(j, dw, sw, pw, W, Wo)
                     wv = w[c, i, j]
                     for oh in range(oh_lo, oh_hi):
-                        h = oh * sh - ph + i * dh
+                        h = tap_index(oh, sh, ph, i, dh)
                         for ow in range(ow_lo, ow_hi):
-                            dx[n, c, h, ow * sw - pw + j * dw] += wv * g[n, c, oh, ow]
+                            dx[n, c, h, tap_index(ow, sw, pw, j, dw)] += wv * g[n, c, oh, ow]
 
 
 def depthwise_backward_weight_loops(g, x, dwt, sh, sw, ph, pw, dh, dw):
@@ -147,17 +136,15 @@ def depthwise_backward_weight_loops(g, x, dwt, sh, sw, ph, pw, dh, dw):
     Ho, Wo = g.shape[2], g.shape[3]
     for c in prange(C):  # channel c writes only dwt[c]
         for i in range(kh):
-            oh_lo = max(0, -((i * dh - ph) // sh))
-            oh_hi = min(Ho, -((i * dh - ph - H) // sh))
+            oh_lo, oh_hi = tap_range(i, dh, sh, ph, H, Ho)
             for j in range(kw):
-                ow_lo = max(0, -((j * dw - pw) // sw))
-                ow_hi = min(Wo, -((j * dw - pw - W) // sw))
+                ow_lo, ow_hi = tap_range(j, dw, sw, pw, W, Wo)
                 acc = 0.0  # float64, whatever the arrays' dtype
                 for n in range(N):
                     for oh in range(oh_lo, oh_hi):
-                        h = oh * sh - ph + i * dh
+                        h = tap_index(oh, sh, ph, i, dh)
                         for ow in range(ow_lo, ow_hi):
-                            acc += np.float64(g[n, c, oh, ow]) * np.float64(x[n, c, h, ow * sw - pw + j * dw])
+                            acc += np.float64(g[n, c, oh, ow]) * np.float64(x[n, c, h, tap_index(ow, sw, pw, j, dw)])
                 dwt[c, i, j] = acc
 
 

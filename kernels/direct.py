@@ -2,8 +2,8 @@
 
 For a layer such as LeNet's first, ``conv2d(x (N, 1, 28, 28), w (6, 1, 5, 5), padding=2)``, the
 im2col path builds a column matrix of C·kh·kw = 25 rows by N·Ho·Wo = 200 704 columns (20 MB in
-float32) and multiplies it by a 6×25 weight matrix: a product so thin that BLAS runs it at a tenth
-of its speed, after a copy 25 times the input. These loops compute the same sums from the padded
+float32) and multiplies it by a 6×25 weight matrix: a product so thin that BLAS runs it far below
+its speed (``benchmarks/RESULTS.md``), after a copy 25 times the input. These loops compute the same sums from the padded
 image, which stays in the core's cache. Stride 1, dilation 1, groups 1 only.
 
 Definitions, with x̃ the input zero-padded by ph rows and pw columns on each side, g = dL/dy::
@@ -48,6 +48,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import compile_loops
+from .window import conv_out_size
 
 DW_BLOCK = 8  # images per partial weight and bias gradient (fixed, so the sums' order is too)
 
@@ -182,7 +183,7 @@ def direct_conv2d_forward(x, w, b, ph, pw):
     """
     N, H, W = x.shape[0], x.shape[2], x.shape[3]
     O, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    y = np.empty((N, O, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1), dtype=x.dtype)
+    y = np.empty((N, O, conv_out_size(H, kh, p=ph), conv_out_size(W, kw, p=pw)), dtype=x.dtype)
     b = np.zeros(O, dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     _forward_jit(np.ascontiguousarray(x), np.ascontiguousarray(w), b, y, ph, pw)
     return y

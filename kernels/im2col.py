@@ -34,7 +34,7 @@ Three paths, one contract
 * generic (``im2col_generic``, ``col2im_generic``): written with ``xp`` only, so it runs on NumPy
   and CuPy. It loops over the kh×kw taps and copies one strided slice per tap.
 
-``im2col`` / ``col2im`` choose with ``window.pick``: the compiled kernels by default, the generic
+``im2col`` / ``col2im`` choose with ``dispatch.pick``: the compiled kernels by default, the generic
 path when ``MINITORCH_CNN_KERNELS=generic`` or ``backend.set_kernel_path("generic")``. A 1×1 window
 at stride 1 without padding needs no kernel: its columns are x with N and C swapped.
 Set ``NUMBA_DISABLE_JIT=1`` to run the numba loops as ordinary Python (steppable in a debugger).
@@ -48,7 +48,8 @@ from numba import prange
 from minitorch_cnn.backend import xp_of
 
 from ._jit import compile_loops
-from .window import Window, pick
+from .dispatch import pick
+from .window import Window, tap_index
 
 
 # ---------------------------------------------------------------- generic path (NumPy or CuPy)
@@ -108,9 +109,9 @@ def im2col_loops(x, cols, sh, sw, ph, pw, dil_h, dil_w, pad_value):
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(Ho):
-                        h = oh * sh - ph + i * dil_h
+                        h = tap_index(oh, sh, ph, i, dil_h)
                         for ow in range(Wo):
-                            w = ow * sw - pw + j * dil_w
+                            w = tap_index(ow, sw, pw, j, dil_w)
                             if 0 <= h < H and 0 <= w < W:
                                 cols[c, i, j, n, oh, ow] = x[n, c, h, w]
                             else:
@@ -126,11 +127,11 @@ def col2im_loops(cols, dx, sh, sw, ph, pw, dil_h, dil_w):
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(Ho):
-                        h = oh * sh - ph + i * dil_h
+                        h = tap_index(oh, sh, ph, i, dil_h)
                         if h < 0 or h >= H:
                             continue  # this row of windows sits in the padding
                         for ow in range(Wo):
-                            w = ow * sw - pw + j * dil_w
+                            w = tap_index(ow, sw, pw, j, dil_w)
                             if 0 <= w < W:
                                 dx[n, c, h, w] += cols[c, i, j, n, oh, ow]
 

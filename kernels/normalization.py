@@ -18,8 +18,8 @@ NumPy's float32 ones. The statistics' and the backward's loops are compiled with
 ``reassociate=True`` (``kernels/_jit.py``): the compiler splits each sum into several vector
 lanes, the same way on every run and thread count. In source order, each float64 addition waiting
 for the previous one, the statistics ran slower than NumPy's pairwise float32 sums and the
-backward's sums took twice its dx pass (ResNet-18's 17 layers: 15.6 ms per step, 6.9
-reassociated). The generic path (NumPy or CuPy, ``MINITORCH_CNN_KERNELS=generic``) is the NumPy
+backward's sums took longer than its dx pass (ResNet-18's batch-norm layers; the figures are in
+``benchmarks/RESULTS.md``). The generic path (NumPy or CuPy, ``MINITORCH_CNN_KERNELS=generic``) is the NumPy
 writing of the same lines. The numba path takes
 C-contiguous NumPy arrays of at least ``SMALL`` elements; the others take the generic one.
 """

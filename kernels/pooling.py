@@ -15,12 +15,13 @@ Sum pooling is the building block of average pooling: ``y = sum of the window`` 
 and its adjoint adds each window's gradient to every pixel of the window. The division by the
 window count (which depends on count_include_pad and ceil_mode) is done by the caller.
 
-Three paths, chosen as in ``im2col`` (``window.pick``): the numba path loops over windows directly
+Three paths, chosen as in ``im2col`` (``dispatch.pick``): the numba path loops over windows directly
 (no column matrix), ``prange`` over the batch; where the windows tile the input (stride = kernel,
 no padding, as LeNet's 2×2 pools) sum pooling takes loops over whole rows instead (``_tiles``:
 a window's kh rows are added as contiguous rows first, then each kw-wide run of that row sum,
-so the inner loops vectorise; 3-4× faster than the window loops); CuPy arrays take the CUDA kernels of
-``kernels/cuda.py`` (the backward passes as gathers, no atomics); the generic path reuses
+so the inner loops vectorise, and run faster than the window loops: ``benchmarks/RESULTS.md``);
+CuPy arrays take the CUDA kernels of ``kernels/cuda.py`` (the backward passes as gathers, no
+atomics); the generic path reuses
 ``im2col_generic``/``col2im_generic`` (pad with -inf for max, 0 for sum, then reduce over the kh×kw
 taps), written with ``xp`` only.
 ``NUMBA_DISABLE_JIT=1`` runs the plain loops un-jitted.
@@ -34,8 +35,9 @@ from numba import prange
 from minitorch_cnn.backend import xp_of
 
 from ._jit import compile_loops
+from .dispatch import pick
 from .im2col import col2im_generic, im2col_generic
-from .window import Window, pick
+from .window import Window, tap_index
 
 
 # ---------------------------------------------------------------- generic path (NumPy or CuPy)
@@ -93,11 +95,11 @@ def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w)
                     best = x.dtype.type(-np.inf)
                     best_k = 0
                     for i in range(kh):
-                        h = oh * sh - ph + i * dil_h
+                        h = tap_index(oh, sh, ph, i, dil_h)
                         if h < 0 or h >= H:
                             continue
                         for j in range(kw):
-                            w = ow * sw - pw + j * dil_w
+                            w = tap_index(ow, sw, pw, j, dil_w)
                             if w < 0 or w >= W:
                                 continue
                             v = x[n, c, h, w]
@@ -105,8 +107,8 @@ def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w)
                             # Branch-free: with maxima anywhere in the window, a branch on `take`
                             # is mispredicted about half the time. `take` moves best_k as integer
                             # arithmetic; `max` keeps best unless v > best, and only a NaN v (rare,
-                            # so predicted) takes the other side (ResNet-18's stem pool, forward +
-                            # backward: 32-48 -> 19 ms, `python -m benchmarks --only ops --threads 1`).
+                            # so predicted) takes the other side (faster on ResNet-18's stem pool:
+                            # `python -m benchmarks --only ops --threads 1`, figures in benchmarks/RESULTS.md).
                             take = np.int64((v > best) | ((v != v) & (best == best)))
                             best_k += take * (i * kw + j - best_k)
                             best = max(best, v) if v == v else v
@@ -123,8 +125,8 @@ def max_pool2d_backward_loops(g, argmax, dx, kw, sh, sw, ph, pw, dil_h, dil_w):
             for oh in range(Ho):
                 for ow in range(Wo):
                     k = argmax[n, c, oh, ow]
-                    h = oh * sh - ph + (k // kw) * dil_h
-                    w = ow * sw - pw + (k % kw) * dil_w
+                    h = tap_index(oh, sh, ph, k // kw, dil_h)
+                    w = tap_index(ow, sw, pw, k % kw, dil_w)
                     if 0 <= h < H and 0 <= w < W:
                         dx[n, c, h, w] += g[n, c, oh, ow]
 
@@ -139,11 +141,11 @@ def sum_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                 for ow in range(Wo):
                     total = 0.0
                     for i in range(kh):
-                        h = oh * sh - ph + i * dil_h
+                        h = tap_index(oh, sh, ph, i, dil_h)
                         if h < 0 or h >= H:
                             continue
                         for j in range(kw):
-                            w = ow * sw - pw + j * dil_w
+                            w = tap_index(ow, sw, pw, j, dil_w)
                             if 0 <= w < W:
                                 total += x[n, c, h, w]
                     y[n, c, oh, ow] = total
@@ -159,11 +161,11 @@ def sum_pool2d_backward_loops(g, dx, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
                 for ow in range(Wo):
                     g_window = g[n, c, oh, ow]
                     for i in range(kh):
-                        h = oh * sh - ph + i * dil_h
+                        h = tap_index(oh, sh, ph, i, dil_h)
                         if h < 0 or h >= H:
                             continue
                         for j in range(kw):
-                            w = ow * sw - pw + j * dil_w
+                            w = tap_index(ow, sw, pw, j, dil_w)
                             if 0 <= w < W:
                                 dx[n, c, h, w] += g_window
 

@@ -1,5 +1,4 @@
-"""``Window``: where the windows of a sliding-window op (convolution, pooling) sit, and ``pick``,
-the one dispatcher from an array to the kernel path that serves it.
+"""``Window``: where the windows of a sliding-window op (convolution, pooling) sit.
 
 A window has ``kernel`` (kh, kw) taps, spaced ``dilation`` apart; windows start ``stride`` apart on
 the input padded with ``padding`` rows/columns on each side; there are ``out`` (Ho, Wo) of them.
@@ -8,7 +7,9 @@ Every field is an (along H, along W) pair. Tap (i, j) of window (oh, ow) reads t
     row  oh·stride[0] + i·dilation[0],   column  ow·stride[1] + j·dilation[1]
 
 ``Window.fit`` computes ``out`` from the input size with ``conv_out_size``: the output-size rule is
-written there and nowhere else. The numba loops and CUDA kernels take the same numbers as plain
+written there and nowhere else. ``tap_index`` is the row/column rule above on the unpadded input,
+and ``tap_range`` the windows whose tap stays inside it: the loops of ``im2col.py``,
+``pooling.py`` and ``depthwise.py`` call these two rather than writing the arithmetic again. The numba loops and CUDA kernels take the same numbers as plain
 ints (``Window.ints``), named ``kh, kw, sh, sw, ph, pw, dil_h, dil_w``.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from minitorch_cnn.backend import use_cuda_kernels, use_numba
+import numba
 
 
 def conv_out_size(size: int, k: int, s: int = 1, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
@@ -86,12 +87,31 @@ class Window(NamedTuple):
         return self.kernel == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
 
 
-def pick(array, numba_impl, generic_impl, cuda_name: str):
-    """The implementation of a kernel for ``array``: the CUDA kernel ``cuda_name`` for a CuPy array,
-    ``numba_impl`` for a NumPy array, ``generic_impl`` (``xp`` only, either device) when the generic
-    path is forced (``backend.set_kernel_path("generic")`` or ``MINITORCH_CNN_KERNELS=generic``)."""
-    if use_cuda_kernels(array):
-        from . import cuda  # loaded with the first CuPy array
+def _tap_index(o, s, p, k, d):
+    """The input row (or column) that tap ``k`` of window ``o`` reads: ``o·s − p + k·d``, counted on
+    the unpadded input (below 0 or from the input size on, the tap reads the padding).
 
-        return getattr(cuda, cuda_name)
-    return numba_impl if use_numba(array) else generic_impl
+    >>> tap_index(2, 2, 1, 1, 1)   # window 2 at stride 2, padding 1: its second tap reads row 4
+    4
+    """
+    return o * s - p + k * d
+
+
+def _tap_range(k, d, s, p, size, out):
+    """``(lo, hi)``: the windows ``o`` in ``[lo, hi)`` whose tap ``k`` reads inside the input,
+    ``0 <= tap_index(o, s, p, k, d) < size`` (and ``0 <= o < out``).
+
+    >>> tap_range(0, 1, 1, 1, 5, 5)   # 3-tap windows, padding 1: tap 0 of window 0 reads the padding
+    (1, 5)
+    """
+    lo = max(0, -((k * d - p) // s))  # ceil((p − k·d) / s)
+    hi = min(out, -((k * d - p - size) // s))  # ceil((size + p − k·d) / s)
+    return lo, hi
+
+
+# Compiled so that the numba loops can call them: numba inlines them into each loop (its IR, before
+# LLVM), so the loops compile as if the arithmetic were written in place. Under NUMBA_DISABLE_JIT=1
+# they are the plain functions. numba's cache of a loop does not notice a change to these two
+# (it watches the loop's own file): clear the cache (kernels/_jit.py's cache_dir) after editing them.
+tap_index = numba.njit(inline="always", cache=False)(_tap_index)
+tap_range = numba.njit(inline="always", cache=False)(_tap_range)

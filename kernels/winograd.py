@@ -33,8 +33,8 @@ Then (1) with channels is::
 The sum over input channels happens in the α² matrix products: that is where the multiplications
 are saved. The transforms do not shrink with the channels: on a 64-channel 32×32 layer at batch 64,
 F(4×4)'s four tile transforms (V, y, dM, dx) took somewhat longer than its three sets of channel
-products, 58 against 43 ms per forward + backward on one thread (``python -m benchmarks.profiling
-conv --threads 1 --algorithm auto``, its cProfile section).
+products (``python -m benchmarks.profiling conv --threads 1 --algorithm auto``, its cProfile
+section; the figures are in ``benchmarks/RESULTS.md``).
 
 Backward. Every step above is linear, so the gradient runs through the transposes, in reverse
 order. With ``dY`` = dL/dY cut into m×m tiles::
@@ -63,8 +63,8 @@ the compiler vectorises each pass; the channel's images are first copied into ze
 so that an entry of every tile is one gather at fixed offsets, with no bounds to check) and an
 array-generic path (α² strided copies and two small matrix products over the tile axes) that CuPy
 runs. Per image plane instead, a 24×24 image's 36 tiles made each pass a loop of 36 values (6 per
-tile row in the gathers), and the transforms took 1.2-8× longer (both loops timed alternately in
-one process, 1 thread).
+tile row in the gathers), and the transforms took longer (both loops timed alternately in one
+process, 1 thread; the figures are in ``benchmarks/RESULTS.md``).
 
 The convolution is built from four steps that ``functional/winograd.py`` runs per chunk of images:
 ``winograd_weight_tiles`` (U, once), ``winograd_tiles_forward`` (V and y), ``winograd_tiles_backward``
@@ -80,6 +80,7 @@ from numba import prange
 from minitorch_cnn.backend import use_numba, xp_of
 
 from ._jit import compile_loops
+from .window import conv_out_size
 
 # The transform matrices of F(m×m, 3×3), exact fractions, for m = 2 and m = 4 (Lavin & Gray, 2016).
 _MATRICES = {
@@ -316,7 +317,7 @@ def winograd_input_tiles(x, padding, m: int = 2):
     """``V = Bᵀ d B`` of every input tile d of ``x (N, C, H, W)``: ``(α, α, C, N·T_h·T_w)``."""
     N, C, H, W = x.shape
     top, bottom, left, right = padding
-    tiles = tile_counts(H + top + bottom - 2, W + left + right - 2, m)
+    tiles = tile_counts(conv_out_size(H + top + bottom, 3), conv_out_size(W + left + right, 3), m)
     BT = winograd_matrices(m, xp_of(x), x.dtype)[0]
     return cut_tiles(x, BT, m, top, left, tiles).reshape(m + 2, m + 2, C, -1)
 
@@ -364,7 +365,8 @@ def winograd_conv2d_forward(x, weight, padding, m: int = 2):
     """
     N, C, H, W = x.shape
     top, bottom, left, right = padding
-    y = xp_of(x).empty((N, weight.shape[0], H + top + bottom - 2, W + left + right - 2), dtype=x.dtype)
+    out = conv_out_size(H + top + bottom, 3), conv_out_size(W + left + right, 3)
+    y = xp_of(x).empty((N, weight.shape[0], *out), dtype=x.dtype)
     U = winograd_weight_tiles(weight, m)  # G w Gᵀ: (3, 3, O, C) -> (α, α, O, C)
     V = winograd_tiles_forward(x, U, padding, m, y)
     return y, U, V

@@ -7,20 +7,19 @@ PyTorch's names, so that ``import minitorch_cnn as torch`` runs PyTorch-style co
 hypothesis for its strategies).
 
 Threads: every core by default, as PyTorch; ``OMP_NUM_THREADS`` sets the count for OpenBLAS's products
-and for the numba kernels alike (``NUMBA_NUM_THREADS`` for the kernels alone). Between two products
-the memory-bound kernels take the cores, so OpenBLAS's workers are told to sleep as soon as a product
-ends (``OPENBLAS_THREAD_TIMEOUT=4``: 2**4 cycles, instead of spinning for 2**28 while our kernels run),
-also when NumPy was imported first; see ``_openblas.py`` and ``kernels/__init__.py``.
+and for the numba kernels alike (``NUMBA_NUM_THREADS`` for the kernels alone). What the import changes
+in the process (OpenBLAS's and OpenMP's idle workers sleep at once, numba's threading layer and
+thread count, glibc's malloc, the source-tree finder for ``kernels/``) is done in one module,
+``_setup.py``, imported first; each setting has an off switch documented there, and
+``minitorch_cnn._setup.APPLIED`` says what was done.
 """
 
 import importlib as _importlib
 
-# _openblas first: importing it puts OpenBLAS's idle workers to sleep (before NumPy loads OpenBLAS,
-# or else by restarting them). _source_tree next: from a clone's root it maps the top-level
-# kernels/ folder to minitorch_cnn.kernels
+# _setup first: the process-wide settings (OpenBLAS's workers before NumPy loads, the finder that
+# maps a clone's kernels/ folder, numba's threads); nothing else in the package changes the process
 from . import (  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
-    _openblas,
-    _source_tree,
+    _setup,
     cuda,
     functional,
     nn,
@@ -29,14 +28,11 @@ from . import (  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
 )
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .backend import (
-    conv_algorithm,
     cuda_is_available,
     device,
-    get_conv_algorithm,
     get_default_dtype,
     get_kernel_path,
     manual_seed,
-    set_conv_algorithm,
     set_default_dtype,
     set_kernel_path,
 )
@@ -99,6 +95,7 @@ from .functional import (
     unsqueeze,
     where,
 )
+from .functional.conv.policy import conv_algorithm, get_conv_algorithm, set_conv_algorithm
 from .serialization import load, save
 from .tensor import Tensor
 

@@ -20,8 +20,9 @@ the input tensors.
 A leaf's first gradient becomes its ``.grad``. It is copied unless the backward that returned it
 made it for that input alone (``_made_for_one_input``): the incoming gradient itself, a view of
 another array, an array handed to two inputs or a saved array may be seen elsewhere, and a later
-``+=`` into ``.grad`` must not change them. Not copying matters for large layers: VGG's
-4096×6272 weight gradient took 24 ms to copy into fresh memory.
+``+=`` into ``.grad`` must not change them. Not copying matters for large layers, where the copy
+lands in fresh memory and pays its page faults (VGG's 4096×6272 weight gradient: the figure is in
+``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -8,16 +8,16 @@ CuPy is imported lazily and guarded: on a machine with no CuPy or no GPU, everyt
 works, ``cupy_ndarray`` is a placeholder class that no array is an instance of, and asking for
 ``"cuda"`` raises :class:`DeviceUnavailableError` saying what is missing.
 
-This module also holds the process-wide settings: the default dtype (float32), the kernel path
-(``numba`` or ``generic``; environment variable ``MINITORCH_CNN_KERNELS``), the memory budget of
-convolution's column matrix and the random generator seeded by :func:`manual_seed`. The kernel path picks between the compiled kernels (numba
-loops for NumPy arrays, CUDA kernels from ``kernels/cuda.py`` for CuPy arrays) and the
-array-generic path written with ``xp`` only, on either device.
+This module also holds the default dtype (float32), the kernel path (``numba`` or ``generic``;
+environment variable ``MINITORCH_CNN_KERNELS``) and the random generator seeded by
+:func:`manual_seed`. The kernel path picks between the compiled kernels (numba loops for NumPy
+arrays, CUDA kernels from ``kernels/cuda.py`` for CuPy arrays) and the array-generic path written
+with ``xp`` only, on either device. Convolution's settings live with convolution
+(``functional/conv/policy.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
@@ -217,135 +217,6 @@ def use_cuda_kernels(array) -> bool:
     return _kernel_path == "numba" and isinstance(array, cupy_ndarray)
 
 
-# ---------------------------------------------------------------- conv memory budget
-_conv_memory_budget = 256 * 2**20  # bytes of column matrix that conv2d builds at once
-
-
-def get_conv_memory_budget() -> int:
-    """The most bytes of column matrix ``conv2d`` builds at once (whole images, at least one).
-
-    The column matrix has kh·kw times the elements of the input; when a batch's would exceed the
-    budget, ``conv2d`` processes the batch in chunks of images that fit. Results do not depend on it.
-    """
-    return _conv_memory_budget
-
-
-CPU_CONV_TILE_BYTES = 2 * 2**20  # one core's L2 cache
-
-
-def conv_chunk_bytes(array) -> int:
-    """The most bytes of per-image work arrays (im2col's columns, Winograd's tiles) that ``conv2d``
-    builds at once for ``array``: the memory budget, and for a NumPy array at most
-    ``CPU_CONV_TILE_BYTES``, so that each chunk of images is written, multiplied and read back while
-    it is still in the core's cache (functional/conv.py measures what that saves)."""
-    budget = _conv_memory_budget
-    return min(budget, CPU_CONV_TILE_BYTES) if isinstance(array, np.ndarray) else budget
-
-
-def batch_chunks(array, bytes_per_image: int) -> list:
-    """Slices of ``array``'s batch (axis 0) whose per-image work arrays, ``bytes_per_image`` each, fit
-    ``conv_chunk_bytes(array)`` together; at least one image per chunk."""
-    N, step = array.shape[0], max(1, conv_chunk_bytes(array) // max(1, bytes_per_image))
-    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
-
-
-KEEP_COLS_BYTES = 16 * 2**20  # on the CPU; LeNet's second layer's columns are 15 MB at batch 256
-
-
-def keep_cols_bytes(array) -> int:
-    """The largest column matrix (all chunks together) that ``conv2d`` keeps from its forward pass
-    for the weight gradient, instead of building it again in the backward pass: on NumPy arrays
-    ``KEEP_COLS_BYTES`` (small layers, where rebuilding costs a quarter of the layer's time and the
-    memory is a few MB), capped by the memory budget; on the GPU only a matrix built in one chunk."""
-    budget = _conv_memory_budget
-    return min(budget, KEEP_COLS_BYTES) if isinstance(array, np.ndarray) else conv_chunk_bytes(array)
-
-
-KEEP_TILES_BYTES = 64 * 2**20  # on the CPU: Winograd's V is 2.25x the layer's input (F(4x4, 3x3))
-
-
-def keep_tiles_bytes(array) -> int:
-    """The largest transformed input ``V`` (all chunks together) that the Winograd conv keeps from
-    its forward pass for the weight gradient, instead of transforming the input again in the
-    backward pass (one of its five tile transforms, about an eighth of the layer's time): on NumPy
-    arrays ``KEEP_TILES_BYTES``, capped by the memory budget; on the GPU only a V built in one chunk.
-    V of F(4×4, 3×3) holds 36 numbers per 16 outputs of each input channel, 2.25× the input."""
-    budget = _conv_memory_budget
-    return min(budget, KEEP_TILES_BYTES) if isinstance(array, np.ndarray) else conv_chunk_bytes(array)
-
-
-def set_conv_memory_budget(nbytes: int) -> int:
-    """Set the column-matrix budget of ``conv2d`` in bytes; returns the previous budget."""
-    global _conv_memory_budget
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
-        raise ValueError(f"set_conv_memory_budget: expected a positive number of bytes, got {nbytes!r}")
-    previous, _conv_memory_budget = _conv_memory_budget, nbytes
-    return previous
-
-
-@contextlib.contextmanager
-def _temporarily(set_value, value):
-    """Run a block under ``set_value(value)``, then restore what it returned (the previous value)."""
-    previous = set_value(value)
-    try:
-        yield
-    finally:
-        set_value(previous)
-
-
-def conv_memory_budget(nbytes: int):
-    """``with conv_memory_budget(2**20): ...`` runs the block under a temporary budget."""
-    return _temporarily(set_conv_memory_budget, nbytes)
-
-
-# ---------------------------------------------------------------- convolution algorithm
-CONV_ALGORITHMS = ("default", "auto", "im2col", "direct", "batch_last", "winograd")
-_conv_algorithm = "default"  # PyTorch's numbers to float32 round-off, the fastest such algorithm per layer
-
-
-def get_conv_algorithm() -> str:
-    """How ``conv2d`` chooses its algorithm, one of ``CONV_ALGORITHMS`` (see ``set_conv_algorithm``)."""
-    return _conv_algorithm
-
-
-def set_conv_algorithm(algorithm: str) -> str:
-    """Choose how ``conv2d`` computes each layer; returns the previous choice.
-
-    * ``"default"``: the direct loops (functional/direct.py) on the layers with few input taps
-      where they were measured faster (LeNet's first layer), the batch-last column matrix
-      (functional/batch_last.py) on stride-1 layers small enough that a cache-sized chunk holds 32
-      images (LeNet's second layer), the im2col column matrix elsewhere. All give PyTorch's numbers
-      to float32 round-off.
-    * ``"auto"``: as ``"default"``, and Winograd on the 3×3, stride-1 layers where it was measured
-      faster (``functional.winograd.winograd_tile``): F(4×4, 3×3) from 8×8 outputs and 8
-      channels, F(2×2, 3×3) on 6×6 and 7×7 outputs from 128 input channels; faster, but not
-      PyTorch's numbers to float32 round-off (below).
-    * ``"im2col"``: the column matrix everywhere (the reading path, ``functional/conv.py``).
-    * ``"direct"``: the direct loops on every layer they compute (stride 1, dilation 1, no groups,
-      NumPy arrays on the numba path), im2col elsewhere.
-    * ``"batch_last"``: the batch-last columns on those same layers, im2col elsewhere.
-    * ``"winograd"``: Winograd's F(4×4, 3×3) on every 3×3, stride-1, dilation-1, ungrouped layer,
-      im2col elsewhere.
-
-    Depthwise layers (groups = C = O) always take their own kernel. PyTorch has no such switch; its
-    default call is unchanged. Winograd is not in the default: F(4×4, 3×3) in float32 is 10-30×
-    further from the exact result than im2col (about 1e-5 relative per layer against 3e-7), and
-    F(2×2, 3×3), whose error per layer is im2col's, still rounds differently from PyTorch: in the
-    d2l library's ResNet-18 at batch 2 that moves a value across a ReLU's kink and the input
-    gradient differs from PyTorch's by 2e-4 (6e-7 under im2col).
-    """
-    global _conv_algorithm
-    if algorithm not in CONV_ALGORITHMS:
-        raise ValueError(f"set_conv_algorithm: expected one of {CONV_ALGORITHMS}, got {algorithm!r}")
-    previous, _conv_algorithm = _conv_algorithm, algorithm
-    return previous
-
-
-def conv_algorithm(algorithm: str):
-    """``with conv_algorithm("im2col"): ...`` runs the block with that algorithm."""
-    return _temporarily(set_conv_algorithm, algorithm)
-
-
 # ---------------------------------------------------------------- randomness
 _rng = np.random.default_rng()
 
@@ -372,36 +243,3 @@ def set_rng_state(state: dict) -> None:
     """Restore a state from :func:`get_rng_state`."""
     _rng.bit_generator.state = state
 
-
-# ---------------------------------------------------------------- memory reuse (glibc)
-# A training step allocates and frees the same large arrays every step (conv columns of 15-20 MB,
-# activations, gradients). glibc's malloc serves each array above its mmap threshold (128 KiB at
-# first, raised adaptively up to 32 MiB) with fresh pages from the kernel and returns them on
-# free, so every step pays a page fault and the kernel's zero-fill per 4 KiB page: measured on
-# LeNet (batch 256, one thread) as ~4 900 faults and ~19 of 73 ms CPU per step. Raising the mmap
-# threshold to its maximum and keeping up to TRIM_BYTES of free memory at the heap's top makes
-# freed blocks come back at the next step, already mapped: the same numbers, no faults.
-# This is the one scratch-buffer mechanism of the engine: it is process-wide (NumPy gives the
-# heap all its large arrays), set once at import, and costs resident memory that is not handed
-# back to the system between steps (the peak is unchanged). MINITORCH_CNN_MALLOC=system keeps
-# glibc's defaults; other C libraries (macOS, musl) are left alone.
-MMAP_THRESHOLD_BYTES = 32 * 2**20  # glibc's upper limit for M_MMAP_THRESHOLD on 64-bit systems
-TRIM_BYTES = 256 * 2**20
-
-
-def _keep_freed_memory() -> bool:
-    """Apply the malloc settings above; True when they were applied."""
-    import ctypes  # noqa: PLC0415
-    import platform  # noqa: PLC0415
-
-    if os.environ.get("MINITORCH_CNN_MALLOC", "").strip().lower() == "system" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # malloc.h
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
-
-
-malloc_tuned = _keep_freed_memory()

@@ -161,7 +161,8 @@ def _add_scaled(out, scale, g) -> None:
     """``out += scale · g`` in place, the same numbers as that one line. On the CPU, in blocks of
     ``_BLOCK`` values when both arrays are contiguous, so that the temporary ``scale · g`` is a small
     buffer reused from block to block: one the size of a large weight is fresh memory every step,
-    and its page faults cost more than the update (VGG's 4096×6272 weight: 32 ms against 18 ms)."""
+    and its page faults cost more than the update (VGG's 4096×6272 weight; the figures are in
+    ``benchmarks/RESULTS.md``)."""
     if not (backend.device_of(out) == "cpu" and out.size > _BLOCK and out.flags.c_contiguous
             and g.flags.c_contiguous and g.shape == out.shape):
         out += scale * g

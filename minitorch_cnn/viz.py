@@ -117,29 +117,35 @@ class Graph:
                 ".save('graph.svg') or show it in Jupyter>")
 
     # ------------------------------------------------------------------ drawing
-    def render(self, fmt: str = "png", dpi: int = 110) -> bytes:
-        """The picture as bytes (``fmt``: "png", "svg" or "pdf"), drawn with matplotlib."""
-        key = (fmt, dpi)
+    def render(self, fmt: str = "png", dpi: int = 110, metadata: dict | None = None) -> bytes:
+        """The picture as bytes (``fmt``: "png", "svg" or "pdf"), drawn with matplotlib.
+
+        ``metadata``: passed to matplotlib's ``savefig``; for PNG each key becomes a text chunk of the
+        file (``{"minitorch_cnn:ops": "..."}``), readable without drawing the picture again."""
+        key = (fmt, dpi, tuple(sorted((metadata or {}).items())))
         if key not in self._cache:
             import matplotlib  # noqa: PLC0415 - slow import, only when drawing
 
             fig = _draw(self)
             buf = io.BytesIO()
             with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, smaller
-                fig.savefig(buf, format=fmt, dpi=dpi)
+                fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
             self._cache[key] = buf.getvalue()
         return self._cache[key]
 
-    def save(self, path, engine: str = "matplotlib", dpi: int = 110) -> Path:
+    def save(self, path, engine: str = "matplotlib", dpi: int = 110, metadata: dict | None = None) -> Path:
         """Write the picture to ``path``; its suffix (.svg, .png, .pdf) picks the format.
 
-        ``engine="dot"`` lays it out with Graphviz's ``dot`` program instead (it must be installed)."""
+        ``engine="dot"`` lays it out with Graphviz's ``dot`` program instead (it must be installed).
+        ``metadata`` (matplotlib engine only): see ``render``."""
         path = Path(path)
         fmt = path.suffix.lower().lstrip(".")
         if fmt not in ("svg", "png", "pdf"):
             raise ValueError(f"viz.Graph.save: expected a file name ending in .svg, .png or .pdf, got {path.name!r}")
+        if metadata is not None and engine != "matplotlib":
+            raise ValueError("viz.Graph.save: metadata is written by the matplotlib engine only")
         if engine == "matplotlib":
-            data = self.render(fmt, dpi)
+            data = self.render(fmt, dpi, metadata)
         elif engine == "dot":
             dot = shutil.which("dot")
             if dot is None:

@@ -195,41 +195,105 @@ def avg_pool2d_reference(x, g, kh, kw, sh, sw, ph, pw, Ho, Wo, count_include_pad
     return y, dx
 
 
-def run_algorithm(algorithm, x, w, b, pad, g, needs_x=True):
-    """conv2d under ``algorithm`` on NumPy arrays, backward with g: (function used, y, dx, dw, db),
-    the gradients None where not asked for (``needs_x``) or not computed."""
-    import minitorch_cnn as mt
-    from minitorch_cnn.functional import conv2d
-
-    xt, wt = Tensor(np.asarray(x), requires_grad=needs_x), Tensor(np.asarray(w), requires_grad=True)
-    bt = None if b is None else Tensor(np.asarray(b), requires_grad=True)
-    with mt.conv_algorithm(algorithm):
-        y = conv2d(xt, wt, bt, padding=pad)
-    y.backward(Tensor(g))
-    grads = [None if t is None or t.grad is None else t.grad.numpy() for t in (xt, wt, bt)]
-    return y.grad_fn.function, y.numpy(), *grads
+# ---------------------------------------------------------------- conv cases for the algorithms
+# The conformance suite (functional/conv/test_conformance.py) draws convolutions from four families
+# and keeps those an algorithm applies to: any geometry ("general": stride, padding, dilation,
+# groups), the plain layers (stride 1, dilation 1, no groups) that the direct and batch-last loops
+# compute, the plain 3×3 layers of Winograd, and depthwise layers (groups = C = O).
+FAMILIES = ("general", "plain", "3x3", "depthwise")
 
 
-def check_only_the_needed_gradients(algorithm, function):
-    """A first layer (x needs no gradient) gets dW and db only; a frozen weight gets dx only, or dx
-    and db beside a trainable bias; each equal to the plain-loop definition. ``function`` is the op
-    ``algorithm`` must pick."""
+@st.composite
+def conv_cases(draw, max_side=6, max_images=2):
+    """One conv2d call: dict(x_shape, w_shape, bias, stride, padding, dilation, groups, seed)."""
+    family = draw(st.sampled_from(FAMILIES))
+    n = draw(st.integers(1, max_images))
+    if family in ("general", "depthwise"):
+        H, W, kh, kw, sh, sw, ph, pw, dh, dw = draw(geometries(max_side=max_side))
+        if family == "general":
+            groups, cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        else:
+            groups, cg, og = draw(st.integers(2, 4)), 1, 1
+    else:
+        kh, kw = (3, 3) if family == "3x3" else (draw(st.integers(1, 5)), draw(st.integers(1, 4)))
+        ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        H = draw(st.integers(max(1, kh - 2 * ph), max(max_side, kh)))
+        W = draw(st.integers(max(1, kw - 2 * pw), max(max_side, kw)))
+        sh = sw = dh = dw = groups = 1
+        cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    return dict(
+        x_shape=(n, cg * groups, H, W), w_shape=(og * groups, cg, kh, kw), bias=draw(st.booleans()),
+        stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups, seed=draw(st.integers(0, 2**16)),
+    )  # fmt: skip
+
+
+def conv_geometry(case):
+    """The keyword arguments of conv2d (and of the plain-loop references) for ``case``."""
+    return {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+def conv_arrays(case, dtype=np.float64):
+    """x, w, b (None without bias) and an upstream gradient g for ``case``, from its seed."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"]).astype(dtype)
+    w = rng.standard_normal(case["w_shape"]).astype(dtype)
+    b = rng.standard_normal(case["w_shape"][0]).astype(dtype) if case["bias"] else None
+    (N, _, H, W), (O, _, kh, kw) = case["x_shape"], case["w_shape"]
+    Ho = out_size(H, kh, case["stride"][0], case["padding"][0], case["dilation"][0])
+    Wo = out_size(W, kw, case["stride"][1], case["padding"][1], case["dilation"][1])
+    g = rng.standard_normal((N, O, Ho, Wo)).astype(dtype)
+    return x, w, b, g
+
+
+# One tolerance for "equal to round-off", for every algorithm, dtype and oracle: the largest error,
+# relative to the largest magnitude of the array compared, in units of the dtype's machine epsilon.
+# Winograd's F(4×4, 3×3) loses the most: about 1e-4 of the largest output in float32 on the nets'
+# widest 3×3 layers (~840 eps; kernels/test_winograd_kernels.py bounds it there), as its transforms
+# add and subtract values up to 8× an input before the products. The column matrix and the direct
+# loops stay within a few eps times the number of terms of a sum, far inside this bound.
+ROUND_OFF_EPS = 1000
+
+
+def assert_round_off(ours, theirs, what=""):
+    """max |ours − theirs| ≤ ROUND_OFF_EPS · eps(ours' dtype) · max |theirs| (see ROUND_OFF_EPS)."""
+    assert ours is not None and theirs is not None, f"{what}: a gradient is missing"
+    ours, theirs = backend.to_numpy(ours), backend.to_numpy(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape}, expected {theirs.shape}"
+    eps = np.finfo(ours.dtype).eps
+    scale = float(np.abs(theirs).max()) if theirs.size else 0.0
+    err = float(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max()) if theirs.size else 0.0
+    assert err <= ROUND_OFF_EPS * eps * scale, (
+        f"{what}: max error {err:.3e}, more than {ROUND_OFF_EPS} eps ({ours.dtype}) of the largest value {scale:.3e}"
+    )
+
+
+def check_only_the_needed_gradients(function, spec, device="cpu"):
+    """``function.apply(x, w, b, spec=spec)`` with every choice of which of x, w, b need a gradient
+    (a first layer: x needs none; a frozen weight, alone or beside a trainable bias; ...): its backward
+    returns None for each gradient not asked for, and each one asked for equals the plain-loop definition.
+    Without a bias too (dx and dW only)."""
+    import itertools
+
     rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 3, 3))
-    g, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal(2)
-    fn, _, dx, dw, db = run_algorithm(algorithm, x, w, b, (1, 1), g, needs_x=False)
-    assert fn is function and dx is None
-    rdx, rdw, rdb = conv2d_backward_reference(x, w, g, padding=(1, 1))
-    np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(db, rdb, rtol=1e-10, atol=1e-10)
-    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=False)
-    function.apply(xt, wt, None, padding=(1, 1)).backward(Tensor(g))
-    assert wt.grad is None
-    np.testing.assert_allclose(xt.grad.numpy(), rdx, rtol=1e-10, atol=1e-10)
-    bt = Tensor(b, requires_grad=True)
-    function.apply(Tensor(x), wt, bt, padding=(1, 1)).backward(Tensor(g))
-    assert wt.grad is None
-    np.testing.assert_allclose(bt.grad.numpy(), rdb, rtol=1e-10, atol=1e-10)
+    N, O = spec.input_shape[0], spec.weight_shape[0]
+    x, w, b = rng.standard_normal(spec.input_shape), rng.standard_normal(spec.weight_shape), rng.standard_normal(O)
+    g = rng.standard_normal((N, O, *spec.window.out))
+    geometry = dict(stride=spec.window.stride, padding=spec.window.padding, dilation=spec.window.dilation,
+                    groups=spec.groups)  # fmt: skip
+    expected = conv2d_backward_reference(x, w, g, **geometry)
+    choices = [(*needs, True) for needs in itertools.product((False, True), repeat=3) if any(needs)]
+    for need_x, need_w, need_b, with_bias in [*choices, (True, True, False, False)]:
+        xt, wt = leaf(x, device, need_x), leaf(w, device, need_w)
+        bt = leaf(b, device, need_b) if with_bias else None
+        y = function.apply(xt, wt, bt, spec=spec)
+        node = y.grad_fn
+        assert node.function is function and node.needs_input_grad == (need_x, need_w, need_b)
+        grads = function.backward(node, to_xp(g, device))
+        for what, got, needed, want in zip(("dx", "dW", "db"), grads, (need_x, need_w, need_b), expected):
+            if needed:
+                assert_round_off(got, want, f"{function.__name__} {what}, needs {(need_x, need_w, need_b)}")
+            else:
+                assert got is None, f"{function.__name__} computed {what}, which was not asked for"
 
 
 def on_one_and_every_thread(work):

@@ -1,7 +1,7 @@
 """The seeds' nets written with real PyTorch: the reference our ``minitorch_cnn.models`` are checked against.
 
-Each builder is the seed's model-definition code (``../shared/seeds/``), kept as written except
-for parameters (input channels, classes) and line breaks. The later nets (NiN, SqueezeNet 1.1,
+Each builder is the seed's model-definition code (the PyTorch programs the project started from),
+kept as written except for parameters (input channels, classes) and line breaks. The later nets (NiN, SqueezeNet 1.1,
 MobileNetV2, SE-ResNet-18) are not in the seeds: NiN is the book's, SqueezeNet and MobileNetV2 are
 written here from torchvision's documented architecture (its module names, so the state-dict keys
 are torchvision's; torchvision itself is not installed), SE-ResNet-18 is the book's ResNet-18 with

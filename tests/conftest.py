@@ -1,12 +1,24 @@
-"""Shared test settings: hypothesis profiles and the kernel-path / device fixtures."""
+"""Shared test settings: hypothesis profiles and the kernel-path / device fixtures.
+
+The tests mirror the package (``functional/``, ``functional/conv/``, ``kernels/``, ``nn/``, ``models/``,
+``data/``, ``train/``, ``compat/`` for the compatibility suites); the helpers they share
+(``_conv_cases``, ``_op_oracles``, ``_torch_nets``) stay here in ``tests/``, which this file puts on
+``sys.path`` so that every folder imports them by name. The folders have no ``__init__.py``: each
+test file's basename is unique across the tree.
+"""
 
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import minitorch_cnn as mt
 from minitorch_cnn import backend
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
 settings.register_profile(
     "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False

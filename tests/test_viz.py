@@ -21,7 +21,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def lenet_loss(monkeypatch):
     """LeNet's loss on a small batch, and the ops recorded while computing it, counted at Function.apply.
 
-    Under the "im2col" algorithm, the reading path (by default LeNet's convs take the direct loops)."""
+    Under the "reference" algorithm, the reading path (by default LeNet's convs take fast ops)."""
     recorded = []
     apply = autograd.Function.apply.__func__
 
@@ -35,7 +35,7 @@ def lenet_loss(monkeypatch):
     X = mt.randn(8, 1, 28, 28)
     y = mt.tensor(np.arange(8) % 10)
     monkeypatch.setattr(autograd.Function, "apply", classmethod(counting_apply))
-    with mt.conv_algorithm("im2col"):
+    with mt.conv_algorithm("reference"):
         loss = cross_entropy(net(X), y)
     monkeypatch.undo()
     return net, loss, recorded
@@ -64,8 +64,8 @@ def test_lenet_graph_has_one_box_per_recorded_op(lenet_loss):
     first, last = min(g.ops, key=lambda n: n.step), max(g.ops, key=lambda n: n.step)
     assert (first.name, first.shape) == ("CrossEntropyFn", ())
     assert (last.name, last.shape) == ("Conv2dFn", (8, 6, 28, 28))
-    # what it keeps: the first conv's column matrix (C, kh, kw, N, Ho, Wo), float32
-    assert ("", (1, 5, 5, 8, 28, 28), 25 * 8 * 28 * 28 * 4) in last.saved
+    # what it keeps: the first conv's column matrix as (groups, C·kh·kw, N·Ho·Wo), float32
+    assert ("", (1, 25, 8 * 28 * 28), 25 * 8 * 28 * 28 * 4) in last.saved
     assert len(g.edges) == 23 and sum(e.order is not None for e in g.edges) == 22
 
 
@@ -107,7 +107,7 @@ def test_pictures_are_written_and_shown(lenet_loss, tmp_path):
 def test_a_skip_connection_runs_beside_the_boxes(tmp_path):
     a, b = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
     x = mt.randn(1, 3, 5, 5, requires_grad=True)
-    with mt.conv_algorithm("im2col"):
+    with mt.conv_algorithm("reference"):
         out = (b(a(x).relu()) + x).relu().sum()
     g = mt.viz.graph(out, params={"a.weight": a.weight, "b.weight": b.weight})
     assert [n.name for n in g.ops] == ["SumFn", "ReLUFn", "AddFn", "Conv2dFn", "ReLUFn", "Conv2dFn"]
