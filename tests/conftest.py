@@ -20,6 +20,8 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
+from _memory import release_freed_memory  # noqa: E402
+
 settings.register_profile(
     "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
 )
@@ -57,3 +59,9 @@ def device(request):
 def _seed():
     mt.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _start_from_the_memory_in_use():
+    """Each test starts without the memory earlier tests freed (see _memory.py)."""
+    release_freed_memory()

@@ -9,8 +9,6 @@ cannot be shared); AlexNet and VGG have no batch norm, so one mode covers them.
 """
 
 import contextlib
-import ctypes
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -19,26 +17,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import _torch_nets  # noqa: E402
+from _memory import release_freed_memory  # noqa: E402
 
 import minitorch_cnn as mt  # noqa: E402
 from minitorch_cnn import models, nn  # noqa: E402
 from minitorch_cnn.functional import activation  # noqa: E402
-
-
-def _release_freed_memory():
-    """Hand the heap's freed memory back to the system (glibc's ``malloc_trim``; elsewhere nothing).
-
-    The engine's malloc setting keeps freed arrays mapped for its next training step (backend's
-    glibc tuning); between the two engines' runs of a big net that memory would count twice.
-    """
-    if platform.libc_ver()[0] == "glibc":
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-@pytest.fixture(autouse=True)
-def _start_from_the_memory_in_use():
-    """Each test here starts without the memory earlier tests freed (the big nets need 1-2 GB)."""
-    _release_freed_memory()
 
 # ------------------------------------------------------------------ shape tables (the book's chapters)
 LENET_TABLE = [
@@ -380,7 +363,7 @@ def _torch_run_on_one_thread(name, tdtype, train, x, y, masks, state, spill):
     with _torch_kinks(masks) as kinks:
         out = ref(torch.from_numpy(x).to(tdtype))
     loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y))
-    _release_freed_memory()
+    release_freed_memory()
     loss.backward()
     if spill is None:
         grads = {k: p.grad.numpy() for k, p in ref.named_parameters()}
@@ -477,7 +460,7 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10,
         ref = _torch_run(name, torch.float64, train, x, y, state=True, spill=spill)
         state, torch_kinks = ref.pop("state"), len(ref.pop("kinks"))
         grad_scale = max(_max_abs(g) for g in ref["grads"].values())  # the floor of every gradient's check
-        _release_freed_memory()
+        release_freed_memory()
     else:
         # A pre-activation within float32 round-off of a ReLU kink may land on either side in float32,
         # and the two sides' gradients differ by that unit's whole contribution: MobileNetV2 at 3x64x64
@@ -496,7 +479,7 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10,
         state, torch_kinks = ref32["state"], len(ref32["kinks"])  # the weights are built in float32 either way
         ref32_keys = list(ref32["grads"])
         del ref32, ref32_f64
-        _release_freed_memory()
+        release_freed_memory()
     rtol = 1e-9 if dtype == np.float64 else 1e-4
 
     def slack(kind, key=None):
@@ -515,7 +498,7 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10,
     else:
         ours.load_state_dict(state)  # PyTorch's weights and buffers (as NumPy arrays), by key
     del state  # PyTorch's parameters go
-    _release_freed_memory()
+    release_freed_memory()
     ours.train(train)
     _no_dropout(ours)
     params = dict(ours.named_parameters())
@@ -532,7 +515,7 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10,
         with _our_kinks() as kinks:
             out = ours(mt.tensor(x.astype(dtype)))
         loss_tensor = nn.functional.cross_entropy(out, mt.tensor(y))
-        _release_freed_memory()  # what forward freed, before backward's gradients
+        release_freed_memory()  # what forward freed, before backward's gradients
         loss_tensor.backward()
         if number == 0:
             ours_kinks = kinks
@@ -547,12 +530,12 @@ def _cross_check(name, size, batch, dtype, train, in_channels=1, num_classes=10,
             assert p.grad.dtype == dtype and p.grad.shape == p.shape
             grads[key], p.grad = p.grad.array, None  # the array itself: no copy
         del out, loss_tensor, p
-        _release_freed_memory()
+        release_freed_memory()
         if number < len(passes) - 1:  # spilled (float64): compared now, while our net is still needed
             for key in needs:
                 _close(grads.pop(key), ref["grads"][key], rtol, f"{name} grad of {key}", floor=grad_scale)
     del ours, params  # our parameters go (backward has released the graph)
-    _release_freed_memory()
+    release_freed_memory()
     if dtype == np.float32:  # float64 along our float32's side of every kink (see above)
         ref = _torch_run(name, torch.float64, train, x, y, masks=ours_kinks)
         grad_scale = max(_max_abs(g) for g in ref["grads"].values())
