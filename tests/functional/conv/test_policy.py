@@ -166,3 +166,21 @@ def test_the_spec_carries_this_devices_budgets(monkeypatch):
     with policy.conv_memory_budget(5):
         s = spec((2, 3, 8, 8), (4, 3, 3, 3), dtype=np.float64)
         assert (s.chunk_bytes, s.memory_budget, s.keep_cols_bytes, s.keep_tiles_bytes, s.itemsize) == (5, 5, 5, 5, 8)
+
+
+@pytest.mark.parametrize("setting", ["default", "direct", "batch_last"])
+def test_the_numba_only_algorithms_are_not_taken_on_the_generic_path(setting):
+    """The direct and batch-last loops exist for NumPy arrays on the numba path only: on the
+    array-generic path (the one CuPy takes, forced here on NumPy) conv2d sends their layers to the
+    column matrix, whatever the setting."""
+    from minitorch_cnn import backend
+
+    x, w = mt.randn(64, 1, 28, 28), mt.randn(6, 1, 5, 5, requires_grad=True)  # LeNet's first layer
+    with mt.conv_algorithm(setting):
+        assert conv2d(x, w, padding=2).grad_fn.function in (DirectConv2dFn, BatchLastConv2dFn)
+        previous = backend.get_kernel_path()
+        backend.set_kernel_path("generic")
+        try:
+            assert conv2d(x, w, padding=2).grad_fn.function is Im2colConv2dFn
+        finally:
+            backend.set_kernel_path(previous)
