@@ -184,17 +184,21 @@ def test_adaptive_avg_pool(path, H, W, Ho, Wo, dtype, seed):
             w0, w1 = (j * W) // Wo, -(-((j + 1) * W) // Wo)
             y_ref[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
             dx_ref[:, :, h0:h1, w0:w1] += g[:, :, i, j][:, :, None, None] / ((h1 - h0) * (w1 - w0))
-    np.testing.assert_allclose(host(y), y_ref, **tol)
-    np.testing.assert_allclose(host(xt.grad), dx_ref, **tol)
+    check_adaptive((adaptive_avg_pool2d, TF.adaptive_avg_pool2d), (Ho, Wo), x, g, (y, xt.grad), (y_ref, dx_ref), tol, path)
 
-    tx = torch.tensor(x, requires_grad=True)
-    ty = TF.adaptive_avg_pool2d(tx, (Ho, Wo))
+
+
+def check_adaptive(ops, size, x, g, ours, loops, tol, path):
+    """``ours`` (y and dx of ``ops[0]``) against the plain ``loops`` and PyTorch's ``ops[1]`` on the same
+    x and g; gradcheck in float64."""
+    (y, dx), tx = ours, torch.tensor(x, requires_grad=True)
+    ty = ops[1](tx, size)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(host(y), ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
-    if dtype == np.float64:
-        gradcheck(lambda t: adaptive_avg_pool2d(t, (Ho, Wo)), [leaf(x, path)])
-
+    for expected in (loops, (ty.detach().numpy(), tx.grad.numpy())):
+        np.testing.assert_allclose(host(y), expected[0], **tol)
+        np.testing.assert_allclose(host(dx), expected[1], **tol)
+    if x.dtype == np.float64:
+        gradcheck(lambda t: ops[0](t, size), [leaf(x, path)])
 
 def test_adaptive_output_size_forms(path):
     x = leaf(np.arange(2 * 3 * 5 * 7.0).reshape(2, 3, 5, 7), path)
@@ -233,16 +237,7 @@ def test_adaptive_max_pool(path, H, W, Ho, Wo, dtype, seed):
                     y_ref[n, c, i, j] = x[n, c][best]
                     dx_ref[n, c][best] += g[n, c, i, j]
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(host(y), y_ref, **tol)
-    np.testing.assert_allclose(host(xt.grad), dx_ref, **tol)
-
-    tx = torch.tensor(x, requires_grad=True)
-    ty = TF.adaptive_max_pool2d(tx, (Ho, Wo))
-    ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(host(y), ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(host(xt.grad), tx.grad.numpy(), **tol)
-    if dtype == np.float64:
-        gradcheck(lambda t: adaptive_max_pool2d(t, (Ho, Wo)), [leaf(x, path)])
+    check_adaptive((adaptive_max_pool2d, TF.adaptive_max_pool2d), (Ho, Wo), x, g, (y, xt.grad), (y_ref, dx_ref), tol, path)
 
 
 def test_adaptive_max_pool_ties_and_layer_as_pytorch(path):
