@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
-
-from ...backend import use_numba
+from ...backend import device_of, use_numba
 from . import fast
 from .reference import Conv2dFn
 from .spec import ConvSpec
@@ -118,7 +116,7 @@ def spec_for(input, weight, *, stride, padding, dilation, groups) -> ConvSpec:
     only what was built in one chunk.
     """
     budget = _conv_memory_budget
-    on_cpu = isinstance(input, np.ndarray)
+    on_cpu = device_of(input) == "cpu"
     chunk = min(budget, CPU_CONV_TILE_BYTES) if on_cpu else budget
     return ConvSpec.of(
         input.shape, weight.shape, stride=stride, padding=padding, dilation=dilation, groups=groups,

@@ -91,7 +91,7 @@ def test_chunks_are_taken_by_the_caller_and_a_helper(monkeypatch):
 
 
 def test_one_chunk_or_one_thread_runs_on_the_caller(monkeypatch):
-    """A single chunk, one thread, or arrays that are not NumPy's: no helper thread is used."""
+    """A single chunk, one thread, or a GPU array: no helper thread is used."""
     seen = set()
 
     def work(rows):
@@ -105,7 +105,15 @@ def test_one_chunk_or_one_thread_runs_on_the_caller(monkeypatch):
         assert _chunks.for_each_chunk(work, [slice(0, 1), slice(1, 2)], np.zeros(2)) == [0, 1]
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         assert _chunks.for_each_chunk(work, [slice(0, 2)], np.zeros(2)) == [0]
-        assert _chunks.for_each_chunk(work, [slice(0, 1), slice(1, 2)], [0.0, 0.0]) == [0, 1]  # not a NumPy array
+        # a GPU array (a stand-in class the backend takes for CuPy's): its chunks run on the GPU's streams
+        from minitorch_cnn import backend
+
+        class FakeCupyArray:
+            pass
+
+        monkeypatch.setattr(backend, "cupy_ndarray", FakeCupyArray)
+        monkeypatch.setattr(_chunks, "_executor", lambda threads: pytest.fail("a GPU array's chunks took helper threads"))
+        assert _chunks.for_each_chunk(work, [slice(0, 1), slice(1, 2)], FakeCupyArray()) == [0, 1]
     finally:
         numba.set_num_threads(previous)
     assert seen == {threading.current_thread()}

@@ -24,7 +24,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
-import numpy as np
+
+from ....backend import device_of
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -81,7 +82,7 @@ def for_each_chunk(work, chunks, array) -> list:
     chunks, the caller and helper threads take a chunk each at a time (see the module doc). ``array`` tells the device.
     NumPy's arrays only: CuPy runs its chunks one after another on the GPU's own streams."""
     threads = numba.get_num_threads()
-    if len(chunks) == 1 or threads == 1 or not isinstance(array, np.ndarray) or not _pool_takes_threads():
+    if len(chunks) == 1 or threads == 1 or device_of(array) != "cpu" or not _pool_takes_threads():
         return [work(rows) for rows in chunks]
     results = [None] * len(chunks)
     taken = itertools.count()  # the next chunk to take; next() on it is atomic under the GIL
