@@ -64,3 +64,23 @@ def test_kept_work_arrays_give_the_bits_of_rebuilt_ones(monkeypatch, name):
     ty.backward(torch.from_numpy(g))
     for ours, theirs, what in zip(runs[0], (ty.detach(), tx.grad, tw.grad, tb.grad), ("y", "dx", "dW", "db")):
         assert_round_off(ours, theirs.numpy(), f"{name} {what}")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_work_arrays_are_kept_only_for_the_weight_gradient(name):
+    """The columns or tiles are kept for dW alone: a frozen weight (a trainable input and bias) keeps
+    none, a trainable weight beside a frozen bias and input keeps them; the weight is saved only for dx."""
+    dtype, x_shape, w_shape, padding, stride = CASES[name][:5]
+    rng = np.random.default_rng(3)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+    for need_x, need_w, need_b in ((True, False, True), (False, True, False)):
+        xt, wt, bt = Tensor(x, requires_grad=need_x), Tensor(w, requires_grad=need_w), Tensor(b, requires_grad=need_b)
+        with mt.conv_algorithm(name):
+            node = conv2d(xt, wt, bt, stride=stride, padding=padding).grad_fn
+        assert node.function is fast.ALGORITHMS[name].FUNCTION
+        saved = node.saved_tensors
+        chunk_lists = [a for a in saved if isinstance(a, list)]  # the kept work arrays, one per chunk
+        if need_w:  # dW only: its work arrays kept, nothing else
+            assert len(chunk_lists) == 1 and sum(a is not None for a in saved) == 1, name
+        else:  # dx only: no work arrays, one array for dx (the weight, or Winograd's U)
+            assert not chunk_lists and sum(a is not None for a in saved) == 1, name

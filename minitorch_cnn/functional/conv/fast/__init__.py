@@ -16,12 +16,12 @@ reference op (``functional/conv/reference.py``) by one conformance suite
 
 from . import batch_last, depthwise, direct, im2col, winograd
 
-ALGORITHMS = {
-    "depthwise": depthwise,  # groups = C = O: one kh×kw filter per channel, computed directly
-    "winograd": winograd,  # 3×3, stride 1: Winograd's minimal filtering ("auto" and "winograd" only)
-    "direct": direct,  # stride 1 and few taps (a net's first layer): loops over the padded image
-    "batch_last": batch_last,  # stride 1, small images: the column matrix with the batch last
-    "im2col": im2col,  # everything else: the column matrix in cache-sized chunks
-}
+ALGORITHMS = {algorithm.NAME: algorithm for algorithm in (  # the setting's name -> the module
+    depthwise,  # groups = C = O: one kh×kw filter per channel, computed directly
+    winograd,  # 3×3, stride 1: Winograd's minimal filtering ("auto" and "winograd" only)
+    direct,  # stride 1 and few taps (a net's first layer): loops over the padded image
+    batch_last,  # stride 1, small images: the column matrix with the batch last
+    im2col,  # everything else: the column matrix in cache-sized chunks
+)}
 
 __all__ = ["ALGORITHMS"]
