@@ -8,7 +8,7 @@ paths give the same bits, and every element is computed alone, so the result doe
 the number of threads either::
 
     sigmoid_backward:  da = ((1 − out) · out) · g          (σ' = σ · (1 − σ), out = σ(a))
-    relu_backward:     da = g · [out > 0]                  (ReLU'(0) = 0, as PyTorch; NaN · 0 = NaN)
+    relu_backward:     da = 0 if out <= 0 else g           (ReLU'(0) = 0; NaN out passes g, as PyTorch)
 
 The sigmoid forward, σ(a) = 1 / (1 + e^−a), is four passes in NumPy (negate, exp, add, divide).
 For float32 arrays the numba loop does it in one, with its own e^t: numba's ``exp`` is a scalar
@@ -51,7 +51,7 @@ def sigmoid_forward_generic(a):
     is inf and σ = 1/inf = 0, the limit (below the smallest normal float32).
     """
     xp = xp_of(a)
-    out = xp.negative(a)
+    out = xp.negative(a, out=xp.empty_like(a))  # an array even for 0-d a (NumPy returns scalars there)
     with np.errstate(over="ignore"):
         xp.exp(out, out=out)  # e^−a
     out += 1
@@ -60,14 +60,16 @@ def sigmoid_forward_generic(a):
 
 
 def sigmoid_backward_generic(g, out):
-    da = 1 - out  # ((1 − out) · out) · g, in place after the first pass
+    xp = xp_of(out)
+    da = xp.subtract(1, out, out=xp.empty_like(out))  # ((1 − out) · out) · g, in place after the first pass
     da *= out
     da *= g
     return da
 
 
 def relu_backward_generic(g, out):
-    return g * (out > 0)
+    xp = xp_of(out)
+    return xp.where(out <= 0, xp.zeros((), dtype=g.dtype), g)  # selected: inf or NaN g stays out of the zeros
 
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
@@ -104,10 +106,11 @@ def sigmoid_backward_loops(g, out, da, one):
 
 
 def relu_backward_loops(g, out, da, one):
-    """``da = g · [out > 0]`` over flat arrays of one dtype (a multiplication, so NaN in g stays NaN)."""
+    """``da = 0 if out <= 0 else g`` over flat arrays of one dtype (selected, so NaN out passes g and an
+    infinite g gives 0, not NaN, where out <= 0)."""
     zero = one - one
     for i in prange(da.size):
-        da[i] = g[i] * (one if out[i] > 0 else zero)
+        da[i] = zero if out[i] <= 0 else g[i]
 
 
 _sigmoid_forward_jit = compile_loops(sigmoid_forward_loops)
@@ -152,7 +155,7 @@ def sigmoid_backward(g, out):
 
 
 def relu_backward(g, out):
-    """dL/da of ``out = max(a, 0)`` given ``g = dL/dout``: g where out > 0, else 0; a new array.
+    """dL/da of ``out = max(a, 0)`` given ``g = dL/dout``: 0 where out <= 0, else g; a new array.
 
     >>> import numpy as np
     >>> relu_backward(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.5, 2.0]))

@@ -37,8 +37,9 @@ the sum is deterministic. Taps are added in ascending (i, j), the order in which
 generic ``col2im`` add into a pixel, so the three agree bit for bit.
 
 ``max_pool_forward_kernel``, one thread per window ``(n, c, oh, ow)``: the numba loop verbatim
-(start from ``lowest`` = -inf, strictly greater wins, so the first of equal values is kept;
-NaN beats numbers; padding taps are skipped), writing ``y`` and ``argmax = i*kw + j``.
+(start from ``lowest`` = -inf at the first in-bounds tap, strictly greater wins, so the first of
+equal values is kept; the last NaN beats numbers; padding taps are skipped), writing ``y`` and
+``argmax = i*kw + j``.
 
 ``max_pool_backward_gather_kernel``, one thread per input pixel: for every tap (i, j) that
 touched the pixel (as in col2im), add ``g[n, c, oh, ow]`` if that window's argmax is the tap,
@@ -134,7 +135,7 @@ extern "C" __global__ void col2im_gather_kernel(
 }
 
 // y and argmax (N, C, Ho, Wo): the first maximum of each window in row-major tap order;
-// NaN beats numbers, padding taps are skipped; lowest = -inf.
+// the last NaN beats numbers (PyTorch's CPU rule), padding taps are skipped; lowest = -inf.
 extern "C" __global__ void max_pool_forward_kernel(
         const T* x, T* y, long long* argmax, long long total, int N, int C, int H, int W, int kh, int kw,
         int Ho, int Wo, int sh, int sw, int ph, int pw, int dil_h, int dil_w, T lowest) {
@@ -144,7 +145,10 @@ extern "C" __global__ void max_pool_forward_kernel(
         const int oh = t % Ho; t /= Ho;  // t = n*C + c
         const T* plane = x + t * H * W;
         T best = lowest;
-        long long best_k = 0;
+        int i0 = 0, j0 = 0;  // the first in-bounds tap: the index of a window of -inf
+        while (i0 < kh - 1 && oh * sh - ph + i0 * dil_h < 0) ++i0;
+        while (j0 < kw - 1 && ow * sw - pw + j0 * dil_w < 0) ++j0;
+        long long best_k = i0 * kw + j0;
         for (int i = 0; i < kh; ++i) {
             const int h = oh * sh - ph + i * dil_h;
             if (h < 0 || h >= H) continue;
@@ -152,7 +156,7 @@ extern "C" __global__ void max_pool_forward_kernel(
                 const int w = ow * sw - pw + j * dil_w;
                 if (w < 0 || w >= W) continue;
                 const T v = plane[h * W + w];
-                if (v > best || (v != v && best == best)) {
+                if (v > best || v != v) {  // greater wins, ties keep the first; the last NaN wins
                     best = v;
                     best_k = i * kw + j;
                 }

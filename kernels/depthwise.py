@@ -22,7 +22,9 @@ Two paths, one contract (as ``kernels/im2col.py``):
   kh·kw passes over the data, no column tensor.
 * numba (``*_loops``, compiled with ``compile_loops``): plain loops that read the input in place
   (no padded copy: the range of output rows/columns whose tap lands inside the image is computed
-  per tap, so the inner loop has no bounds test). Forward and dx run the batch in parallel (image n
+  per tap, so the inner loop has no bounds test). The taps on the padding are skipped where their
+  product is 0, and added where it is NaN, as PyTorch's: w · 0 for an inf or NaN weight in y,
+  g · 0 for an inf or NaN gradient in dw. Forward and dx run the batch in parallel (image n
   writes only its own output), dw runs the channels in parallel (channel c writes only dw[c]) and
   accumulates each weight's gradient, a sum over N·Ho·Wo products, in float64 before rounding it
   to the array's dtype (more accurate in float32 than a float32 running sum, never less).
@@ -33,6 +35,7 @@ Dispatch (``depthwise_conv2d_forward`` etc.): a NumPy array takes the numba path
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -93,6 +96,31 @@ def depthwise_backward_weight_generic(g, x, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1
 
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
+def _add_on_padding(y_nc, v, oh_lo, oh_hi, ow_lo, ow_hi):
+    """Add v to every output (oh, ow) of ``y_nc (Ho, Wo)`` outside [oh_lo, oh_hi) × [ow_lo, ow_hi):
+    the windows whose tap reads the padding. The loops skip those taps; PyTorch multiplies them
+    (w · 0), which matters only for an inf or NaN weight (then v = w · 0 is NaN)."""
+    for oh in range(y_nc.shape[0]):
+        for ow in range(y_nc.shape[1]):
+            if not (oh_lo <= oh < oh_hi and ow_lo <= ow < ow_hi):
+                y_nc[oh, ow] += v
+
+
+def _padding_products(g_nc, oh_lo, oh_hi, ow_lo, ow_hi):
+    """Σ g · 0 over the outputs of ``g_nc (Ho, Wo)`` whose tap reads the padding (see ``_add_on_padding``):
+    0, or NaN where g holds an inf or NaN there, as PyTorch's weight gradient."""
+    total = 0.0
+    for oh in range(g_nc.shape[0]):
+        for ow in range(g_nc.shape[1]):
+            if not (oh_lo <= oh < oh_hi and ow_lo <= ow < ow_hi):
+                total += np.float64(g_nc[oh, ow]) * 0.0
+    return total
+
+
+_add_on_padding = numba.njit(_add_on_padding)  # called from the loops (from Python when they run un-jitted)
+_padding_products = numba.njit(_padding_products)
+
+
 def depthwise_forward_loops(x, w, y, sh, sw, ph, pw, dh, dw):
     """Add the depthwise convolution of x (N, C, H, W) by w (C, kh, kw) into the zeroed y (N, C, Ho, Wo)."""
     N, C, H, W = x.shape
@@ -109,6 +137,8 @@ def depthwise_forward_loops(x, w, y, sh, sw, ph, pw, dh, dw):
                         h = tap_index(oh, sh, ph, i, dh)
                         for ow in range(ow_lo, ow_hi):
                             y[n, c, oh, ow] += wv * x[n, c, h, tap_index(ow, sw, pw, j, dw)]
+                    if wv - wv != 0:  # an inf or NaN weight times the padding's zeros: NaN, as in PyTorch
+                        _add_on_padding(y[n, c], wv * 0, oh_lo, oh_hi, ow_lo, ow_hi)
 
 
 def depthwise_backward_input_loops(g, w, dx, sh, sw, ph, pw, dh, dw):
@@ -135,6 +165,11 @@ def depthwise_backward_weight_loops(g, x, dwt, sh, sw, ph, pw, dh, dw):
     kh, kw = dwt.shape[1], dwt.shape[2]
     Ho, Wo = g.shape[2], g.shape[3]
     for c in prange(C):  # channel c writes only dwt[c]
+        g_sum = 0.0
+        for n in range(N):
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    g_sum += g[n, c, oh, ow]  # finite unless g holds an inf or NaN
         for i in range(kh):
             oh_lo, oh_hi = tap_range(i, dh, sh, ph, H, Ho)
             for j in range(kw):
@@ -145,6 +180,9 @@ def depthwise_backward_weight_loops(g, x, dwt, sh, sw, ph, pw, dh, dw):
                         h = tap_index(oh, sh, ph, i, dh)
                         for ow in range(ow_lo, ow_hi):
                             acc += np.float64(g[n, c, oh, ow]) * np.float64(x[n, c, h, tap_index(ow, sw, pw, j, dw)])
+                if g_sum - g_sum != 0:  # g holds an inf or NaN: its products with the padding's zeros count
+                    for n in range(N):
+                        acc += _padding_products(g[n, c], oh_lo, oh_hi, ow_lo, ow_hi)
                 dwt[c, i, j] = acc
 
 

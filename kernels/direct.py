@@ -25,11 +25,16 @@ vector shifted by ``s = i·Wp + j``. So the forward is, per image, one loop per 
 a contiguous multiply-add that the compiler vectorises. The ``Wp − Wo`` values of each output row
 with ow ≥ Wo are junk (their windows wrap into the next row); they are computed and dropped, a
 waste of (Wp − Wo)/Wp (1/8 for LeNet's first layer). The backward passes use the same shifts:
-``gf`` is g written into wide rows with zeros in the junk places (so they add nothing), then
+``gf`` is g written into wide rows with zeros in the junk places, then
 
     dw[o, c, i, j] = Σ_n Σ_q gf[o, q] · xf[c, q + s]        a dot product per tap
     db[o]          = Σ_n Σ_q gf[o, q]                       in the same pass over gf
     dxf[c, q + s] += w[o, c, i, j] · gf[o, q]                 the forward's loop, transposed
+
+where the dw and dxf loops run over the real places q = oh·Wp + ow (ow < Wo) only: a junk place's
+0 would add nothing for finite numbers, but 0 · inf is NaN, and PyTorch's gradients have no such
+term (an inf or NaN in x or w must reach exactly the gradients PyTorch's do). The padding's zeros,
+in contrast, are multiplied as PyTorch does: g · 0 is NaN in dw where g is inf or NaN.
 
 Threads and order: the forward and dx run the images in parallel (image n writes only its own
 output). dw and db sum over the images: each fixed block of ``DW_BLOCK`` images writes its own
@@ -112,7 +117,7 @@ def direct_backward_params_loops(g, x, dw_blocks, db_blocks, ph, pw):
     """dw_blocks[k] (O, C, kh, kw) and db_blocks[k] (O,) = the weight and bias gradients of images
     k·DW_BLOCK .. (k+1)·DW_BLOCK − 1."""
     N, C, H, W = x.shape
-    O, Ho = g.shape[1], g.shape[2]
+    O, Ho, Wo = g.shape[1], g.shape[2], g.shape[3]
     kh, kw = dw_blocks.shape[3], dw_blocks.shape[4]
     Wp = W + 2 * pw
     Q = Ho * Wp
@@ -137,8 +142,10 @@ def direct_backward_params_loops(g, x, dw_blocks, db_blocks, ph, pw):
                         for j in range(kw):
                             xs = xf[c, i * Wp + j : i * Wp + j + Q]
                             total = zero
-                            for q in range(Q):
-                                total += go[q] * xs[q]
+                            for oh in range(Ho):  # the Wo real places of each wide row: a junk place's
+                                row = oh * Wp  # 0 times an inf or NaN of x would make NaN
+                                for ow in range(Wo):
+                                    total += go[row + ow] * xs[row + ow]
                             dw[o, c, i, j] += total
 
 
@@ -146,7 +153,7 @@ def direct_backward_input_loops(g, w, dx, ph, pw):
     """dx (N, C, H, W) from g (N, O, Ho, Wo): every tap's gradient added back to the pixel it read."""
     N, C, H, W = dx.shape
     O, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    Ho = g.shape[2]
+    Ho, Wo = g.shape[2], g.shape[3]
     Wp = W + 2 * pw
     Q = Ho * Wp
     for n in prange(N):  # image n writes only dx[n]
@@ -161,8 +168,10 @@ def direct_backward_input_loops(g, w, dx, ph, pw):
                     for j in range(kw):
                         wv = w[o, c, i, j]
                         ds = dxf[i * Wp + j : i * Wp + j + Q]
-                        for q in range(Q):
-                            ds[q] += wv * go[q]
+                        for oh in range(Ho):  # the real places only: an inf or NaN weight times a
+                            row = oh * Wp  # junk place's 0 would make NaN
+                            for ow in range(Wo):
+                                ds[row + ow] += wv * go[row + ow]
             for h in range(H):  # drop the padding
                 for v in range(W):
                     dx[n, c, h, v] = dxf[(h + ph) * Wp + pw + v]

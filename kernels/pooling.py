@@ -6,10 +6,12 @@ formula (ceil_mode), the extra windows overhanging the bottom/right edge. ``g`` 
 gradient dL/dy ``(N, C, Ho, Wo)``, as in the ops.
 
 Max pooling returns the window maximum and ``argmax (N, C, Ho, Wo)``, the position of the maximum
-inside its window, ``k = i*kw + j`` for tap (i, j) in row-major order. Padding never wins: it
-reads as -inf. Ties go to the first position in row-major order, as PyTorch's CPU kernel does,
-and a NaN wins over numbers (the first NaN). The backward sends each window's gradient to its
-one argmax pixel; pixels in several windows add up.
+inside its window, ``k = i*kw + j`` for tap (i, j) in row-major order. PyTorch's CPU rule, tap by
+tap in row-major order: a value replaces the running maximum when it is greater or when it is
+NaN. So ties of numbers go to the first, a NaN beats every number and the *last* NaN of a window
+wins; the running index starts at the window's first in-bounds tap, so a window of -inf only
+sends its gradient there. Padding never wins (it is skipped). The backward sends each window's
+gradient to its one argmax pixel; pixels in several windows add up.
 
 Sum pooling is the building block of average pooling: ``y = sum of the window`` (padding reads 0)
 and its adjoint adds each window's gradient to every pixel of the window. The division by the
@@ -49,11 +51,15 @@ def _nchw(a):
 def max_pool2d_forward_generic(x, window: Window):
     """``(y, argmax)`` of max pooling ``x (N, C, H, W)``, through ``im2col`` padded with -inf."""
     xp = xp_of(x)
-    N, C = x.shape[:2]
-    cols = im2col_generic(x, window, -np.inf)  # (C, kh, kw, N, Ho, Wo)
-    cols = cols.reshape(C, -1, N, *window.out)  # (C, kh·kw, N, Ho, Wo)
-    argmax = cols.argmax(axis=1)  # (C, N, Ho, Wo): first maximum in row-major window order
-    y = xp.take_along_axis(cols, argmax[:, None], axis=1)[:, 0]  # (C, N, Ho, Wo)
+    (N, C, H, W), K = x.shape, window.kernel[0] * window.kernel[1]
+    cols = im2col_generic(x, window, -np.inf).reshape(C, K, N, *window.out)  # (C, kh·kw, N, Ho, Wo)
+    inside = im2col_generic(xp.ones((1, 1, H, W), dtype=x.dtype), window, 0.0).reshape(1, K, 1, *window.out) > 0
+    top = cols.max(axis=1, keepdims=True)  # (C, 1, N, Ho, Wo); NaN where the window holds NaN
+    first_max = ((cols == top) & inside).argmax(axis=1)  # the first in-bounds tap equal to the max
+    is_nan = cols != cols
+    last_nan = K - 1 - is_nan[:, ::-1].argmax(axis=1)  # the last NaN tap
+    argmax = xp.where(is_nan.any(axis=1), last_nan, first_max)  # (C, N, Ho, Wo)
+    y = xp.take_along_axis(cols, argmax[:, None], axis=1)[:, 0]  # the winner's own bits (0.0 or -0.0)
     return _nchw(y), _nchw(argmax)
 
 
@@ -85,7 +91,7 @@ def sum_pool2d_backward_generic(g, x_shape, window: Window):
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
 def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w):
-    """Fill ``y`` and ``argmax (N, C, Ho, Wo)``; padding taps are skipped (they read -inf)."""
+    """Fill ``y`` and ``argmax (N, C, Ho, Wo)``; padding taps are skipped (they never win)."""
     N, C, H, W = x.shape
     Ho, Wo = y.shape[2], y.shape[3]
     for n in prange(N):
@@ -93,23 +99,30 @@ def max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dil_h, dil_w)
             for oh in range(Ho):
                 for ow in range(Wo):
                     best = x.dtype.type(-np.inf)
-                    best_k = 0
-                    for i in range(kh):
+                    i0 = 0  # the first in-bounds tap (i0, j0): the index of a window of -inf
+                    while i0 < kh - 1 and tap_index(oh, sh, ph, i0, dil_h) < 0:
+                        i0 += 1
+                    j0 = 0
+                    while j0 < kw - 1 and tap_index(ow, sw, pw, j0, dil_w) < 0:
+                        j0 += 1
+                    best_k = i0 * kw + j0
+                    for i in range(i0, kh):
                         h = tap_index(oh, sh, ph, i, dil_h)
-                        if h < 0 or h >= H:
-                            continue
-                        for j in range(kw):
+                        if h >= H:
+                            break
+                        for j in range(j0, kw):
                             w = tap_index(ow, sw, pw, j, dil_w)
-                            if w < 0 or w >= W:
-                                continue
+                            if w >= W:
+                                break
                             v = x[n, c, h, w]
-                            # strictly greater keeps the first of equal values; NaN beats numbers.
-                            # Branch-free: with maxima anywhere in the window, a branch on `take`
-                            # is mispredicted about half the time. `take` moves best_k as integer
-                            # arithmetic; `max` keeps best unless v > best, and only a NaN v (rare,
-                            # so predicted) takes the other side (faster on ResNet-18's stem pool:
-                            # `python -m benchmarks --only ops --threads 1`, figures in benchmarks/RESULTS.md).
-                            take = np.int64((v > best) | ((v != v) & (best == best)))
+                            # PyTorch's rule: take v when greater (ties keep the first) or NaN (the
+                            # last NaN wins). Branch-free: with maxima anywhere in the window, a
+                            # branch on `take` is mispredicted about half the time. `take` moves
+                            # best_k as integer arithmetic; `max` keeps best unless v > best, and
+                            # only a NaN v (rare, so predicted) takes the other side (faster on
+                            # ResNet-18's stem pool: `python -m benchmarks --only ops --threads 1`,
+                            # figures in benchmarks/RESULTS.md).
+                            take = np.int64((v > best) | (v != v))
                             best_k += take * (i * kw + j - best_k)
                             best = max(best, v) if v == v else v
                     y[n, c, oh, ow] = best

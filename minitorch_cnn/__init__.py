@@ -15,6 +15,7 @@ thread count, glibc's malloc, the source-tree finder for ``kernels/``) is done i
 """
 
 import importlib as _importlib
+import types as _types
 
 # _setup first: the process-wide settings (OpenBLAS's workers before NumPy loads, the finder that
 # maps a clone's kernels/ folder, numba's threads); nothing else in the package changes the process
@@ -26,7 +27,7 @@ from . import (  # `import minitorch_cnn as torch` then torch.nn.Conv2d, ...
     optim,
     viz,
 )
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
     cuda_is_available,
     device,
@@ -37,48 +38,65 @@ from .backend import (
     set_kernel_path,
 )
 from .creation import (
-    DTYPE_ALIASES as _DTYPE_ALIASES,
-)
-from .creation import (
     arange,
-    bool_,
     empty,
     eye,
-    float16,
-    float32,
-    float64,
     from_numpy,
     full,
-    int8,
-    int16,
-    int32,
-    int64,
     linspace,
     normal,
     ones,
     ones_like,
     rand,
+    randint,
     randn,
     tensor,
-    uint8,
     zeros,
     zeros_like,
 )
+from .dtypes import NAMES as _DTYPE_NAMES
+from .dtypes import bool_, dtype, float16, float32, float64, int8, int16, int32, int64, uint8
 from .functional import (
     abs,
+    all,
+    any,
     argmax,
+    argmin,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
     bmm,
     cat,
+    clamp,
+    clip,
     cos,
     cosh,
+    cumsum,
+    dot,
+    eq,
     exp,
     flatten,
+    ge,
+    gt,
+    le,
     log,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
     matmul,
     max,
+    maximum,
     mean,
     meshgrid,
     min,
+    minimum,
+    mm,
+    mv,
+    ne,
+    norm,
     permute,
     pow,
     relu,
@@ -90,6 +108,7 @@ from .functional import (
     squeeze,
     stack,
     sum,
+    t,
     tanh,
     transpose,
     unsqueeze,
@@ -97,13 +116,23 @@ from .functional import (
 )
 from .functional.conv.policy import conv_algorithm, get_conv_algorithm, set_conv_algorithm
 from .serialization import load, save
-from .tensor import Tensor
+from .tensor import Size, Tensor
 
-# PyTorch's dtype aliases: mt.float is float32, mt.long int64, mt.int int32, mt.bool bool, ...
-globals().update(_DTYPE_ALIASES)
+# the dtypes by name and PyTorch's aliases: mt.float is float32, mt.long int64, mt.int int32, mt.bool bool, ...
+globals().update(_DTYPE_NAMES)
 concat = cat
+# torch.linalg's two norms (``mt.linalg.norm``, ``mt.linalg.vector_norm``); the ops live in functional/reduction.py
+linalg = _types.SimpleNamespace(norm=functional.linalg_norm, vector_norm=functional.vector_norm)
 
-_LAZY_SUBMODULES = ("data", "models", "testing", "utils")
+_LAZY_SUBMODULES = ("data", "distributions", "models", "testing", "utils")
+
+
+def as_torch() -> None:
+    """Bind ``torch``, its submodules and ``torchvision`` in ``sys.modules`` to the engine, so the book's
+    ``import torch`` cells run on it (``minitorch_cnn.book``; nothing is bound until this is called)."""
+    from .book import as_torch as _bind
+
+    _bind()
 
 
 def __getattr__(name):

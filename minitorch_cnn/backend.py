@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from . import dtypes
+
 DEVICES = ("cpu", "cuda")
 
 
@@ -159,19 +161,19 @@ def to_numpy(array) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- default dtype
-_default_dtype = np.dtype(np.float32)
+_default_dtype = dtypes.float32
 
 
-def get_default_dtype() -> np.dtype:
-    """The dtype of new floating tensors (float32 unless changed)."""
+def get_default_dtype() -> dtypes.dtype:
+    """The dtype of new floating tensors (``mt.float32`` unless changed)."""
     return _default_dtype
 
 
 def set_default_dtype(dtype) -> None:
-    """Set the dtype of new floating tensors: float32 or float64."""
+    """Set the dtype of new floating tensors: float32 or float64 (``mt.float64``, ``np.float64``, "float64")."""
     global _default_dtype
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
+    dtype = dtypes.to_dtype(dtype)
+    if dtype not in (dtypes.float32, dtypes.float64):
         raise TypeError(f"set_default_dtype: expected float32 or float64, got {dtype}")
     _default_dtype = dtype
 

@@ -3,14 +3,20 @@
 ``minitorch-cnn train lenet`` is the book's recipe (10 epochs, SGD lr 0.9, batch 256, Xavier init)
 on Fashion-MNIST. Every flag left out takes the net's book value (``train.RECIPES``); with
 ``--resume`` it takes the saved run's value instead, and a flag that contradicts the saved run is
-an error. Exit codes: 0 done, 1 an error explained on stderr in one line (missing data, bad
-checkpoint, NaN loss, no GPU, a run folder that is a file, read-only, full or in use by another
-run), 2 bad command line (argparse), 130 interrupted by Ctrl-C.
+an error; ``--overwrite`` starts over in the run folder, the earlier run moved aside beside it
+(``runs/lenet.old-1``), never deleted. Net names ignore case (``LeNet``); a wrong one is one line
+with the closest name (``did you mean 'lenet'?``) and the list. Messages name the flags
+(``--resume``), where the Python API names its arguments (``resume=True``).
+
+Exit codes: 0 done, 1 an error explained on stderr in one line (missing data, bad checkpoint, NaN
+loss, no GPU, a run folder that is a file, read-only, full or in use by another run), 2 bad
+command line (argparse, a wrong net name), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 from . import backend, models, train
@@ -55,8 +61,28 @@ def _device(text):
     return name
 
 
+def _net_name(text):
+    """An argparse type: a net of ``models.MODELS``, in any case; else one line with the closest name."""
+    name = text.lower()
+    if name in models.MODELS:
+        return name
+    close = difflib.get_close_matches(name, models.MODELS, n=1)
+    hint = f" did you mean {close[0]!r}?" if close else ""
+    raise argparse.ArgumentTypeError(f"unknown net {text!r}:{hint} expected one of {', '.join(models.MODELS)}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a wrong net name is one line (no usage block above it); exit code 2."""
+
+    def error(self, message):
+        prefix = "argument NET: "
+        if message.startswith(prefix):
+            self.exit(2, f"{self.prog}: error: {message[len(prefix):]}\n")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Train, evaluate and inspect classic CNNs on Fashion-MNIST with minitorch_cnn (no PyTorch).",
     )
@@ -66,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train NET. Flags left out take the book's value for NET "
                                    "(lenet: 10 epochs, SGD lr 0.9, batch 256, Xavier init), or with --resume "
                                    "the saved run's.")
-    p.add_argument("net", metavar="NET", choices=models.MODELS, help="one of: " + ", ".join(models.MODELS))
+    p.add_argument("net", metavar="NET", type=_net_name, help="one of (any case): " + ", ".join(models.MODELS))
     p.add_argument("--epochs", type=_positive_int, help="total number of epochs (default 10)")
     p.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the book's for NET; lenet 0.9)")
     p.add_argument("--batch-size", type=_positive_int, help="batch size (default: the book's for NET; lenet 256)")
@@ -88,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the dataset's IDX files, which must hold them (default: search "
                         "$MINITORCH_CNN_DATA, the system package's folder, the user cache, then download)")
     p.add_argument("--out", metavar="DIR", help="run folder for checkpoints, metrics and curves (default runs/NET)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start over in --out: the run already there is moved aside to OUT.old-N beside it "
+                            "(never deleted); refused while another run is writing to it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when not a terminal)")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test set",
@@ -101,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print each layer's output shape and parameter count",
                        description="Run NET once on a random input and print its layers' output shapes.")
-    p.add_argument("net", metavar="NET", choices=models.MODELS, help="one of: " + ", ".join(models.MODELS))
+    p.add_argument("net", metavar="NET", type=_net_name, help="one of (any case): " + ", ".join(models.MODELS))
     p.add_argument("--input", metavar="SHAPE", help="input shape NxCxHxW (default: the net's, e.g. 1x1x28x28)")
     p.add_argument("--num-classes", type=_positive_int, default=10, metavar="K",
                    help="classes of the net's output (default 10; 1000 for the ImageNet layouts)")
@@ -137,12 +167,12 @@ def _cmd_train(args) -> int:
     }
     given = {k: v for k, v in given.items() if v is not None}
     try:
-        config = train.resolve_config(args.net, given)
+        config = train.resolve_config(args.net, given, terms=train.CLI)
     except ValueError as exc:
         return _error(str(exc))
     out = args.out or f"runs/{args.net}"
-    train.train(config, out, data_dir=args.data_dir, resume=args.resume,
-                progress=False if args.no_progress else None, given=given)
+    train.train(config, out, data_dir=args.data_dir, resume=args.resume, overwrite=args.overwrite,
+                progress=False if args.no_progress else None, given=given, terms=train.CLI)
     print(f"checkpoints, metrics.csv, metrics.json and curves.png are in {out}")
     return 0
 
@@ -154,6 +184,8 @@ def _cmd_eval(args) -> int:
         config["batch_size"] = args.batch_size
     config.setdefault("batch_size", 256)
     _, test_loader = train.build_loaders(config, args.data_dir, train=False)
+    if notice := train.compile_notice(args.device):
+        print(notice)
     result = train.evaluate(net, test_loader)
     print(f"{config.get('net')} after {ckpt.epoch} epoch(s) ({ckpt.path}): test loss {result['loss']:.3f}, "
           f"test acc {result['acc']:.3f} on {result['n']:,} images")

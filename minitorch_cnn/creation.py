@@ -1,25 +1,31 @@
-"""Tensor factories with PyTorch's names: ``tensor``, ``zeros``, ``ones``, ``rand``, ``randn``, ``arange``."""
+"""Tensor factories with PyTorch's names: ``tensor``, ``zeros``, ``ones``, ``rand``, ``randn``, ``randint``, ``arange``.
+
+Every ``dtype=`` takes an ``mt`` dtype (``mt.float64``), a NumPy dtype (``np.float64``) or a name
+(``"float64"``, PyTorch's ``"long"``).
+"""
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
 from .backend import get_default_dtype, get_xp, is_array, rng
-from .tensor import Tensor
-
-# dtypes are NumPy's (``mt.float32 is numpy.float32``); PyTorch's names and aliases for them:
-float32, float64, float16 = np.float32, np.float64, np.float16
-int64, int32, int16, int8, uint8, bool_ = np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_
-DTYPE_ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
-                 "short": int16, "bool": bool_}  # bound as mt.float, mt.long, ... in the package
+from .dtypes import numpy_dtype
+from .tensor import Size, Tensor
 
 
 def _size(size, args):
     if size is not None:
-        return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
+        return Size(size) if isinstance(size, (tuple, list)) else Size((size,))
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(int(a) for a in args)
+        return Size(args[0])
+    return Size(args)
+
+
+def _dtype(dtype, default=None):
+    """The NumPy dtype an array is made with: ``dtype`` (any spelling), else ``default``, else float32."""
+    return numpy_dtype(dtype if dtype is not None else default if default is not None else get_default_dtype())
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -34,7 +40,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
 def _filled(fill, args, size, dtype, device, requires_grad):
     shape = _size(size, args)
     xp = get_xp(device or "cpu")
-    return Tensor(fill(xp, shape, np.dtype(dtype or get_default_dtype())), requires_grad=requires_grad)
+    return Tensor(fill(xp, shape, _dtype(dtype)), requires_grad=requires_grad)
 
 
 def zeros(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -61,22 +67,45 @@ def randn(*args, size=None, dtype=None, device=None, requires_grad=False) -> Ten
     )
 
 
-def zeros_like(t: Tensor, dtype=None) -> Tensor:
-    return Tensor(get_xp(t.device).zeros(t.shape, dtype or t.dtype))
+def randint(*args, size=None, low=None, high=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Integers drawn uniformly from [low, high), from the engine's generator (``mt.manual_seed``), int64
+    unless ``dtype`` says otherwise, as ``torch.randint``: ``randint(high, size)`` (low is 0) or
+    ``randint(low, high, size)``, ``size`` a tuple."""
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        *args, size = args
+    args = [*([] if low is None else [low]), *args, *([] if high is None else [high])]
+    if len(args) not in (1, 2) or not isinstance(size, (tuple, list)):
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size) with size a tuple of ints, "
+                        f"got bounds {args} and size {size!r}")
+    try:
+        low, high = (0, *args) if len(args) == 1 else args
+        low, high = operator.index(low), operator.index(high)
+    except TypeError:
+        raise TypeError(f"randint: expected int bounds, got {args}") from None
+    if low >= high:
+        raise ValueError(f"randint: expected low < high, got low={low} and high={high}")
+    values = rng().integers(low, high, size=_size(size, ()), dtype=np.int64)
+    return Tensor(get_xp(device or "cpu").asarray(values.astype(_dtype(dtype, "int64"))), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None) -> Tensor:
-    return Tensor(get_xp(t.device).ones(t.shape, dtype or t.dtype))
+def zeros_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(get_xp(t.device).zeros(t.shape, _dtype(dtype, t.dtype)), requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None) -> Tensor:
+def ones_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(get_xp(t.device).ones(t.shape, _dtype(dtype, t.dtype)), requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``start, start + step, ...`` below ``end`` (``arange(n)``: 0 to n - 1): int64 for int arguments, else the
+    default float dtype; ``requires_grad`` needs a float result, as PyTorch."""
     if end is None:
         start, end = 0, start
     xp = get_xp(device or "cpu")
     a = xp.arange(start, end, step)
     if dtype is None and a.dtype.kind == "f":
         dtype = get_default_dtype()
-    return Tensor(a, dtype=dtype)
+    return Tensor(a, dtype=dtype, requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -99,7 +128,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     values = np.linspace(float(start), float(end), int(steps))  # computed in float64, then cast
-    return Tensor(get_xp(device or "cpu").asarray(values.astype(np.dtype(dtype or get_default_dtype()))),
+    return Tensor(get_xp(device or "cpu").asarray(values.astype(_dtype(dtype))),
                   requires_grad=requires_grad)
 
 
@@ -113,7 +142,7 @@ def normal(mean, std, size=None, *, dtype=None, device=None, requires_grad=False
             raise TypeError("normal: size is given by the mean/std tensors; do not pass size as well")
         m, s = (t.numpy() if isinstance(t, Tensor) else t for t in (mean, std))
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-        dtype = dtype or tensors[0].dtype
+        dtype = tensors[0].dtype if dtype is None else dtype
         device = device or tensors[0].device
     else:
         if size is None:
@@ -121,7 +150,7 @@ def normal(mean, std, size=None, *, dtype=None, device=None, requires_grad=False
         m, s, shape = float(mean), float(std), _size(size, ())
     if np.any(np.asarray(s) < 0):
         raise ValueError(f"normal: std must be >= 0, got {std!r}")
-    values = rng().normal(m, s, size=shape).astype(np.dtype(dtype or get_default_dtype()))
+    values = rng().normal(m, s, size=shape).astype(_dtype(dtype))
     return Tensor(get_xp(device or "cpu").asarray(values), requires_grad=requires_grad)
 
 

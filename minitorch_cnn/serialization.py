@@ -1,50 +1,86 @@
-"""``mt.save`` / ``mt.load``: tensors, lists, tuples and dicts of them (a ``state_dict``) in one file.
+"""``mt.save`` / ``mt.load``: tensors, and lists, tuples and dicts of them (a ``state_dict``), in one file.
 
 As ``torch.save(obj, path)`` / ``torch.load(path)`` in the book's file I/O section, without pickle:
-the file is safetensors (loading never runs code), one array per tensor, and the nesting (lists,
-tuples, dicts with string keys, and plain numbers, strings, booleans or None among them) in the
-file's JSON metadata. ``load`` returns tensors on the CPU (or ``map_location``) with their dtypes.
+the file is safetensors (loading never runs code), one array per tensor or NumPy array, and the
+nesting in the file's JSON metadata: lists, tuples, dicts (``OrderedDict`` kept apart from ``dict``,
+as ``torch.load`` gives back each), ``collections.Counter``, and among them plain numbers, strings,
+booleans, None, NumPy scalars, shapes (a ``Size`` comes back as a ``Size``) and dtypes (``mt.float32``
+comes back as the same object). Dict keys may be strings, ints, floats, booleans or None; JSON keeps
+each key's type (``{0: ...}`` comes back with the int 0), so an optimizer's ``state_dict()``
+round-trips. ``load`` returns tensors on the CPU (or ``map_location``) with their dtypes, and NumPy
+arrays as NumPy arrays.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+
+import numpy as np
 
 from . import backend
-from .tensor import Tensor
+from .dtypes import dtype, to_dtype
+from .tensor import Size, Tensor
 
 __all__ = ["load", "save"]
 _KEY = "minitorch_cnn.structure"
+_DICTS = {"dict": dict, "odict": OrderedDict, "counter": Counter}
+_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _store(array, arrays: dict) -> str:
+    name = str(len(arrays))
+    arrays[name] = array
+    return name
 
 
 def _encode(obj, arrays: dict):
+    if type(obj).__name__ in ("UninitializedParameter", "UninitializedBuffer"):  # nn's lazy placeholders
+        raise TypeError("save: cannot store an uninitialized parameter of a lazy layer; run a forward pass first")
     if isinstance(obj, Tensor):
-        name = str(len(arrays))
-        arrays[name] = backend.to_numpy(obj.array)
-        return {"tensor": name}
+        return {"tensor": _store(backend.to_numpy(obj.array), arrays)}
+    if isinstance(obj, np.ndarray):
+        return {"array": _store(obj, arrays)}
+    if isinstance(obj, np.generic):
+        return {"scalar": _store(np.asarray(obj), arrays)}
+    if isinstance(obj, Size):  # before tuple: a Size comes back as a Size
+        return {"size": list(obj)}
+    if isinstance(obj, dtype):
+        return {"dtype": obj.name}
     if isinstance(obj, (list, tuple)):
         return {"list" if isinstance(obj, list) else "tuple": [_encode(v, arrays) for v in obj]}
     if isinstance(obj, dict):
-        if not all(isinstance(k, str) for k in obj):
-            raise TypeError("save: dict keys must be strings")
-        return {"dict": [[k, _encode(v, arrays)] for k, v in obj.items()]}
+        kind = "counter" if isinstance(obj, Counter) else "odict" if isinstance(obj, OrderedDict) else "dict"
+        bad = [k for k in obj if not isinstance(k, _KEY_TYPES)]
+        if bad:
+            raise TypeError(f"save: dict keys must be strings, numbers, booleans or None, got {type(bad[0]).__name__} "
+                            f"key {bad[0]!r}")
+        return {kind: [[k, _encode(v, arrays)] for k, v in obj.items()]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"value": obj}
-    raise TypeError(f"save: cannot store a {type(obj).__name__}; expected tensors, lists, tuples, dicts of "
-                    "them, numbers, strings or None")
+    raise TypeError(f"save: cannot store a {type(obj).__name__}; expected tensors, NumPy arrays, lists, tuples, "
+                    "dicts of them, numbers, strings, None, Size or dtypes")
 
 
 def _decode(node, arrays, device):
     if "tensor" in node:
         return Tensor(backend.to_device(arrays[node["tensor"]].copy(), device))
+    if "array" in node:
+        return arrays[node["array"]].copy()
+    if "scalar" in node:
+        return arrays[node["scalar"]][()]
+    if "size" in node:
+        return Size(node["size"])
+    if "dtype" in node:
+        return to_dtype(node["dtype"])
     if "list" in node:
         return [_decode(v, arrays, device) for v in node["list"]]
     if "tuple" in node:
         return tuple(_decode(v, arrays, device) for v in node["tuple"])
-    if "dict" in node:
-        return OrderedDict((k, _decode(v, arrays, device)) for k, v in node["dict"])
+    for kind, cls in _DICTS.items():
+        if kind in node:
+            return cls({k: _decode(v, arrays, device) for k, v in node[kind]})  # Counter counts a list of pairs
     return node["value"]
 
 

@@ -222,6 +222,8 @@ def show_run(run_dir, *, data_dir=None, device: str = "cpu", index: int = 0, out
                              f"{about}: the first convolution (layer {first_name}), {weight.shape[0]} kernels "
                              f"{weight.shape[2]}×{weight.shape[3]} on {weight.shape[1]} input channel(s)"))
     x, label = test_set[index]
+    if notice := train.compile_notice(device):
+        log(notice)
     maps = feature_maps(net, x)
     made.append(plot_feature_maps(out / "feature_maps.png", x, maps,
                                   f"{about}: test image {index} ({names[label]}) through each conv and pool layer"))

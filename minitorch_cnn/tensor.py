@@ -6,7 +6,12 @@ arithmetic and its derivatives live there, the graph walk lives in ``autograd.py
 
 from __future__ import annotations
 
+import math
+import operator
+import warnings
+
 from . import backend
+from .dtypes import numpy_dtype, to_dtype
 
 
 def _F():
@@ -18,6 +23,47 @@ def _F():
 class GradDtypeError(RuntimeError, TypeError):
     """A tensor that is not floating point was asked to require gradients: a ``RuntimeError`` as in
     PyTorch, and a ``TypeError`` as this engine raised before."""
+
+
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of ints, printed ``minitorch_cnn.Size([2, 3])``.
+
+    It equals the plain tuple with the same ints; slicing it, ``+`` and ``*`` give a Size again.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, sizes=()):
+        ints = []
+        for i, n in enumerate(sizes):
+            try:
+                ints.append(int(operator.index(n)))
+            except TypeError:
+                raise TypeError(f"minitorch_cnn.Size() takes an iterable of 'int' (item {i} is "
+                                f"'{type(n).__name__}')") from None
+        return super().__new__(cls, ints)
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for ``Size([])``)."""
+        return math.prod(self)
+
+    def __getitem__(self, index):
+        item = super().__getitem__(index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(super().__add__(other)) if isinstance(other, tuple) else NotImplemented
+
+    def __radd__(self, other):  # (1,) + size is a Size too
+        return Size(tuple(other) + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, n):
+        return Size(super().__mul__(n)) if isinstance(n, int) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __repr__(self):
+        return f"minitorch_cnn.Size({list(self)})"
 
 
 class Tensor:
@@ -34,6 +80,7 @@ class Tensor:
                 dtype = backend.get_default_dtype()  # Python floats become float32, as in PyTorch
         if device is not None:
             data = backend.to_device(data, device)
+        dtype = None if dtype is None else numpy_dtype(dtype)  # mt.float32, np.float32 or "float32"
         if dtype is not None and data.dtype != dtype:
             data = data.astype(dtype)
         self._data = data
@@ -81,15 +128,46 @@ class Tensor:
         self._requires_grad = bool(value)
 
     # ------------------------------------------------------------------ facts
-    shape = property(lambda self: tuple(self._data.shape))
-    dtype = property(lambda self: self._data.dtype)
+    shape = property(lambda self: tuple.__new__(Size, self._data.shape))  # an ``mt.Size``
+    dtype = property(lambda self: to_dtype(self._data.dtype))  # an ``mt.dtype``: mt.float32, mt.int64, ...
     ndim = property(lambda self: self._data.ndim)
     device = property(lambda self: _DEVICES[backend.device_of(self._data)])  # a ``mt.device`` (a str)
     is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: _F().transpose(self, 0, 1))
+
+    @property
+    def T(self):
+        """All dimensions reversed (a matrix transposed), as PyTorch's ``.T``, which warns on other than
+        2 dimensions: use ``mT`` for batches of matrices, ``permute`` to reverse the dimensions."""
+        if self.ndim != 2:
+            warnings.warn(f"Tensor.T on a {self.ndim}-D tensor reverses all its dimensions; this use is "
+                          "deprecated in PyTorch: use x.mT for batches of matrices or x.permute(...)", stacklevel=2)
+        return _F().permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):  # noqa: N802 - PyTorch's name
+        """The last two dimensions swapped: each matrix of a batch transposed (a 0-D tensor as it is, with
+        PyTorch's warning)."""
+        if self.ndim == 0:
+            warnings.warn("Tensor.mT on a 0-D tensor is the identity; this use is deprecated in PyTorch", stacklevel=2)
+            return _F().permute(self)
+        if self.ndim < 2:
+            raise ValueError(f"mT: expected a tensor with at least 2 dimensions, got shape {tuple(self.shape)}")
+        return _F().transpose(self, -2, -1)
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        """The shape (an ``mt.Size``), or with ``dim`` the size of that dimension (an int)."""
+        if dim is None:
+            return self.shape
+        if self.ndim == 0 or not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of shape {tuple(self.shape)}")
+        return self.shape[dim]
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.dtype.itemsize
 
     def numel(self) -> int:
         return int(self._data.size)
@@ -118,7 +196,7 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise ValueError(f"item: expected a tensor with one element, got shape {self.shape}")
+            raise ValueError(f"item: expected a tensor with one element, got shape {tuple(self.shape)}")
         return self._data.reshape(-1)[0].item()
 
     def tolist(self):
@@ -134,7 +212,7 @@ class Tensor:
                 device = arg
             else:
                 dtype = arg
-        return _F().to(self, device=device, dtype=dtype)
+        return _F().to(self, device=device, dtype=None if dtype is None else to_dtype(dtype))
 
     def cpu(self):
         return self.to("cpu")
@@ -160,9 +238,13 @@ class Tensor:
 
     def type(self, dtype=None):
         """``t.type(mt.float32)``: ``t`` in that dtype (a copy, or ``t`` itself when it already has it),
-        as ``t.to(dtype)``. With no argument, PyTorch's type string, e.g. ``'torch.FloatTensor'``."""
+        as ``t.to(dtype)``. With no argument, PyTorch's type string with this package's name,
+        e.g. ``'minitorch_cnn.FloatTensor'`` (PyTorch's ``'torch.FloatTensor'``), which is also accepted."""
         if dtype is None:
             return _type_string(self)
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):  # "minitorch_cnn.LongTensor", "torch.LongTensor"
+            by_type = {f"{kind}Tensor": name for name, kind in _TYPE_NAMES.items()}
+            dtype = by_type.get(dtype.rsplit(".", 1)[-1], dtype)
         return self.to(dtype=dtype)
 
     def type_as(self, other):
@@ -177,14 +259,14 @@ class Tensor:
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs, got shape {self.shape}; "
+                    f"backward: grad can be implicitly created only for scalar outputs, got shape {tuple(self.shape)}; "
                     "pass gradient= with the same shape"
                 )
             gradient = backend.xp_of(self._data).ones_like(self._data)
         else:
             gradient = gradient.array if isinstance(gradient, Tensor) else gradient
             if tuple(gradient.shape) != self.shape:
-                raise ValueError(f"backward: gradient shape {tuple(gradient.shape)} != tensor shape {self.shape}")
+                raise ValueError(f"backward: gradient shape {tuple(gradient.shape)} != tensor shape {tuple(self.shape)}")
             if backend.device_of(gradient) != self.device:
                 raise ValueError(f"backward: gradient on {backend.device_of(gradient)} for a tensor on {self.device}")
         backward(self, gradient, retain_graph=retain_graph)
@@ -232,7 +314,8 @@ class Tensor:
         if (is_grad_enabled() and (self.requires_grad or other_grad)) or out.shape != self.shape:
             return out
         if out.dtype.kind == "f" and self.dtype.kind != "f":  # as PyTorch: no silent truncation
-            raise TypeError(f"in-place {op.__name__}: result dtype {out.dtype} cannot be written into a {self.dtype} tensor")
+            raise TypeError(f"in-place {op.__name__}: result dtype {out.dtype.name} cannot be written into a "
+                            f"{self.dtype.name} tensor")
         self._data[...] = out.array.astype(self.dtype, copy=False)
         return self
 
@@ -261,13 +344,34 @@ class Tensor:
     __rmatmul__ = lambda a, b: _F().matmul(b, a)
     __neg__ = lambda a: _F().neg(a)
     __abs__ = lambda a: _F().abs(a)
-    __eq__ = lambda a, b: _F().eq(a, b)
-    __ne__ = lambda a, b: _F().ne(a, b)
+
+    def __eq__(self, other):
+        """``t == other``; as PyTorch, something that is no tensor, array or number (``None``, a string)
+        makes ``==`` False and ``!=`` True (Python's fallback when the op refuses it)."""
+        try:
+            return _F().eq(self, other)
+        except TypeError:
+            return NotImplemented
+
+    def __ne__(self, other):
+        try:
+            return _F().ne(self, other)
+        except TypeError:
+            return NotImplemented
+
     __lt__ = lambda a, b: _F().lt(a, b)
     __le__ = lambda a, b: _F().le(a, b)
     __gt__ = lambda a, b: _F().gt(a, b)
     __ge__ = lambda a, b: _F().ge(a, b)
     __getitem__ = lambda a, index: _F().getitem(a, index)
+    # bitwise on bool and integer tensors (logical for bools), as PyTorch; float operands are an error
+    __and__ = lambda a, b: _F().bitwise_and(a, b)
+    __rand__ = lambda a, b: _F().bitwise_and(b, a)
+    __or__ = lambda a, b: _F().bitwise_or(a, b)
+    __ror__ = lambda a, b: _F().bitwise_or(b, a)
+    __xor__ = lambda a, b: _F().bitwise_xor(a, b)
+    __rxor__ = lambda a, b: _F().bitwise_xor(b, a)
+    __invert__ = lambda a: _F().bitwise_not(a)
     __hash__ = object.__hash__
 
     def __setitem__(self, index, value):  # in-place write to the values; not tracked by autograd
@@ -287,6 +391,12 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):  # an integer tensor of one element as a list index or a size
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, got "
+                            f"dtype {self.dtype} and shape {tuple(self.shape)}")
+        return int(self.item())
+
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
@@ -297,14 +407,32 @@ class Tensor:
     matmul = __matmul__
     neg = __neg__
     abs = __abs__
+    eq = lambda a, b: _F().eq(a, b)  # the methods raise on a non-number, as PyTorch's
+    ne = lambda a, b: _F().ne(a, b)
+    lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
+    logical_and = lambda a, b: _F().logical_and(a, b)
+    logical_or = lambda a, b: _F().logical_or(a, b)
+    logical_xor = lambda a, b: _F().logical_xor(a, b)
+    logical_not = lambda a: _F().logical_not(a)
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not = __and__, __or__, __xor__, __invert__
+    maximum = lambda a, b: _F().maximum(a, b)
+    minimum = lambda a, b: _F().minimum(a, b)
+    clamp = lambda a, min=None, max=None: _F().clamp(a, min, max)
+    clip = clamp
+
+    def clamp_(self, min=None, max=None):
+        """Clamp the values in place, as ``clamp``; not recorded by autograd."""
+        self._data[...] = _F().clamp(self.detach(), min, max).array
+        return self
+
     exp = lambda a: _F().exp(a)
     log = lambda a: _F().log(a)
     sqrt = lambda a: _F().sqrt(a)
     relu = lambda a: _F().relu(a)
     sigmoid = lambda a: _F().sigmoid(a)
     tanh = lambda a: _F().tanh(a)
-    softmax = lambda a, dim: _F().softmax(a, dim)
-    log_softmax = lambda a, dim: _F().log_softmax(a, dim)
+    softmax = lambda a, dim, dtype=None: _F().softmax(a, dim, dtype=dtype)
+    log_softmax = lambda a, dim, dtype=None: _F().log_softmax(a, dim, dtype=dtype)
     sin = lambda a: _F().sin(a)
     cos = lambda a: _F().cos(a)
     sinh = lambda a: _F().sinh(a)
@@ -315,59 +443,147 @@ class Tensor:
     max = lambda a, *args, **kwargs: _F().max(a, *args, **kwargs)
     min = lambda a, *args, **kwargs: _F().min(a, *args, **kwargs)
     argmax = lambda a, *args, **kwargs: _F().argmax(a, *args, **kwargs)
+    argmin = lambda a, *args, **kwargs: _F().argmin(a, *args, **kwargs)
+    all = lambda a, *args, **kwargs: _F().all(a, *args, **kwargs)
+    any = lambda a, *args, **kwargs: _F().any(a, *args, **kwargs)
+    cumsum = lambda a, *args, **kwargs: _F().cumsum(a, *args, **kwargs)
+    norm = lambda a, *args, **kwargs: _F().norm(a, *args, **kwargs)
+    dot = lambda a, b: _F().dot(a, b)
+    mv = lambda a, vec: _F().mv(a, vec)
+    mm = lambda a, mat2: _F().mm(a, mat2)
+    bmm = lambda a, mat2: _F().bmm(a, mat2)
     reshape = lambda a, *shape: _F().reshape(a, *shape)
-    view = reshape
+    view = lambda a, *shape: _F().view(a, *shape)  # an error where the strides allow no view, as PyTorch
     flatten = lambda a, start_dim=0, end_dim=-1: _F().flatten(a, start_dim, end_dim)
     transpose = lambda a, dim0, dim1: _F().transpose(a, dim0, dim1)
     swapaxes = transpose
     expand = lambda a, *sizes: _F().expand(a, *sizes)
 
-    def t(self):
-        """The transpose of a matrix (a 0-D or 1-D tensor is returned as it is), as ``torch.Tensor.t``."""
-        if self.ndim > 2:
-            raise ValueError(f"t: expected a tensor with at most 2 dimensions, got shape {self.shape}; use transpose")
-        return self if self.ndim < 2 else _F().transpose(self, 0, 1)
-
+    t = lambda a: _F().t(a)
     permute = lambda a, *dims: _F().permute(a, *dims)
     squeeze = lambda a, dim=None: _F().squeeze(a, dim)
     unsqueeze = lambda a, dim: _F().unsqueeze(a, dim)
-    contiguous = lambda a: a
+    contiguous = lambda a: _F().contiguous(a)
     clone = lambda a: _F().clone(a)
 
 
+# ``type(t)`` prints ``<class 'minitorch_cnn.Tensor'>``, as PyTorch's ``<class 'torch.Tensor'>``: the classes
+# are named by the package that exports them (pickle finds them there as well)
+Tensor.__module__ = Size.__module__ = "minitorch_cnn"
+
 # ------------------------------------------------------------------ printing
 _DEVICES = {"cpu": backend.device("cpu"), "cuda": backend.device("cuda", 0)}
-_DEFAULT_DTYPES = ("float32", "int64", "bool")
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+# PyTorch's print options: 4 decimals, lines of at most 80 characters, and tensors of more than
+# 1000 elements summarised by their first and last 3 entries along each dimension
+_PRECISION, _LINEWIDTH, _THRESHOLD, _EDGEITEMS = 4, 80, 1000, 3
 
 
 def _type_string(t: Tensor) -> str:
     name = _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
-    return f"torch.{'cuda.' if t.device == 'cuda' else ''}{name}Tensor"
+    return f"minitorch_cnn.{'cuda.' if t.device == 'cuda' else ''}{name}Tensor"
+
+
+class _Formatter:
+    """One number format for a whole tensor, chosen from the values shown, as PyTorch chooses it.
+
+    Floats whose non-zero finite values are all whole print as ``3.``; others with 4 decimals
+    (``0.1000``); scientific notation (``1.0000e+05``) when the largest magnitude exceeds 1e8 or is
+    over 1000 times the smallest, or (not whole) when the smallest is below 1e-4. Every entry is
+    right-aligned to the width of the widest non-zero finite value (ints and bools: of any value).
+    """
+
+    def __init__(self, values):
+        import numpy as np
+
+        self.floating = values.dtype.kind == "f"
+        self.whole, self.scientific, self.width = True, False, 1
+        if not self.floating:
+            self.width = max([1] + [len(str(v)) for v in values.ravel().tolist()])
+            return
+        v = values.astype(np.float64).ravel()
+        v = v[np.isfinite(v) & (v != 0)]
+        if v.size == 0:
+            return
+        self.whole = bool((v == np.ceil(v)).all())
+        largest, smallest = np.abs(v).max(), np.abs(v).min()
+        self.scientific = bool(largest / smallest > 1000 or largest > 1e8 or (not self.whole and smallest < 1e-4))
+        self.width = max(len(self.format(x)) for x in v.tolist())
+
+    def format(self, x) -> str:
+        if not self.floating:
+            text = str(x)
+        elif self.scientific:
+            text = f"{x:.{_PRECISION}e}"
+        elif self.whole:
+            text = f"{x:.0f}" + ("" if math.isinf(x) or math.isnan(x) else ".")
+        else:
+            text = f"{x:.{_PRECISION}f}"
+        return text.rjust(self.width)
+
+
+def _shown(a):
+    """The entries that will be printed of a summarised array: the first and last edge items of every dim."""
+    import numpy as np
+
+    if a.ndim == 0:
+        return a
+    rows = range(len(a)) if len(a) <= 2 * _EDGEITEMS else [*range(_EDGEITEMS), *range(len(a) - _EDGEITEMS, len(a))]
+    if a.ndim == 1:
+        return a[list(rows)]
+    return np.stack([_shown(a[i]) for i in rows])
+
+
+def _body(a, fmt: _Formatter, indent: int, summarize: bool) -> str:
+    """The bracketed values: rows of a 1-D array wrapped at the line width, inner arrays one per line
+    (a blank line between 2-D blocks, two between 3-D blocks, ...), ``...`` where entries are skipped."""
+    if a.ndim == 0:
+        return fmt.format(a.item())
+    skip = summarize and len(a) > 2 * _EDGEITEMS
+    if a.ndim == 1:
+        items = [fmt.format(x) for x in a.tolist()] if not skip else (
+            [fmt.format(x) for x in a[:_EDGEITEMS].tolist()] + [" ..."]
+            + [fmt.format(x) for x in a[-_EDGEITEMS:].tolist()])
+        per_line = max(1, (_LINEWIDTH - indent) // (fmt.width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = [_body(a[i], fmt, indent + 1, summarize) for i in range(len(a))] if not skip else (
+        [_body(a[i], fmt, indent + 1, summarize) for i in range(_EDGEITEMS)] + ["..."]
+        + [_body(a[i], fmt, indent + 1, summarize) for i in range(len(a) - _EDGEITEMS, len(a))])
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
 
 
 def _format(t: Tensor) -> str:
-    import numpy as np
-
+    """``tensor(<values>, <facts>)``: each fact (device, size of an empty tensor, a dtype that is not the
+    default for its kind, grad_fn or requires_grad) follows on the same line while it fits in 80 characters."""
     a = backend.to_numpy(t.array)
-    options = {"separator": ", ", "prefix": "tensor(", "threshold": 1000, "edgeitems": 3}
-    if a.dtype.kind == "f" and a.size and not (np.isfinite(a).all() and (a == np.round(a)).all()):
-        options.update(precision=4, floatmode="fixed")  # PyTorch's 0.1000; whole floats print as 1.
-    if a.dtype == np.bool_ and a.all():
-        options["formatter"] = {"bool": str}  # PyTorch pads True to False's width only when a False is there
-    body = np.array2string(a, **options) if a.ndim else np.array2string(a, **options).strip()
+    if a.dtype.kind == "f" and a.dtype.itemsize < 4:
+        a = a.astype("float32")  # float16 prints as float32 does
+    facts = [f"device='{t.device}:0'"] if t.device != "cpu" else []
+    default = to_dtype(backend.get_default_dtype())
     if a.size == 0:
-        body = "[]" if a.ndim == 1 else body
-    extras = []
-    if a.size == 0 and a.ndim != 1:
-        extras.append(f"size={tuple(a.shape)}")
-    if a.dtype.name not in _DEFAULT_DTYPES:
-        extras.append(f"dtype=torch.{a.dtype.name}")
-    if t.device != "cpu":
-        extras.append(f"device='{t.device}:0'")
+        body = "[]"
+        if a.ndim != 1:
+            facts.append(f"size={tuple(a.shape)}")
+        if t.dtype != default:  # nothing to tell the dtype from: an empty int64 tensor says so
+            facts.append(f"dtype={t.dtype}")
+    else:
+        if t.dtype not in (default, to_dtype("int64"), to_dtype("bool")):
+            facts.append(f"dtype={t.dtype}")
+        summarize = a.size > _THRESHOLD
+        body = _body(a, _Formatter(_shown(a) if summarize else a), len("tensor("), summarize)
     if t.grad_fn is not None:
-        extras.append(f"grad_fn={t.grad_fn!r}")
+        facts.append(f"grad_fn=<{t.grad_fn.backward_name}>")
     elif t.requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + ", ".join([body, *extras]) + ")"
+        facts.append("requires_grad=True")
+    text = "tensor(" + body
+    last_line = len(text) - text.rfind("\n") + 1  # (PyTorch's count, one more than the line's length)
+    for fact in facts:
+        if last_line + len(fact) + 2 > _LINEWIDTH:
+            text += ",\n" + " " * len("tensor(") + fact
+            last_line = len("tensor(") + len(fact)
+        else:
+            text += ", " + fact
+            last_line += len(fact) + 2
+    return text + ")"

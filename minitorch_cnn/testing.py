@@ -82,7 +82,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, mode="full", seed=0
                 err = np.abs(analytic - numeric) - rtol * np.abs(numeric)
                 worst = np.unravel_index(int(np.argmax(err)), x.shape) if x.ndim else ()
                 msg = (
-                    f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {tuple(map(int, worst))}: "
+                    f"gradcheck: gradient of input {i} (shape {tuple(x.shape)}) is wrong at index {tuple(map(int, worst))}: "
                     f"analytic {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} "
                     f"({int(bad.sum())} of {bad.size} elements outside atol={atol}, rtol={rtol})"
                 )
@@ -93,7 +93,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, mode="full", seed=0
             projected = float(np.sum(analytic * direction))
             if abs(projected - numeric) > atol + rtol * abs(numeric):
                 msg = (
-                    f"gradcheck (directional): gradient of input {i} (shape {x.shape}) is wrong: "
+                    f"gradcheck (directional): gradient of input {i} (shape {tuple(x.shape)}) is wrong: "
                     f"<analytic grad, d> = {projected:.10g}, numeric derivative along d = {numeric:.10g}"
                 )
                 return _fail(msg, raise_exception)

@@ -201,3 +201,15 @@ def test_no_text_file_refers_to_a_file_outside_the_repository():
             if hits:
                 found.append(f"{path.relative_to(ROOT).as_posix()}:{number}: {', '.join(hits)}")
     assert not found, "references to files outside the repository (describe them in words):\n" + "\n".join(found)
+
+
+# ---------------------------------------------------------------- packaging
+def test_pyproject_lists_every_package_folder():
+    """``pip install .`` installs only the packages pyproject names: a new package folder left out of
+    the list would import from a clone and be missing from every installed copy."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "minitorch_cnn").rglob("__init__.py")}
+    folders |= {"minitorch_cnn.kernels"}  # the top-level kernels/ folder, mapped by package-dir
+    assert listed == folders

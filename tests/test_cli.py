@@ -1,6 +1,7 @@
 """The command line end to end on a tiny fake Fashion-MNIST written as IDX files."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from minitorch_cnn import cli, data, train
-from minitorch_cnn.checkpoint import read_checkpoint
+from minitorch_cnn.checkpoint import CheckpointError, read_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +52,15 @@ def test_train_eval_resume_end_to_end(fake_data, tmp_path, capsys):
     test_acc = json.loads((out / "metrics.json").read_text())["epochs"][-1]["test_acc"]
     assert f"test acc {test_acc:.3f} on 32 images" in stdout and "lenet after 2 epoch(s)" in stdout
 
-    # a second fresh run into the same folder is refused; a conflicting flag on resume too
+    # a second fresh run into the same folder is refused, in the CLI's terms; a conflicting flag on resume too
     code, _, err = run(["train", "lenet", "--epochs", "3", "--data-dir", str(fake_data), "--out", str(out)], capsys)
     assert code == 1 and "already holds the checkpoints of a run" in err
+    assert "continue it with --resume, start over with --overwrite (the old run is moved aside, not deleted), " \
+           "or choose another --out" in err and "=True" not in err
     code, _, err = run(["train", "lenet", "--epochs", "3", "--lr", "0.1", "--resume", "--data-dir", str(fake_data),
                         "--out", str(out)], capsys)
     assert code == 1 and "--lr 0.1 (the run used 0.9)" in err
+    assert "start it over with --overwrite, or start a new run with another --out" in err and "lr=" not in err
 
     code, stdout, err = run(["train", "lenet", "--epochs", "3", "--resume", "--data-dir", str(fake_data),
                              "--out", str(out), "--no-progress"], capsys)
@@ -110,7 +114,6 @@ def test_nan_loss_exit_code_and_message(fake_data, tmp_path, capsys):
 
 def test_bad_command_lines(capsys):
     for argv, expected in (
-        (["train", "lenet7"], "invalid choice: 'lenet7'"),
         (["train", "lenet", "--epochs", "0"], "expected a positive integer"),
         (["train", "lenet", "--lr", "fast"], "expected a finite number >= 0, got 'fast'"),
         (["train", "lenet", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
@@ -231,6 +234,159 @@ def test_python_dash_m_works_the_same():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "total parameters: 61,706" in result.stdout
+
+
+# ---------------------------------------------------------------- a second run in the same folder
+def test_overwrite_moves_the_old_run_aside_and_never_touches_it(fake_data, tmp_path, capsys):
+    out = tmp_path / "lenet"
+    argv = ["train", "lenet", "--epochs", "1", "--batch-size", "32", "--data-dir", str(fake_data), "--out", str(out),
+            "--no-progress"]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    (out / "my-notes.txt").write_text("mine")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert any(p.name == "model.safetensors" for p in before)
+
+    code, stdout, err = run([*argv, "--seed", "5", "--overwrite"], capsys)
+    assert code == 0, err
+    old = tmp_path / "lenet.old-1"
+    assert stdout.splitlines().count(f"moved the earlier run in {out} aside to {old}") == 1
+    after = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before  # every file of the old run, byte for byte, and nothing else
+    assert read_checkpoint(out).config["seed"] == 5 and read_checkpoint(old).config["seed"] == 0
+    assert not (out / "my-notes.txt").exists()
+
+    code, stdout, err = run([*argv, "--overwrite"], capsys)  # the next free name; the first one is left alone
+    assert code == 0, err
+    assert f"aside to {tmp_path / 'lenet.old-2'}" in stdout and read_checkpoint(old).config["seed"] == 0
+    assert read_checkpoint(tmp_path / "lenet.old-2").config["seed"] == 5
+
+    code, stdout, err = run([*argv[:-3], "--out", str(tmp_path / "new"), "--no-progress", "--overwrite"], capsys)
+    assert code == 0 and "moved" not in stdout  # nothing there: nothing moved, a plain fresh run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet", "lenet.old-1", "lenet.old-2", "new"]
+
+
+def test_overwrite_with_resume_is_a_command_line_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "lenet", "--resume", "--overwrite"])
+    assert info.value.code == 2 and "--overwrite: not allowed with argument --resume" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock as on Linux")
+def test_overwrite_is_refused_while_a_run_writes_to_the_folder(fake_data, tmp_path, capsys):
+    from minitorch_cnn._fileio import FolderLock
+
+    out = tmp_path / "run"
+    argv = ["train", "lenet", "--epochs", "1", "--batch-size", "32", "--data-dir", str(fake_data), "--out", str(out),
+            "--no-progress"]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    names = sorted(p.name for p in out.rglob("*"))
+    with FolderLock(out, "the run folder"):  # a running writer (flock: a second descriptor is refused too)
+        code, stdout, err = run([*argv, "--overwrite"], capsys)
+    assert code == 1 and "moved" not in stdout
+    assert err.count("\n") == 1 and f"the run folder {out} is in use by another run (pid " in err
+    assert sorted(p.name for p in out.rglob("*")) == names and not (tmp_path / "run.old-1").exists()
+
+
+def test_python_api_messages_keep_python_terms(fake_data, tmp_path):
+    config = train.default_config("lenet", epochs=1, batch_size=32)
+    out = tmp_path / "run"
+    train.train(config, out, data_dir=fake_data, progress=False, log=lambda *a: None)
+    with pytest.raises(CheckpointError) as info:
+        train.train(config, out, data_dir=fake_data, progress=False, log=lambda *a: None)
+    message = str(info.value)
+    assert "continue it with resume=True, start over with overwrite=True" in message and "--" not in message
+    with pytest.raises(CheckpointError, match=r"cannot resume with different settings: lr=0.1 \(the run used 0.9\)") as info:
+        train.train(dict(config, lr=0.1), out, data_dir=fake_data, resume=True, given={"lr": 0.1},
+                    progress=False, log=lambda *a: None)
+    assert "--" not in str(info.value)
+    lines = []
+    train.train(config, out, data_dir=fake_data, overwrite=True, progress=False, log=lines.append)
+    assert f"moved the earlier run in {out} aside to {tmp_path / 'run.old-1'}" in lines
+
+
+# ---------------------------------------------------------------- net names
+def net_subcommands():
+    """The subcommands whose parser takes a NET argument (train, summary, ...)."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, cli.argparse._SubParsersAction))
+    return [name for name, p in sub.choices.items() if any(a.dest == "net" for a in p._actions)]
+
+
+def test_net_names_ignore_case():
+    assert {"train", "summary"} <= set(net_subcommands())
+    for command in net_subcommands():
+        for given, expected in (("LeNet", "lenet"), ("RESNET18", "resnet18"), ("Mobilenet_V2_Small",
+                                                                                 "mobilenet_v2_small")):
+            assert cli.build_parser().parse_args([command, given]).net == expected
+
+
+def test_summary_of_a_net_named_in_capitals(capsys):
+    code, stdout, _ = run(["summary", "LeNet"], capsys)
+    assert code == 0 and "total parameters: 61,706" in stdout
+
+
+@pytest.mark.parametrize("given,hint", [("lenett", "did you mean 'lenet'?"), ("LeNt", "did you mean 'lenet'?"),
+                                        ("resnet-18", "did you mean 'resnet18'?"), ("transformer", None)])
+def test_a_wrong_net_name_is_one_line_with_the_closest_name(capsys, given, hint):
+    from minitorch_cnn import models
+
+    for command in net_subcommands():
+        with pytest.raises(SystemExit) as info:
+            cli.main([command, given])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "usage:" not in err, err
+        assert err.startswith(f"minitorch-cnn {command}: error: unknown net {given!r}:")
+        assert ("did you mean" not in err) if hint is None else (hint in err)
+        assert err.rstrip().endswith("expected one of " + ", ".join(models.MODELS))
+
+
+# ---------------------------------------------------------------- the kernels' first compilation
+COMPILE_NOTICE = "compiling the kernels for this machine (first run only; training starts when they are ready)..."
+
+
+@pytest.mark.parametrize("cold", [True, False])
+def test_train_says_when_the_kernels_will_be_compiled(fake_data, tmp_path, monkeypatch, capsys, cold):
+    monkeypatch.setattr(train.run, "cache_is_cold", lambda: cold)
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--batch-size", "32", "--data-dir", str(fake_data),
+                             "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    if cold:
+        assert lines.count(COMPILE_NOTICE) == 1 and lines.index(COMPILE_NOTICE) == 1  # after the header, before epoch 1
+    else:
+        assert COMPILE_NOTICE not in stdout
+    code, stdout, err = run(["eval", str(tmp_path / "run"), "--data-dir", str(fake_data)], capsys)
+    assert code == 0 and (COMPILE_NOTICE in stdout) == cold, err
+    code, stdout, err = run(["train", "lenet", "--epochs", "1", "--resume", "--data-dir", str(fake_data),
+                             "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert code == 0 and "nothing to train" in stdout and COMPILE_NOTICE not in stdout  # nothing will be compiled
+
+
+COLD_OR_WARM = """
+import numpy as np
+from minitorch_cnn import kernels, train
+print(train.compile_notice())
+kernels.im2col(np.ones((1, 1, 3, 3), np.float32), kernels.Window.fit((3, 3), kernel=(2, 2)))
+"""
+
+
+def test_the_notice_follows_numbas_cache_cold_then_warm(tmp_path):
+    """A fresh cache folder: the notice; once a process has compiled (and cached) a loop: none. numba's
+    own cache-dir setting is what kernels/_jit.py uses, so the test's cache is a temporary folder."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    first, second = (subprocess.run([sys.executable, "-c", COLD_OR_WARM], capture_output=True, text=True, env=env,
+                                    timeout=300) for _ in range(2))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.splitlines() == [COMPILE_NOTICE]
+    assert second.stdout.splitlines() == ["None"]
+    assert list((tmp_path / "numba-cache").rglob("*.nbi"))
+    jit_off = subprocess.run([sys.executable, "-c", COLD_OR_WARM], capture_output=True, text=True, timeout=300,
+                             env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "empty"), NUMBA_DISABLE_JIT="1"))
+    assert jit_off.returncode == 0 and jit_off.stdout.splitlines() == ["None"], jit_off.stderr  # nothing compiles
 
 
 @pytest.mark.slow

@@ -218,14 +218,23 @@ def test_host_build_of_pool_kernels_equals_numba(host_kernels, geo, ceil_mode, n
         cuda._launch = launch
 
 
-def test_host_build_max_pool_nan_wins(host_kernels):
+def test_host_build_max_pool_nan_and_minus_inf_as_numba(host_kernels):
+    """PyTorch's CPU rule, as the numba loop: the last NaN of a window wins, and a window of -inf (or of
+    -inf and padding) sends its gradient to its first real pixel."""
     x = np.array([[[[1.0, np.nan], [np.nan, 5.0]]]])
     launch, cuda._launch = cuda._launch, host_launch(host_kernels)
     try:
         y, argmax = cuda.max_pool2d_forward_cuda(x, window(2, 2, 2, 2, 2, 2))
+        assert np.isnan(y).all() and argmax.item() == 2  # the last NaN
+        rng = np.random.default_rng(0)
+        x = rng.choice([-np.inf, np.nan, 0.5, -np.inf], size=(2, 3, 5, 6))
+        win = window(5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 3, 3)
+        y, argmax = cuda.max_pool2d_forward_cuda(x, win)
+        y_ref, argmax_ref = max_pool2d_forward_numba(x, win)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(argmax, argmax_ref)
     finally:
         cuda._launch = launch
-    assert np.isnan(y).all() and argmax.item() == 1  # the first NaN, as the numba kernel
 
 
 def col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw):

@@ -1,6 +1,6 @@
 """The data layer: IDX files, Fashion-MNIST / MNIST, a batching DataLoader and image transforms.
 
-Imports NumPy and the engine's ``backend`` (and ``Tensor`` for the batches it yields); nothing above.
+Imports NumPy, the engine's ``backend`` and ``dtypes``, and ``Tensor`` (batches and items are tensors); nothing above.
 """
 
 from .datasets import DATA_ENV, MNIST, ArrayDataset, DatasetNotFoundError, FashionMNIST, user_cache_dir

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend
+from ..tensor import Tensor
 from .idx import atomic_write, read_idx
 from .transforms import to_float
 
@@ -66,10 +68,11 @@ class ArrayDataset:
     """Images held as one array, PyTorch-style items.
 
     ``images``: uint8 ``(N, H, W)`` (or any ``(N, ..., H, W)`` array); ``targets``: int64 ``(N,)``.
-    ``dataset[i]`` is ``(image, label)``: the image as floats ``(1, H, W)`` in [0, 1] (uint8 / 255)
-    passed through ``transform`` when given, the label a Python int. The
-    :class:`~.loader.DataLoader` reads ``images``/``targets`` a batch at a time and applies the
-    same ``transform`` to the whole batch.
+    ``dataset[i]`` is ``(image, label)``: the image a float Tensor ``(1, H, W)`` in [0, 1] (uint8 / 255)
+    passed through ``transform`` when given, the label a Python int (as torchvision's items after
+    ``ToTensor``). Only the item is made a Tensor: the :class:`~.loader.DataLoader` reads
+    ``images``/``targets`` a batch at a time (one index of each array) and applies the same
+    ``transform`` to the whole batch.
     """
 
     classes: list[str] = []
@@ -98,7 +101,7 @@ class ArrayDataset:
         x = to_float(image[None] if image.ndim == 2 else image)
         if self.transform is not None:
             x = self.transform(x)
-        return x, int(self.targets[index])
+        return (Tensor(x) if backend.is_array(x) else x), int(self.targets[index])
 
     def __repr__(self):
         return (f"{type(self).__name__}({len(self)} items, images {self.images.shape[1:]} "

@@ -22,15 +22,11 @@ import math
 import numpy as np
 
 from .. import backend
+from ..dtypes import numpy_dtype
+from ..tensor import Tensor
 from .transforms import to_float
 
 __all__ = ["DataLoader"]
-
-
-def _tensor_class():
-    from ..tensor import Tensor  # lazy: the data layer needs Tensor only when it yields batches
-
-    return Tensor
 
 
 class DataLoader:
@@ -52,9 +48,9 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.device = backend.check_device(device)
-        self.dtype = np.dtype(dtype or backend.get_default_dtype())
+        self.dtype = numpy_dtype(backend.get_default_dtype() if dtype is None else dtype)  # "float": float32
         if self.dtype.kind != "f":
-            raise TypeError(f"DataLoader: dtype must be a floating dtype, got {self.dtype}")
+            raise TypeError(f"DataLoader: dtype must be a floating dtype, got {self.dtype.name}")
         if seed is None and self.shuffle:  # only a shuffling loader draws from the engine's generator
             seed = int(backend.rng().integers(2**63))
         self.seed = None if seed is None else int(seed)
@@ -108,9 +104,11 @@ class DataLoader:
                 x = x[:, None, :, :]
             if transform is not None:
                 x = transform(x)
+                x = x.array if isinstance(x, Tensor) else x  # ToTensor gives a Tensor: its array
         else:  # a map-style dataset: item by item (its __getitem__ applied the transform)
             items = [self.dataset[int(i)] for i in indices]
-            x = backend.to_device(np.stack([backend.to_numpy(im) for im, _ in items]), self.device)
+            x = backend.to_device(np.stack([backend.to_numpy(im.array if isinstance(im, Tensor) else im) for im, _ in items]),
+                                  self.device)
             labels = np.asarray([int(lbl) for _, lbl in items], dtype=np.int64)
         x = x.astype(self.dtype, copy=False)
         y = backend.to_device(np.asarray(labels, dtype=np.int64), self.device)
@@ -122,7 +120,6 @@ class DataLoader:
         return self._batches(order)
 
     def _batches(self, order):
-        Tensor = _tensor_class()
         stop = min(len(self) * self.batch_size, len(order))
         for start in range(0, stop, self.batch_size):
             x, y = self.batch_arrays(order[start : start + self.batch_size])

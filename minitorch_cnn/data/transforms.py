@@ -1,4 +1,4 @@
-"""Image transforms on raw arrays (NumPy or CuPy), batched: they act on the last two axes.
+"""Image transforms on raw arrays (NumPy or CuPy) or tensors, batched: they act on the last two axes.
 
 A dataset applies its transform to one image ``(1, H, W)``; the :class:`~.loader.DataLoader` applies
 the same transform to a whole batch ``(B, 1, H, W)`` at once, on the batch's device, so resizing
@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..dtypes import numpy_dtype
+from ..tensor import Tensor
 
 __all__ = ["ToTensor", "Resize", "Compose", "to_float"]
 
@@ -17,7 +19,7 @@ __all__ = ["ToTensor", "Resize", "Compose", "to_float"]
 def to_float(images, dtype=None):
     """Scale uint8 pixels to floats in [0, 1] (``x / 255``, as torchvision's ``ToTensor``); other
     dtypes are only cast. ``dtype`` defaults to the engine's default float dtype."""
-    dtype = np.dtype(dtype or backend.get_default_dtype())
+    dtype = numpy_dtype(backend.get_default_dtype() if dtype is None else dtype)  # "float" is float32
     if dtype.kind != "f":
         raise TypeError(f"to_float: expected a floating dtype, got {dtype}")
     if images.dtype == np.uint8:
@@ -26,13 +28,13 @@ def to_float(images, dtype=None):
 
 
 class ToTensor:
-    """Raw pixels to a float tensor with a channel axis, as torchvision's ``ToTensor``.
+    """Raw pixels to a float tensor with a channel axis, as torchvision's ``ToTensor``: returns a Tensor.
 
     An integer (uint8) array without a channel axis, one image ``(H, W)`` or a batch ``(B, H, W)``,
     becomes floats in [0, 1] with one: ``(1, H, W)`` / ``(B, 1, H, W)``. Our datasets already hand
     out float images with their channel axis (``(1, H, W)``, batches ``(B, 1, H, W)``); a float
-    array is taken as converted and passed through (cast to ``dtype`` when given), so
-    ``FashionMNIST(transform=ToTensor())`` yields ``(1, 28, 28)`` items and ``(B, 1, 28, 28)``
+    array (or Tensor) is taken as converted and passed through (cast to ``dtype`` when given), so
+    ``FashionMNIST(transform=ToTensor())`` yields ``(1, 28, 28)`` tensors and ``(B, 1, 28, 28)``
     batches, as torchvision's, and ``Compose([Resize(r), ToTensor()])`` works as there.
     """
 
@@ -40,11 +42,13 @@ class ToTensor:
         self.dtype = dtype
 
     def __call__(self, images):
+        if isinstance(images, Tensor):
+            images = images.array
         if images.dtype.kind == "f":
-            return images if self.dtype is None else to_float(images, self.dtype)
+            return Tensor(images if self.dtype is None else to_float(images, self.dtype))
         if images.ndim not in (2, 3):
             raise ValueError(f"ToTensor: expected raw pixels (H, W) or (B, H, W), got shape {images.shape}")
-        return to_float(images, self.dtype)[..., None, :, :]
+        return Tensor(to_float(images, self.dtype)[..., None, :, :])
 
     def __repr__(self):
         return "ToTensor()"
@@ -93,6 +97,8 @@ class Resize:
         self._cache = {}
 
     def __call__(self, images):
+        if isinstance(images, Tensor):  # a tensor in, a tensor out (its array resized)
+            return Tensor(self(images.array))
         if images.ndim < 2:
             raise ValueError(f"Resize: expected an array with at least 2 axes (..., H, W), got {images.shape}")
         xp = backend.xp_of(images)

@@ -1,23 +1,86 @@
-"""Small helpers shared by the op families: argument checks and scalar wrapping."""
+"""Small helpers shared by the op families: argument checks, PyTorch's type promotion, scalar wrapping."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_array
+from ..backend import get_default_dtype, is_array
 from ..tensor import Tensor
 
 
-def as_tensor(value, like: Tensor, op: str) -> Tensor:
-    """Wrap a Python/NumPy scalar (or array) as a constant tensor with ``like``'s dtype and device."""
+def _category(dtype) -> int:
+    """bool < integer < floating point: the three categories of PyTorch's type promotion."""
+    return 0 if dtype.kind == "b" else 2 if dtype.kind in "fc" else 1
+
+
+def promote_types(a, b):
+    """``torch.promote_types``: the dtype of the higher category; within one category, the wider one
+    (int64 with float32 gives float32, where NumPy would give float64)."""
+    a, b = np.dtype(a), np.dtype(b)
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return np.promote_types(a, b)
+
+
+def _number_dtype(value):
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(value, (float, np.floating)):
+        return np.dtype(get_default_dtype())
+    return None
+
+
+def result_type(op: str, *operands):
+    """The dtype of an op on ``operands`` (Tensors and Python numbers), as ``torch.result_type``.
+
+    The operands fall in three groups: tensors with dimensions, 0-d tensors, plain numbers. Start
+    from the first group's promoted dtype; a later group changes it only when it belongs to a higher
+    category (bool < integer < float). So ``int32 tensor + tensor(2)`` stays int32, ``float32 tensor +
+    tensor(2., float64)`` stays float32, and ``int tensor + 2.5`` gives the default float dtype.
+    """
+    groups = [None, None, None]
+    for x in operands:
+        if isinstance(x, Tensor) or is_array(x):  # an array counts as the tensor it would become
+            dtype, group = x.dtype, (0 if x.ndim else 1)
+        else:
+            dtype, group = _number_dtype(x), 2
+            if dtype is None:
+                raise TypeError(f"{op}: expected a Tensor or a number, got {type(x).__name__}")
+        groups[group] = dtype if groups[group] is None else promote_types(groups[group], dtype)
+    result = None
+    for dtype in groups:
+        if dtype is not None and (result is None or _category(dtype) > _category(result)):
+            result = dtype if result is None else promote_types(result, dtype)
+    return result
+
+
+def as_tensor(value, like: Tensor, op: str, dtype=None) -> Tensor:
+    """``value`` as a tensor of ``dtype`` (default: unchanged for a Tensor, ``like``'s for a number) on
+    ``like``'s device; a Tensor of another dtype is cast with ``to``, so its gradient flows back."""
     if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (bool, int, float)) or (is_array(value) and value.ndim == 0):
-        dtype = like.dtype if like.dtype.kind == "f" or isinstance(value, (bool, int)) else None
-        return Tensor(value, dtype=dtype, device=like.device)
+        return value if dtype is None or value.dtype == dtype else value.to(dtype=dtype)
+    if _number_dtype(value) is not None or (is_array(value) and value.ndim == 0):
+        return Tensor(value, dtype=like.dtype if dtype is None else dtype, device=like.device)
     if is_array(value):
-        return Tensor(value, device=like.device)
+        return Tensor(value, dtype=dtype, device=like.device)
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+
+
+def promoted(op: str, *operands, dtype=None):
+    """``operands`` (Tensors and numbers, at least one Tensor) as Tensors of ``dtype``, by default their
+    ``result_type``."""
+    like = next(x for x in operands if isinstance(x, Tensor))
+    dtype = result_type(op, *operands) if dtype is None else dtype
+    return tuple(as_tensor(x, like, op, dtype) for x in operands)
+
+
+def as_float(op: str, x) -> Tensor:
+    """``x`` in floating point: integer and bool tensors become the default float dtype, as PyTorch's
+    exp, log, sqrt, sigmoid, ... do."""
+    check_tensor(op, x)
+    return x if x.dtype.kind == "f" else x.to(dtype=get_default_dtype())
 
 
 def check_tensor(op: str, x, name: str = "input") -> Tensor:
@@ -29,7 +92,7 @@ def check_tensor(op: str, x, name: str = "input") -> Tensor:
 def check_float(op: str, x: Tensor, name: str = "input") -> Tensor:
     check_tensor(op, x, name)
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point {name} (float32 or float64), got dtype {x.dtype}")
+        raise TypeError(f"{op}: expected a floating-point {name} (float32 or float64), got dtype {x.dtype.name}")
     return x
 
 
@@ -37,14 +100,22 @@ def check_ndim(op: str, x: Tensor, ndims, name: str = "input") -> Tensor:
     ndims = (ndims,) if isinstance(ndims, int) else tuple(ndims)
     if x.ndim not in ndims:
         want = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{op}: expected a {want} {name}, got shape {x.shape} ({x.ndim}-D)")
+        raise ValueError(f"{op}: expected a {want} {name}, got shape {tuple(x.shape)} ({x.ndim}-D)")
     return x
 
 
+class DimError(IndexError, ValueError):
+    """A dim out of range: an ``IndexError`` as in PyTorch, and a ``ValueError`` as this engine raised before."""
+
+
 def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """``dim`` in ``[0, ndim)``. A 0-d tensor accepts dim 0 and -1, as PyTorch (the result is 0)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: expected dim to be an int, got {dim!r}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise ValueError(f"{op}: dim {dim} is out of range for a {ndim}-D tensor")
-    return dim % max(ndim, 1)
+        raise DimError(f"{op}: dim {dim} is out of range for a {ndim}-D tensor "
+                         f"(expected a dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+    return int(dim) % max(ndim, 1)
 
 
 def pair(op: str, value, name: str) -> tuple[int, int]:

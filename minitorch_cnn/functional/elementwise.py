@@ -1,16 +1,29 @@
-"""Elementwise ops: arithmetic, exp/log/sqrt/abs, comparisons, ``where``, device/dtype moves.
+"""Elementwise ops: arithmetic, exp/log/sqrt/abs, comparisons, ``where``, ``clamp``, ``maximum``/``minimum``,
+bitwise and logical ops, device/dtype moves.
 
 Binary ops broadcast as NumPy does; their backward returns gradients of the *broadcast* shape and
 the engine sums them back to each input's shape once (``autograd.sum_to``). ``g`` below is the
-upstream gradient dL/d(out).
+upstream gradient dL/d(out). The operands first meet in PyTorch's result dtype (``_util.result_type``):
+a float32 tensor times a float64 0-d tensor stays float32, an int tensor plus 2.5 is float32.
+
+A backward that keeps g at some elements and drops it at others *selects* (``where``), never
+multiplies by a 0/1 mask, so an infinite or NaN g stays where it belongs (inf · 0 would be NaN).
+
+exp, log, sin, cos, sinh and cosh of a float32 (or float16) input are computed in float64 and rounded
+once (``_rounded_once``): NumPy's float32 versions of these are up to 2-3 units in the last place off,
+PyTorch's within one, so that exp(12.) printed 162754.7812 here and 162754.7969 (the float32 nearest
+to e^12 = 162754.791...) in PyTorch. sqrt is exact in float32 already. tanh and sigmoid
+(activation.py) keep their float32 kernels, within 1.4 ulp: they sit inside the nets.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import device_of, get_default_dtype, get_xp, to_device, xp_of
 from ..tensor import Tensor
-from ._util import as_tensor, check_float, check_tensor
+from ._util import as_float, check_tensor, promoted, result_type
 
 
 class AddFn(Function):
@@ -56,42 +69,56 @@ class DivFn(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a / b
+        with np.errstate(all="ignore"):  # x / 0 is ±inf or NaN without a warning, as in PyTorch
+            out = a / b
         ctx.save_for_backward(b, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         b, out = ctx.saved_tensors
-        da = g / b if ctx.needs_input_grad[0] else None
-        db = -g * out / b if ctx.needs_input_grad[1] else None
+        with np.errstate(all="ignore"):
+            da = g / b if ctx.needs_input_grad[0] else None
+            db = -g * out / b if ctx.needs_input_grad[1] else None
         return da, db
 
 
 class PowFn(Function):
-    """out = a ** b.   da = g * b * a^(b-1)  (0 where b = 0, as PyTorch: d(a^0)/da = 0 even at a = 0),
-    db = g * out * log(a), as PyTorch: log(0) = -inf, but 0 where a = 0 and b >= 0 (the limit of
-    a^b·log(a), not 0·(-inf)); NaN where a < 0."""
+    """out = a ** b.
+
+    da = g · b · a^(b−1), and exactly 0 where b = 0 (selected: d(a^0)/da = 0 even at a = 0 or for an
+    infinite g), as PyTorch. Elsewhere it is a product, as PyTorch's: a = 0, b = 2 gives g · 0, which is
+    NaN for an infinite g; a < 0 with a fractional b gives NaN.
+    db = g · (out · ln a), with the factor 0 where a = 0 and b >= 0 (the limit of a^b·ln a, not
+    0·(−inf)); ln 0 = −inf for b < 0; NaN where a < 0.
+
+    Integer powers follow PyTorch: a negative exponent gives 1 for a = 1, ±1 for a = −1, else 0.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a**b
-        ctx.save_for_backward(a, b, out)
-        return out
+        xp = xp_of(a)
+        if a.dtype.kind == "f":
+            with np.errstate(all="ignore"):
+                out = a**b
+            ctx.save_for_backward(a, b, out)
+            return out
+        wide, b = a.astype(np.int64), b.astype(np.int64)
+        out = wide ** xp.where(b < 0, 0, b)
+        negative_power = xp.where(wide == 1, 1, xp.where(wide == -1, 1 - 2 * (b % 2), 0))
+        return xp.where(b < 0, negative_power, out).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
-        xp = xp_of(a)
-        # where b = 0 the power is a^1, not a^-1, so b·a^(b-1) is 0 rather than 0·inf at a = 0
-        da = g * b * a ** xp.where(b == 0, 1, b - 1) if ctx.needs_input_grad[0] else None
-        db = None
-        if ctx.needs_input_grad[1]:
-            # log(a) without NumPy's warnings: computed where a > 0, -inf at 0, NaN below
-            log_a = xp.log(xp.where(a > 0, a, 1))
-            log_a = xp.where(a < 0, xp.nan, xp.where(a == 0, -xp.inf, log_a))
-            log_a = xp.where((a == 0) & (b >= 0), 0, log_a)  # a^b·log(a) -> 0 there; out·0 instead of 0·(-inf)
-            db = g * out * log_a
+        xp = xp_of(g)
+        zero = xp.zeros((), dtype=g.dtype)
+        da = db = None
+        with np.errstate(all="ignore"):
+            if ctx.needs_input_grad[0]:
+                da = xp.where(b == 0, zero, g * (b * a ** (b - 1)))
+            if ctx.needs_input_grad[1]:
+                db = g * xp.where((a == 0) & (b >= 0), zero, out * xp.log(a))
         return da, db
 
 
@@ -107,12 +134,20 @@ class NegFn(Function):
         return (-g,)
 
 
+def _rounded_once(func, a):
+    """``func(a)``, computed in float64 for a float32 or float16 ``a`` and rounded once to its dtype."""
+    if a.dtype.kind == "f" and a.dtype.itemsize < 8:
+        return func(a.astype(np.float64)).astype(a.dtype)
+    return func(a)
+
+
 class ExpFn(Function):
     """out = e^a.   da = g * out."""
 
     @staticmethod
     def forward(ctx, a):
-        out = xp_of(a).exp(a)
+        with np.errstate(all="ignore"):
+            out = _rounded_once(xp_of(a).exp, a)
         ctx.save_for_backward(out)
         return out
 
@@ -128,12 +163,14 @@ class LogFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp_of(a).log(a)
+        with np.errstate(all="ignore"):  # ln 0 = -inf, ln of a negative = NaN, without warnings as PyTorch
+            return _rounded_once(xp_of(a).log, a)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return (g / a,)
+        with np.errstate(all="ignore"):
+            return (g / a,)
 
 
 class SqrtFn(Function):
@@ -141,18 +178,21 @@ class SqrtFn(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = xp_of(a).sqrt(a)
+        with np.errstate(all="ignore"):
+            out = xp_of(a).sqrt(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return (g / (2 * out),)
+        with np.errstate(all="ignore"):
+            return (g / (2 * out),)
 
 
 class AbsFn(Function):
-    """out = |a|.   da = g * sign(a)  (0 at a = 0, as PyTorch)."""
+    """out = |a|.   da = g · sign(a), sign(0) = sign(NaN) = 0, as PyTorch (a product, as PyTorch's:
+    an infinite g at a = 0 gives NaN)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -162,7 +202,9 @@ class AbsFn(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return (g * xp_of(a).sign(a),)
+        xp = xp_of(a)
+        sign = xp.where(a > 0, 1, xp.where(a < 0, -1, 0)).astype(g.dtype)
+        return (g * sign,)
 
 
 class WhereFn(Function):
@@ -182,18 +224,25 @@ class WhereFn(Function):
 
 
 class ToFn(Function):
-    """Copy to another device and/or dtype.   da = g moved back to a's device and dtype."""
+    """Copy to another device and/or dtype.   da = g moved back to a's device and dtype.
+
+    g is first rounded to the output's dtype, as PyTorch's gradients always have their tensor's dtype:
+    ``x64.float()`` gives the float64 ``x64`` the float32-rounded gradient, cast to float64.
+    """
 
     @staticmethod
     def forward(ctx, a, *, device, dtype):
-        ctx.device, ctx.dtype = device_of(a), a.dtype
         out = a if device is None else to_device(a, device)
         if dtype is not None and out.dtype != dtype:
-            return out.astype(dtype)
-        return a.copy() if out is a else out
+            out = out.astype(dtype)
+        elif out is a:
+            out = a.copy()
+        ctx.device, ctx.dtype, ctx.out_dtype = device_of(a), a.dtype, out.dtype
+        return out
 
     @staticmethod
     def backward(ctx, g):
+        g = g.astype(ctx.out_dtype, copy=False)
         return (to_device(g, ctx.device).astype(ctx.dtype, copy=False),)
 
 
@@ -210,20 +259,23 @@ class CloneFn(Function):
 
 
 # ------------------------------------------------------------------ public functions
-def _binary(fn, op, a, b):
+def _operands(op, a, b, dtype=None):
+    """``a`` and ``b`` (one of them a Tensor) as tensors of ``dtype`` (default: PyTorch's result dtype),
+    checked to share a device and to broadcast."""
     if not isinstance(a, Tensor):
         check_tensor(op, b, "other")
-        a = as_tensor(a, b, op)
-    b = as_tensor(b, a, op)
-    if (a.dtype.kind == "f") != (b.dtype.kind == "f"):  # int/bool with float: the float's dtype, as PyTorch
-        a, b = (t if t.dtype.kind == "f" else t.to(dtype=(b if t is a else a).dtype) for t in (a, b))
+    a, b = promoted(op, a, b, dtype=dtype)
     if a.device != b.device:
         raise ValueError(f"{op}: both operands must be on one device, got {a.device} and {b.device}")
     try:
         get_xp("cpu").broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together") from None
-    return fn.apply(a, b)
+        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast together") from None
+    return a, b
+
+
+def _binary(fn, op, a, b):
+    return fn.apply(*_operands(op, a, b))
 
 
 def add(input, other):
@@ -232,7 +284,9 @@ def add(input, other):
 
 
 def sub(input, other):
-    """input - other, broadcasting."""
+    """input - other, broadcasting; a bool operand is an error, as in PyTorch."""
+    if any(isinstance(v, (bool, np.bool_)) or getattr(v, "dtype", None) == np.bool_ for v in (input, other)):
+        raise TypeError("sub: subtraction with a bool tensor is not supported; use logical_xor (^) or ~ instead")
     return _binary(SubFn, "sub", input, other)
 
 
@@ -242,55 +296,76 @@ def mul(input, other):
 
 
 def div(input, other):
-    """input / other (true division), broadcasting; integer tensors are divided in the default float dtype."""
-    if not any(isinstance(t, Tensor) and t.dtype.kind == "f" for t in (input, other)):
-        input, other = (t.to(dtype=get_default_dtype()) if isinstance(t, Tensor) else t for t in (input, other))
-    return _binary(DivFn, "div", input, other)
+    """input / other (true division), broadcasting; integers are divided in the default float dtype."""
+    dtype = result_type("div", input, other)
+    if dtype.kind != "f":
+        dtype = np.dtype(get_default_dtype())
+    return DivFn.apply(*_operands("div", input, other, dtype))
 
 
 def pow(input, exponent):
-    """input ** exponent, broadcasting."""
-    return _binary(PowFn, "pow", input, exponent)
+    """input ** exponent, broadcasting. An integer input to a negative Python int power is an error, as in
+    PyTorch (an integer tensor exponent follows PyTorch's integer rule, see ``PowFn``)."""
+    a, b = _operands("pow", input, exponent)
+    if a.dtype.kind in "biu" and _number(exponent) and exponent < 0:
+        raise ValueError(f"pow: Integers to negative integer powers are not allowed (got a {a.dtype.name} base and "
+                         f"exponent {exponent}); use a float exponent")
+    return PowFn.apply(a, b)
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, np.number, np.bool_))
 
 
 def neg(input):
-    return NegFn.apply(check_tensor("neg", input))
+    check_tensor("neg", input)
+    if input.dtype.kind == "b":
+        raise TypeError("neg: negating a bool tensor is not supported; use logical_not (~) instead")
+    return NegFn.apply(input)
 
 
 def exp(input):
-    return ExpFn.apply(check_float("exp", input))
+    """e^input; integer inputs give the default float dtype, as PyTorch."""
+    return ExpFn.apply(as_float("exp", input))
 
 
 def log(input):
-    return LogFn.apply(check_float("log", input))
+    """ln input; integer inputs give the default float dtype, as PyTorch."""
+    return LogFn.apply(as_float("log", input))
 
 
 def sqrt(input):
-    return SqrtFn.apply(check_float("sqrt", input))
+    """√input; integer inputs give the default float dtype, as PyTorch."""
+    return SqrtFn.apply(as_float("sqrt", input))
 
 
 def abs(input):
-    return AbsFn.apply(check_tensor("abs", input))
+    check_tensor("abs", input)
+    if input.dtype.kind == "b":
+        raise TypeError("abs: bool tensors are not supported, as in PyTorch")
+    return AbsFn.apply(input)
 
 
 def where(condition, input, other):
-    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
-    cond = condition.array if isinstance(condition, Tensor) else condition
-    if not isinstance(input, Tensor):
-        input = as_tensor(input, other, "where")
-    other = as_tensor(other, input, "where")
+    """Elements of ``input`` where ``condition`` holds, else of ``other``; ``input`` and ``other`` may be
+    tensors or numbers and meet in PyTorch's result dtype (``where(c, 2.0, int_tensor)`` is float32)."""
+    if isinstance(condition, Tensor):
+        cond, device = condition.array, condition.device
+    else:
+        cond, device = condition, device_of(condition) if hasattr(condition, "dtype") else "cpu"
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
         raise TypeError(f"where: expected a boolean condition, got {getattr(cond, 'dtype', type(cond).__name__)}")
-    return WhereFn.apply(input, other, cond=cond)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        dtype = result_type("where", input, other)
+        input, other = (Tensor(v, dtype=dtype, device=device) for v in (input, other))
+    a, b = _operands("where", input, other)
+    return WhereFn.apply(a, b, cond=cond)
 
 
 def _compare(name, ufunc):
     def compare(input, other):
-        check_tensor(name, input)
-        if isinstance(other, Tensor) and other.device != input.device:
-            raise ValueError(f"{name}: both operands must be on one device, got {input.device} and {other.device}")
-        other = other.array if isinstance(other, Tensor) else other
-        return Tensor(ufunc(xp_of(input.array), input.array, other))
+        a, b = _operands(name, check_tensor(name, input), other)
+        return Tensor(ufunc(xp_of(a.array), a.array, b.array))
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison; a boolean tensor with no gradient."
@@ -326,7 +401,8 @@ class SinFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp_of(a).sin(a)
+        with np.errstate(all="ignore"):
+            return _rounded_once(xp_of(a).sin, a)
 
     @staticmethod
     def backward(ctx, g):
@@ -340,7 +416,8 @@ class CosFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp_of(a).cos(a)
+        with np.errstate(all="ignore"):
+            return _rounded_once(xp_of(a).cos, a)
 
     @staticmethod
     def backward(ctx, g):
@@ -354,7 +431,8 @@ class SinhFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp_of(a).sinh(a)
+        with np.errstate(all="ignore"):
+            return _rounded_once(xp_of(a).sinh, a)
 
     @staticmethod
     def backward(ctx, g):
@@ -368,7 +446,8 @@ class CoshFn(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp_of(a).cosh(a)
+        with np.errstate(all="ignore"):
+            return _rounded_once(xp_of(a).cosh, a)
 
     @staticmethod
     def backward(ctx, g):
@@ -377,16 +456,211 @@ class CoshFn(Function):
 
 
 def sin(input):
-    return SinFn.apply(check_float("sin", input))
+    return SinFn.apply(as_float("sin", input))
 
 
 def cos(input):
-    return CosFn.apply(check_float("cos", input))
+    return CosFn.apply(as_float("cos", input))
 
 
 def sinh(input):
-    return SinhFn.apply(check_float("sinh", input))
+    return SinhFn.apply(as_float("sinh", input))
 
 
 def cosh(input):
-    return CoshFn.apply(check_float("cosh", input))
+    return CoshFn.apply(as_float("cosh", input))
+
+
+# ------------------------------------------------------------------ clamp, maximum, minimum
+class ClampFn(Function):
+    """out = min(max(a, lo), hi) for numbers ``lo``/``hi`` (either may be None); NaN stays NaN.
+
+    da = g where lo <= a <= hi (the ends included), else 0, as PyTorch; 0 at NaN. Selected, not
+    multiplied, so an infinite g stays infinite inside and 0 outside.
+    """
+
+    @staticmethod
+    def forward(ctx, a, *, lo, hi):
+        xp = xp_of(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        out = a
+        if lo is not None:
+            out, inside = xp.maximum(out, lo), inside & (a >= lo)
+        if hi is not None:
+            out, inside = xp.minimum(out, hi), inside & (a <= hi)
+        ctx.save_for_backward(inside)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved_tensors
+        return (xp_of(g).where(inside, g, xp_of(g).zeros((), dtype=g.dtype)),)
+
+
+class ClampTensorFn(Function):
+    """out = min(max(a, lo), hi) for tensor bounds (either may be None), broadcasting; NaN in any input
+    gives NaN. Each element's gradient goes to whichever input the output copied, as PyTorch:
+
+    da  = g where lo <= a <= hi (only the given bounds), else 0;
+    dlo = g where a < lo and lo < hi (with no hi: where a < lo);
+    dhi = g where a > hi or hi < lo (with no lo: where a > hi)   -- when lo > hi the output is hi.
+    """
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = xp_of(a)
+        ctx.save_for_backward(a, lo, hi)
+        out = a if lo is None else xp.maximum(a, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, lo, hi = ctx.saved_tensors
+        xp = xp_of(g)
+        zero = xp.zeros((), dtype=g.dtype)
+        inside = xp.ones((), dtype=bool)
+        if lo is not None:
+            inside = inside & (a >= lo)
+        if hi is not None:
+            inside = inside & (a <= hi)
+        dlo = dhi = None
+        if lo is not None and ctx.needs_input_grad[1]:
+            dlo = xp.where((a < lo) & (lo < hi) if hi is not None else a < lo, g, zero)
+        if hi is not None and ctx.needs_input_grad[2]:
+            dhi = xp.where((a > hi) | (hi < lo) if lo is not None else a > hi, g, zero)
+        da = xp.where(inside, g, zero) if ctx.needs_input_grad[0] else None
+        return da, dlo, dhi
+
+
+def clamp(input, min=None, max=None):
+    """Each element of ``input`` limited to [min, max], as ``torch.clamp``: ``min(max(input, min), max)``, so
+    max wins where min > max. Bounds are numbers or tensors (broadcast), either may be None; NaN
+    propagates. The result has PyTorch's result dtype (an int tensor clamped to 0.5 is float32)."""
+    check_tensor("clamp", input)
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    given = [v for v in (min, max) if v is not None]
+    dtype = result_type("clamp", input, *given)
+    if not any(isinstance(v, Tensor) for v in given):
+        return ClampFn.apply(as_tensor_of(input, dtype), lo=min, hi=max)
+    lo, hi = (None if v is None else _operands("clamp", v, input, dtype)[0] for v in (min, max))
+    return ClampTensorFn.apply(as_tensor_of(input, dtype), lo, hi)
+
+
+clip = clamp
+
+
+def as_tensor_of(x: Tensor, dtype) -> Tensor:
+    return x if x.dtype == dtype else x.to(dtype=dtype)
+
+
+class _ExtremumFn(Function):
+    """out = max(a, b) (``MaximumFn``) or min(a, b) (``MinimumFn``), NaN where either is NaN.
+
+    For maximum: da = g where a > b, g / 2 where a = b, 0 where a < b; db the mirror image. Where a or
+    b is NaN neither a < b nor a > b holds and both receive g, as PyTorch. Minimum swaps < and >.
+    """
+
+    pick = None  # xp.maximum or xp.minimum, by name
+    sign = 1
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return getattr(xp_of(a), cls.pick)(a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        xp = xp_of(g)
+        zero = xp.zeros((), dtype=g.dtype)
+        shared = xp.where(a == b, g / 2, g)
+        a_loses, b_loses = (a < b, a > b) if cls.sign > 0 else (a > b, a < b)
+        da = xp.where(a_loses, zero, shared) if ctx.needs_input_grad[0] else None
+        db = xp.where(b_loses, zero, shared) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class MaximumFn(_ExtremumFn):
+    __doc__ = _ExtremumFn.__doc__
+    pick, sign = "maximum", 1
+
+
+class MinimumFn(_ExtremumFn):
+    __doc__ = _ExtremumFn.__doc__
+    pick, sign = "minimum", -1
+
+
+def maximum(input, other):
+    """The elementwise larger of two tensors, NaN where either is NaN, as ``torch.maximum``."""
+    check_tensor("maximum", input)
+    check_tensor("maximum", other, "other")
+    return MaximumFn.apply(*_operands("maximum", input, other))
+
+
+def minimum(input, other):
+    """The elementwise smaller of two tensors, NaN where either is NaN, as ``torch.minimum``."""
+    check_tensor("minimum", input)
+    check_tensor("minimum", other, "other")
+    return MinimumFn.apply(*_operands("minimum", input, other))
+
+
+# ------------------------------------------------------------------ bitwise and logical ops
+class DtypeError(TypeError, NotImplementedError):
+    """An op given a dtype it has no kernel for: a ``NotImplementedError`` as in PyTorch (``&`` on floats),
+    and a ``TypeError`` as this engine's other dtype errors."""
+
+
+def _bitwise(name, ufunc):
+    def bitwise(input, other):
+        a, b = _operands(name, input, other)
+        if a.dtype.kind not in "biu":
+            raise DtypeError(f"{name}: expected bool or integer operands, got dtype {a.dtype.name} "
+                             f"(use logical_{name.removeprefix('bitwise_')} for a truth test of floats)")
+        return Tensor(ufunc(xp_of(a.array), a.array, b.array))
+
+    bitwise.__name__ = name
+    bitwise.__doc__ = (f"Elementwise ``{name}`` of bool or integer tensors (and numbers), in PyTorch's result "
+                       "dtype (a bool tensor with an int gives int64); floats are an error. No gradient.")
+    return bitwise
+
+
+bitwise_and = _bitwise("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))  # a & b
+bitwise_or = _bitwise("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))  # a | b
+bitwise_xor = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))  # a ^ b
+
+
+def bitwise_not(input):
+    """``~input``: logical not of a bool tensor, the bits flipped of an integer one (~5 = -6); floats are an error."""
+    check_tensor("bitwise_not", input)
+    if input.dtype.kind not in "biu":
+        raise DtypeError(f"bitwise_not: ~ is only implemented on integer and bool tensors, got dtype {input.dtype.name}")
+    return Tensor(xp_of(input.array).invert(input.array))
+
+
+def _logical(name, ufunc):
+    def logical(input, other):
+        check_tensor(name, input)
+        check_tensor(name, other, "other")
+        if input.device != other.device:
+            raise ValueError(f"{name}: both operands must be on one device, got {input.device} and {other.device}")
+        a, b = input.array, other.array
+        try:
+            return Tensor(ufunc(xp_of(a), a != 0, b != 0))
+        except ValueError:
+            raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast together") from None
+
+    logical.__name__ = name
+    logical.__doc__ = f"Elementwise ``{name}`` of two tensors of any dtypes (non-zero is True); a bool tensor."
+    return logical
+
+
+logical_and = _logical("logical_and", lambda xp, a, b: xp.logical_and(a, b))
+logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(a, b))
+logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+
+
+def logical_not(input):
+    """Elementwise not of a tensor of any dtype (zero is False): a bool tensor."""
+    check_tensor("logical_not", input)
+    return Tensor(input.array == 0)

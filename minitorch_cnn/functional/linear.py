@@ -1,4 +1,5 @@
-"""Matrix products: ``matmul`` (with NumPy's batching rules) and ``linear``."""
+"""Matrix products: ``matmul`` (with NumPy's batching rules), its fixed-shape forms ``dot``, ``mv``, ``mm``,
+``bmm``, and ``linear``."""
 
 from __future__ import annotations
 
@@ -75,17 +76,65 @@ def matmul(input, other):
     check_tensor("matmul", input)
     check_tensor("matmul", other, "other")
     if input.ndim == 0 or other.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {input.shape} and {other.shape}")
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
     k_a = input.shape[-1]
     k_b = other.shape[0] if other.ndim == 1 else other.shape[-2]
     if k_a != k_b:
         raise ValueError(
-            f"matmul: shapes {input.shape} and {other.shape} cannot be multiplied "
+            f"matmul: shapes {tuple(input.shape)} and {tuple(other.shape)} cannot be multiplied "
             f"(inner dimensions {k_a} and {k_b} differ)"
         )
-    if input.dtype != other.dtype and (input.requires_grad or other.requires_grad):
-        raise TypeError(f"matmul: expected operands of one dtype, got {input.dtype} and {other.dtype}")
+    _check_dtypes("matmul", input, other)
     return MatMulFn.apply(input, other)
+
+
+def _check_dtypes(op, a, b):
+    """As PyTorch: no promotion in matrix products, and no bool products."""
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: expected operands of one dtype, got {a.dtype.name} and {b.dtype.name}")
+    if a.dtype.kind == "b":
+        raise TypeError(f"{op}: bool operands are not supported, as in PyTorch")
+
+
+def _check_dims(op, a, b, ndims, names):
+    check_tensor(op, a)
+    check_tensor(op, b, names[1])
+    if (a.ndim, b.ndim) != ndims:
+        raise ValueError(f"{op}: expected a {ndims[0]}-D {names[0]} and a {ndims[1]}-D {names[1]}, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def dot(input, other):
+    """The dot product Σ input_i · other_i of two 1-D tensors of one size and dtype, as ``torch.dot``
+    (``MatMulFn``: d input = g · other, d other = g · input)."""
+    _check_dims("dot", input, other, (1, 1), ("input", "other"))
+    if input.shape != other.shape:
+        raise ValueError(f"dot: expected vectors of one size, got {input.shape[0]} and {other.shape[0]} elements")
+    _check_dtypes("dot", input, other)
+    return MatMulFn.apply(input, other)
+
+
+def mv(input, vec):
+    """The product of an (n, m) matrix and an (m,) vector, an (n,) vector, as ``torch.mv`` (``MatMulFn``)."""
+    _check_dims("mv", input, vec, (2, 1), ("input", "vec"))
+    if input.shape[1] != vec.shape[0]:
+        raise ValueError(f"mv: size mismatch, got matrix {tuple(input.shape)} and vector {tuple(vec.shape)}")
+    _check_dtypes("mv", input, vec)
+    return MatMulFn.apply(input, vec)
+
+
+def mm(input, mat2):
+    """The product of an (n, k) and a (k, m) matrix, as ``torch.mm`` (``MatMulFn``; no broadcasting)."""
+    _check_dims("mm", input, mat2, (2, 2), ("input", "mat2"))
+    if input.shape[1] != mat2.shape[0]:
+        raise ValueError(f"mm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} cannot be multiplied "
+                         f"(inner dimensions {input.shape[1]} and {mat2.shape[0]} differ)")
+    _check_dtypes("mm", input, mat2)
+    return MatMulFn.apply(input, mat2)
+
+
+class BmmFn(MatMulFn):
+    """``bmm``: the batched matrix product of ``MatMulFn`` (its backward), named BmmBackward0 as PyTorch's."""
 
 
 def linear(input, weight, bias=None):
@@ -95,13 +144,13 @@ def linear(input, weight, bias=None):
     check_ndim("linear", weight, 2, "weight")
     if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
-            f"linear: expected input with last dimension {weight.shape[1]} (weight is {weight.shape}), "
-            f"got input of shape {input.shape}"
+            f"linear: expected input with last dimension {weight.shape[1]} (weight is {tuple(weight.shape)}), "
+            f"got input of shape {tuple(input.shape)}"
         )
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {bias.shape}")
+        raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     if input.dtype != weight.dtype:
-        raise TypeError(f"linear: input dtype {input.dtype} differs from weight dtype {weight.dtype}")
+        raise TypeError(f"linear: input dtype {input.dtype.name} differs from weight dtype {weight.dtype.name}")
     return LinearFn.apply(input, weight, bias)
 
 
@@ -114,8 +163,9 @@ def bmm(input, mat2):
     check_tensor("bmm", input)
     check_tensor("bmm", mat2, "mat2")
     if input.ndim != 3 or mat2.ndim != 3:
-        raise ValueError(f"bmm: expected two 3-D tensors (B, n, k) and (B, k, m), got shapes {input.shape} "
-                         f"and {mat2.shape}")
+        raise ValueError(f"bmm: expected two 3-D tensors (B, n, k) and (B, k, m), got shapes {tuple(input.shape)} "
+                         f"and {tuple(mat2.shape)}")
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
-        raise ValueError(f"bmm: shapes {input.shape} and {mat2.shape} do not fit (B, n, k) @ (B, k, m)")
-    return matmul(input, mat2)
+        raise ValueError(f"bmm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} do not fit (B, n, k) @ (B, k, m)")
+    _check_dtypes("bmm", input, mat2)
+    return BmmFn.apply(input, mat2)

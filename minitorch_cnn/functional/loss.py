@@ -1,89 +1,272 @@
-"""Losses: ``cross_entropy`` (integer class targets) and ``mse_loss``."""
+"""Losses: ``cross_entropy``, ``nll_loss`` and ``mse_loss``, with PyTorch's arguments and semantics.
+
+Shapes, as PyTorch: the classes are axis 1 of ``input`` (N, C) or (N, C, d1, ...), or axis 0 of one
+unbatched row (C,). Class-index targets are int64 (PyTorch's Long; uint8 "Byte" is accepted too)
+of shape (N,) or (N, d1, ...), or 0-d for one row; probability targets (cross_entropy only) are
+floats of the input's shape. Inside the ops every row (n, d1, ...) becomes one row of a (M, C)
+matrix, M = N·d1·..., and ``reduction`` is ``"none"`` (a loss per row, in the target's shape),
+``"sum"`` or ``"mean"``.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 from ..autograd import Function
 from ..backend import to_numpy, xp_of
-from ..tensor import Tensor
-from ._util import check_float, check_ndim, check_tensor
+from ._util import check_float, check_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-class CrossEntropyFn(Function):
-    """loss_i = −log softmax(z_i)[y_i] = logΣexp(z_i) − z_i[y_i], z (N, K), y (N,) integers.
+def _rows(a):
+    """(N, C, d1, ...) -> (M, C): the class axis last, every other axis flattened into rows; (C,) -> (1, C)."""
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    return xp_of(a).moveaxis(a, 1, -1).reshape(-1, a.shape[1])
 
-    dz_i = softmax(z_i) − onehot(y_i), times the upstream gradient of loss_i
-    (divided by N for reduction="mean").
+
+def _unrows(d, shape):
+    """The inverse of ``_rows``: (M, C) back to ``shape`` (N, C, d1, ...)."""
+    xp = xp_of(d)
+    return xp.moveaxis(d.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+
+
+def _log_softmax(z):
+    """log softmax of each row of z (M, C), from the row's max (every exponent <= 0)."""
+    xp = xp_of(z)
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _reduce(xp, losses, divisor, reduction, shape):
+    """``losses`` (M,) -> the loss: reshaped to the target's ``shape``, summed, or summed / divisor."""
+    if reduction == "none":
+        return losses.reshape(shape)
+    total = losses.sum()
+    return total if reduction == "sum" else total / divisor
+
+
+def _over(xp, g, divisor):
+    """g / divisor, and 0 when the divisor is 0 (every row ignored: no row has a gradient)."""
+    return g / xp.where(divisor == 0, 1, divisor) * (divisor != 0)
+
+
+class CrossEntropyFn(Function):
+    """loss_m = −Σ_c a[m, c] · log p[m, c], p = softmax(z_m), z (M, C), a the weight of each class's log-probability.
+
+    With class weights w (C,) (all 1 when absent) and label smoothing ε:
+
+    * class indices y_m: a[m, c] = (1 − ε) · w[y_m] · [c = y_m] + (ε / C) · w[c], and a[m] = 0 for a row
+      whose y_m is ``ignore_index``; "mean" divides the sum by D = Σ_m w[y_m] over the rows kept
+      (``row_weight`` = w[y_m], ``smooth`` = ε/C · w or None when ε = 0);
+    * probabilities q (M, C): a[m, c] = w[c] · ((1 − ε) · q[m, c] + ε / C) (``probs``); "mean" divides by D = M.
+
+    Backward: ∂loss_m/∂z[m, c] = (Σ_c' a[m, c']) · p[m, c] − a[m, c] (the derivative of log p[m, c']
+    is [c = c'] − p[m, c]), times the upstream gradient of loss_m (g / D for "mean"; rows of
+    ``ignore_index`` have a = 0 and get 0, even when D = 0). The target gets no gradient.
     """
 
     @staticmethod
-    def forward(ctx, z, *, target, reduction):
+    def forward(ctx, z, *, reduction, shape, labels=None, probs=None, row_weight=None, smooth=None, eps=0.0, kept=None):
         xp = xp_of(z)
-        shifted = z - z.max(axis=1, keepdims=True)  # (N, K), every exponent <= 0
-        log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))  # (N, 1)
-        log_p = shifted - log_sum  # (N, K) log-probabilities
-        rows = xp.arange(z.shape[0])
-        losses = -log_p[rows, target]  # (N,)
-        ctx.save_for_backward(log_p, target)
-        ctx.reduction = reduction
-        if reduction == "none":
-            return losses
-        return losses.sum() if reduction == "sum" else losses.mean()
+        log_p = _log_softmax(z)  # (M, C)
+        if probs is not None:
+            losses, divisor = -(log_p * probs).sum(axis=1), z.shape[0]
+        else:  # the target's term, then the smoothing term apart, as PyTorch (no 0 · log p terms when ε = 0)
+            losses = -(1 - eps) * row_weight * log_p[xp.arange(z.shape[0]), labels]  # (M,)
+            if smooth is not None:
+                losses = losses - (log_p * smooth).sum(axis=1)
+            losses = xp.where(kept, losses, 0)
+            divisor = xp.where(kept, row_weight, 0).sum()
+        ctx.save_for_backward(log_p)
+        ctx.labels = labels
+        ctx.probs, ctx.row_weight, ctx.smooth, ctx.eps, ctx.kept = probs, row_weight, smooth, eps, kept
+        ctx.reduction, ctx.divisor = reduction, divisor
+        return _reduce(xp, losses, divisor, reduction, shape)
 
     @staticmethod
     def backward(ctx, g):
-        log_p, target = ctx.saved_tensors
+        (log_p,), labels = ctx.saved_tensors, ctx.labels
         xp = xp_of(log_p)
-        dz = xp.exp(log_p)  # softmax, (N, K)
-        dz[xp.arange(dz.shape[0]), target] -= 1
+        if ctx.probs is not None:
+            a = ctx.probs
+        else:  # a = (1 − ε)·w[y]·onehot(y) + ε/C·w, zero on ignored rows
+            a = xp.zeros_like(log_p) if ctx.smooth is None else xp.broadcast_to(ctx.smooth, log_p.shape).copy()
+            a[xp.arange(a.shape[0]), labels] += (1 - ctx.eps) * ctx.row_weight
+            a *= ctx.kept[:, None]
+        dz = a.sum(axis=1, keepdims=True) * xp.exp(log_p) - a  # (M, C)
         if ctx.reduction == "none":
-            return (dz * g[:, None],)
-        scale = g / dz.shape[0] if ctx.reduction == "mean" else g
-        return (dz * scale,)
+            return (dz * g.reshape(-1, 1),)
+        if ctx.reduction == "mean":
+            g = g / ctx.divisor if ctx.probs is not None else _over(xp, g, ctx.divisor)
+        return (dz * g,)
 
 
-def _class_targets(op, input, target, reduction):
-    """Check logits/log-probabilities (N, K) and integer labels (N,) in [0, K); return the label array."""
+class NllLossFn(Function):
+    """loss_m = −w[y_m] · x[m, y_m] for log-probabilities x (M, C); 0 for a row whose y_m is ``ignore_index``.
+
+    "mean" divides the sum by D = Σ_m w[y_m] over the rows kept. Backward: dx[m, y_m] = −w[y_m]
+    times the upstream gradient of loss_m (g / D for "mean"), 0 everywhere else.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, target, row_weight, kept, reduction, shape):
+        xp = xp_of(x)
+        picked = x[xp.arange(x.shape[0]), target]  # (M,)
+        losses = -xp.where(kept, row_weight * picked, 0)
+        divisor = xp.where(kept, row_weight, 0).sum()
+        ctx.target = target
+        ctx.x_shape, ctx.dtype, ctx.row_weight, ctx.kept = x.shape, x.dtype, row_weight, kept
+        ctx.reduction, ctx.divisor = reduction, divisor
+        return _reduce(xp, losses, divisor, reduction, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        target = ctx.target
+        xp = xp_of(target)
+        g = g.reshape(-1) if ctx.reduction == "none" else g
+        if ctx.reduction == "mean":
+            g = _over(xp, g, ctx.divisor)
+        dx = xp.zeros(ctx.x_shape, dtype=ctx.dtype)
+        dx[xp.arange(ctx.x_shape[0]), target] = -xp.where(ctx.kept, ctx.row_weight * g, 0)
+        return (dx,)
+
+
+# ---------------------------------------------------------------- argument checks
+def _check_common(op, input, target, weight, reduction):
     check_float(op, input)
     check_tensor(op, target, "target")
-    check_ndim(op, input, 2)
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected integer class indices as target, got dtype {target.dtype}")
-    if target.shape != (input.shape[0],):
-        raise ValueError(f"{op}: expected target of shape ({input.shape[0]},), got {target.shape}")
+    if input.ndim < 1:
+        raise ValueError(f"{op}: expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     if target.device != input.device:
         raise ValueError(f"{op}: input is on {input.device} but target is on {target.device}")
-    t, k = target.array, input.shape[1]
+    C = input.shape[0 if input.ndim == 1 else 1]
+    if weight is not None:
+        check_tensor(op, weight, "weight")
+        if weight.shape != (C,):
+            raise ValueError(f"{op}: expected weight of shape ({C},), one per class, got {tuple(weight.shape)}")
+        if weight.dtype != input.dtype:
+            raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
+        if weight.device != input.device:
+            raise ValueError(f"{op}: input is on {input.device} but weight is on {weight.device}")
+    return C
+
+
+def _class_targets(op, input, target, C, ignore_index):
+    """Check int64 (or uint8) class indices of the input's shape without its class axis; return
+    ``(labels (M,), kept (M,) bool, shape of a per-row loss)``."""
+    if target.dtype.kind not in "iu" or target.dtype.itemsize != 8 and target.dtype.name != "uint8":
+        raise TypeError(f"{op}: expected class indices of dtype int64 (Long) or uint8 (Byte) as target, "
+                        f"got dtype {target.dtype}")
+    want = () if input.ndim == 1 else (int(input.shape[0]), *map(int, input.shape[2:]))
+    if target.shape != want:
+        raise ValueError(f"{op}: expected target of shape {want} for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    xp = xp_of(target.array)
+    t = target.array.reshape(-1).astype(xp.int64)
+    kept = t != ignore_index
     if t.size:
-        lo, hi = (int(v) for v in to_numpy(xp_of(t).stack((t.min(), t.max()))))  # one sync on a GPU
-        if lo < 0 or hi >= k:
-            raise ValueError(f"{op}: target label {lo if lo < 0 else hi} is out of range for {k} classes [0, {k - 1}]")
-    return t
+        bad = xp.where(kept & ((t < 0) | (t >= C)), t, 0)
+        lo, hi = (int(v) for v in to_numpy(xp.stack((bad.min(), bad.max()))))  # one sync on a GPU
+        if lo < 0 or hi >= C:
+            raise ValueError(f"{op}: target label {lo if lo < 0 else hi} is out of range for {C} classes [0, {C - 1}]")
+    return xp.where(kept, t, 0), kept, want
 
 
-def cross_entropy(input, target, reduction="mean"):
-    """Softmax cross-entropy of logits ``input`` (N, K) against class indices ``target`` (N,)."""
-    t = _class_targets("cross_entropy", input, target, reduction)
-    return CrossEntropyFn.apply(input, target=t, reduction=reduction)
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits ``input`` against class indices or class probabilities, as
+    ``torch.nn.functional.cross_entropy``.
+
+    Args:
+        input: logits (N, C), (N, C, d1, ...) or one row (C,); float32 or float64.
+        target: int64 class indices (N,) / (N, d1, ...) / 0-d (uint8 accepted, as PyTorch), or class
+            probabilities of the input's shape (floats).
+        weight: optional (C,) weight per class.
+        size_average, reduce: PyTorch's deprecated arguments; only None is accepted.
+        ignore_index: rows with this class index count for nothing (class-index targets only).
+        reduction: "mean" (weighted mean, see ``CrossEntropyFn``), "sum" or "none".
+        label_smoothing: ε in [0, 1]: the target becomes (1 − ε)·target + ε/C on every class.
+
+    The loss and its gradient are written out in ``CrossEntropyFn``.
+    """
+    op = "cross_entropy"
+    C = _check_common(op, input, target, weight, reduction)
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated; use reduction=, got "
+                         f"size_average={size_average!r}, reduce={reduce!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
+    w = xp_of(input.array).ones(C, dtype=input.dtype) if weight is None else weight.array
+    eps = float(label_smoothing)
+    rows = input if input.ndim == 2 else _RowsFn.apply(input)  # (M, C); (N, C) already is
+    if target.dtype.kind == "f" and target.shape == input.shape:  # class probabilities (else: indices, as PyTorch)
+        if ignore_index != -100:
+            raise ValueError(f"{op}: ignore_index is not supported for probability targets, got {ignore_index}")
+        q = _rows(target.array).astype(input.dtype, copy=False)
+        shape = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+        return CrossEntropyFn.apply(rows, reduction=reduction, shape=shape, probs=w * ((1 - eps) * q + eps / C))
+    labels, kept, shape = _class_targets(op, input, target, C, ignore_index)
+    return CrossEntropyFn.apply(rows, labels=labels, reduction=reduction, shape=shape, row_weight=w[labels],
+                                smooth=w * (eps / C) if eps > 0 else None, eps=eps, kept=kept)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean (or summed) squared error: reduce((input − target)²)."""
-    check_float("mse_loss", input)
-    check_tensor("mse_loss", target, "target")
+class _RowsFn(Function):
+    """x (N, C, d1, ...) or (C,) -> rows (M, C), the class axis last.   dx = the rows' gradient put back."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x_shape = x.shape
+        return _rows(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape = ctx.x_shape
+        return (g.reshape(shape) if len(shape) == 1 else _unrows(g, shape),)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``input``, as ``torch.nn.functional.nll_loss``.
+
+    loss_m = −w[y_m] · input[m, y_m] per row (``NllLossFn``), with the arguments of ``cross_entropy``
+    for class-index targets: ``nll_loss(log_softmax(z, 1), y) == cross_entropy(z, y)``.
+    """
+    op = "nll_loss"
+    C = _check_common(op, input, target, weight, reduction)
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated; use reduction=, got "
+                         f"size_average={size_average!r}, reduce={reduce!r}")
+    labels, kept, shape = _class_targets(op, input, target, C, ignore_index)
+    w = xp_of(input.array).ones(C, dtype=input.dtype) if weight is None else weight.array
+    rows = input if input.ndim == 2 else _RowsFn.apply(input)
+    return NllLossFn.apply(rows, target=labels, row_weight=w[labels], kept=kept,
+                           reduction=reduction, shape=shape)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean (or summed) squared error reduce((input − target)²), as ``torch.nn.functional.mse_loss``.
+
+    Shapes that differ are broadcast against each other, with PyTorch's UserWarning (it is usually
+    a mistake, e.g. (N, 1) against (N,)). The gradient flows through the tensor ops: d/d input =
+    2·(input − target) (/ the element count for "mean"), summed back over broadcast axes, and its
+    negative for the target.
+    """
+    op = "mse_loss"
+    check_float(op, input)
+    check_tensor(op, target, "target")
     if reduction not in REDUCTIONS:
-        raise ValueError(f"mse_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated; use reduction=, got "
+                         f"size_average={size_average!r}, reduce={reduce!r}")
     if input.shape != target.shape:
-        raise ValueError(f"mse_loss: input shape {input.shape} differs from target shape {target.shape}")
+        warnings.warn(
+            f"Using a target size ({tuple(target.shape)}) that is different to the input size ({tuple(input.shape)}). "
+            "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            UserWarning, stacklevel=2,
+        )
     sq = (input - target) ** 2
     return sq if reduction == "none" else (sq.sum() if reduction == "sum" else sq.mean())
-
-
-def nll_loss(input, target, reduction="mean"):
-    """−input[i, target_i], reduced; ``input`` holds log-probabilities (N, K)."""
-    t = _class_targets("nll_loss", input, target, reduction)
-    picked = -input[Tensor(xp_of(t).arange(input.shape[0])), Tensor(t)]
-    return picked if reduction == "none" else (picked.sum() if reduction == "sum" else picked.mean())

@@ -37,6 +37,10 @@ class BatchNormFn(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, training):
+        ctx.empty = x.size == 0
+        if ctx.empty:  # no values, no statistics: an empty output, running statistics untouched (as PyTorch)
+            ctx.shapes = x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape
+            return x.copy()
         if training:
             mean, var = channel_mean_var(x)  # (C,): μ and the biased σ² (divide by M)
             if running_mean is not None:
@@ -52,6 +56,9 @@ class BatchNormFn(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.empty:  # empty sums: zero gradients
+            xp = xp_of(g)
+            return tuple(None if shape is None else xp.zeros(shape, dtype=g.dtype) for shape in ctx.shapes)
         x_hat, inv_std, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         # dβ = Σ g, dγ = Σ g·x̂, and dx by the formula above (training: through μ and σ²)
@@ -135,11 +142,11 @@ def batch_norm(
 
     m = None  # the weight of this batch in the running averages
     if training:
-        if input.array.size // C < 2:
+        if 0 < input.array.size < 2 * C:  # an empty input passes through (BatchNormFn), as in PyTorch
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {input.shape}")
         if running_mean is not None:
             m = _update_factor(op, momentum, num_batches_tracked)
-    elif running_mean is None:
+    elif not training and running_mean is None:
         raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var, got None")
     return BatchNormFn.apply(input, weight, bias, running_mean=running_mean, running_var=running_var, momentum=m,
                              eps=eps, training=training)

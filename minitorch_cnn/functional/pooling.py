@@ -20,6 +20,7 @@ from minitorch_cnn.kernels import (
 
 from ..autograd import Function
 from ..backend import xp_of
+from ..tensor import Tensor
 from ._util import check_float, check_ndim, pair
 
 
@@ -27,13 +28,19 @@ class MaxPool2dFn(Function):
     """y[n, c, oh, ow] = max of the window; the kernel also returns which tap won (argmax).
 
     Backward: the max is locally a copy of its winning pixel, so dx gets g at each window's argmax
-    and 0 elsewhere; a pixel that wins several (overlapping) windows receives the sum. Ties go to
-    the first tap in row-major window order, padding never wins — PyTorch's choice on the CPU.
+    and 0 elsewhere; a pixel that wins several (overlapping) windows receives the sum. The winner
+    is PyTorch's (CPU): the first of equal numbers, the last NaN if the window has one, the first
+    in-bounds tap for a window of -inf; padding never wins.
+
+    ``indices``, when a list, receives the int64 index ``h·W + w`` of each maximum in its (H, W)
+    plane (``return_indices=True``).
     """
 
     @staticmethod
-    def forward(ctx, x, *, window):
+    def forward(ctx, x, *, window, indices=None):
         y, argmax = max_pool2d_forward(x, window)  # (N, C, Ho, Wo) twice
+        if indices is not None:
+            indices.append(_plane_index(argmax, window, x.shape[3]))
         ctx.save_for_backward(argmax)
         ctx.x_shape, ctx.window = x.shape, window
         return y
@@ -42,6 +49,15 @@ class MaxPool2dFn(Function):
     def backward(ctx, g):
         (argmax,) = ctx.saved_tensors
         return (max_pool2d_backward(g, argmax, ctx.x_shape, ctx.window),)  # (N, C, H, W)
+
+
+def _plane_index(argmax, window, W):
+    """The index ``h·W + w`` in the input plane of tap ``argmax = i·kw + j`` of each window (oh, ow)."""
+    xp = xp_of(argmax)
+    (_, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = window
+    h = xp.arange(Ho).reshape(Ho, 1) * sh - ph + (argmax // kw) * dh  # (N, C, Ho, Wo)
+    w = xp.arange(Wo).reshape(1, Wo) * sw - pw + (argmax % kw) * dw
+    return (h * W + w).astype(xp.int64)
 
 
 class AvgPool2dFn(Function):
@@ -62,25 +78,45 @@ class AvgPool2dFn(Function):
 
 
 class AdaptiveAvgPool2dFn(Function):
-    """y = A_h @ x @ A_wᵀ, with A_h (Ho, H) and A_w (Wo, W) the bin-averaging matrices.
+    """y[n, c, i, j] = mean of x[n, c] over bin (i, j) = rows [h0_i, h1_i) × columns [w0_j, w1_j).
 
-    Average pooling over rectangular bins is separable: average the rows of each row-bin, then the
-    columns of each column-bin. A_h[i, h] = 1/(end_i − start_i) for start_i ≤ h < end_i, else 0.
-    Backward (the transpose of each linear map): dx = A_hᵀ @ g @ A_w.
+    The bins are rectangles, so the mean is taken in two steps, each looping over the few bins of
+    one axis: the sum of each row-bin's rows, then of each column-bin's columns of those sums,
+    divided by the bin's size. Each output sees only its own bin's inputs (an inf elsewhere stays
+    elsewhere, as in PyTorch; a matrix of bin weights would multiply it by 0 and spread NaN).
+    Backward (the adjoint of each step): every pixel of bin (i, j) receives g[n, c, i, j] / size(i, j);
+    a pixel in several (overlapping) bins receives the sum. Done as the forward, axis by axis:
+    spread g over each column-bin's columns, then over each row-bin's rows.
     """
 
     @staticmethod
     def forward(ctx, x, *, out_size):
         xp = xp_of(x)
-        a_h = _bin_average_matrix(xp, x.shape[2], out_size[0], x.dtype)  # (Ho, H)
-        a_w = _bin_average_matrix(xp, x.shape[3], out_size[1], x.dtype)  # (Wo, W)
-        ctx.save_for_backward(a_h, a_w)
-        return a_h @ x @ a_w.T  # (Ho, H) @ (N, C, H, W) @ (W, Wo) -> (N, C, Ho, Wo)
+        N, C, H, W = x.shape
+        rows, cols = _bins(H, out_size[0]), _bins(W, out_size[1])
+        by_rows = xp.empty((N, C, len(rows), W), dtype=x.dtype)
+        for i, (h0, h1) in enumerate(rows):
+            by_rows[:, :, i] = x[:, :, h0:h1].sum(axis=2)  # (N, C, W): the rows of bin i added up
+        y = xp.empty((N, C, *out_size), dtype=x.dtype)
+        for j, (w0, w1) in enumerate(cols):
+            y[:, :, :, j] = by_rows[:, :, :, w0:w1].sum(axis=3)  # (N, C, Ho): the bins' sums
+        y /= _bin_sizes(xp, rows, cols, x.dtype)  # (Ho, Wo)
+        ctx.x_shape, ctx.bins = x.shape, (rows, cols)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        a_h, a_w = ctx.saved_tensors
-        return (a_h.T @ g @ a_w,)  # (H, Ho) @ (N, C, Ho, Wo) @ (Wo, W) -> (N, C, H, W)
+        xp = xp_of(g)
+        N, C, H, W = ctx.x_shape
+        rows, cols = ctx.bins
+        g = g / _bin_sizes(xp, rows, cols, g.dtype)  # (N, C, Ho, Wo)
+        by_rows = xp.zeros((N, C, len(rows), W), dtype=g.dtype)
+        for j, (w0, w1) in enumerate(cols):
+            by_rows[:, :, :, w0:w1] += g[:, :, :, j : j + 1]  # bin (i, j)'s gradient on its columns
+        dx = xp.zeros((N, C, H, W), dtype=g.dtype)
+        for i, (h0, h1) in enumerate(rows):
+            dx[:, :, h0:h1] += by_rows[:, :, i : i + 1]  # ... and on its rows
+        return (dx,)
 
 
 def _bins(size, out):
@@ -88,35 +124,40 @@ def _bins(size, out):
     return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
 
 
-def _bin_average_matrix(xp, size, out, dtype):
-    """(out, size) matrix averaging the bins of ``_bins``: row i is 1/(end − start) on [start, end)."""
-    a = xp.zeros((out, size), dtype=dtype)
-    for i, (start, end) in enumerate(_bins(size, out)):
-        a[i, start:end] = 1 / (end - start)
-    return a
+def _bin_sizes(xp, rows, cols, dtype):
+    """(Ho, Wo) number of pixels of each bin: (h1 − h0)·(w1 − w0)."""
+    heights = xp.asarray([h1 - h0 for h0, h1 in rows], dtype=dtype)
+    widths = xp.asarray([w1 - w0 for w0, w1 in cols], dtype=dtype)
+    return heights[:, None] * widths[None, :]
 
 
 class AdaptiveMaxPool2dFn(Function):
     """y[n, c, i, j] = max over bin (i, j), the bins of ``adaptive_avg_pool2d`` (PyTorch's boundaries).
 
     The bins have different sizes, so there is no fixed window for the kernels: the forward loops
-    over the Ho·Wo bins (few) and takes each bin's max over all images and channels at once.
-    Backward: as in max pooling, g goes to the bin's winning pixel (the first in row-major order on
-    ties), and a pixel that wins several overlapping bins receives the sum.
+    over the Ho·Wo bins (few) and takes each bin's max over all images and channels at once. The
+    winner is PyTorch's: the first of equal numbers, the last NaN when the bin has one.
+    Backward: as in max pooling, g goes to the bin's winning pixel, and a pixel that wins several
+    overlapping bins receives the sum. ``indices``, when a list, receives the winners' int64
+    indices ``h·W + w`` in their plane (``return_indices=True``).
     """
 
     @staticmethod
-    def forward(ctx, x, *, out_size):
+    def forward(ctx, x, *, out_size, indices=None):
         xp = xp_of(x)
         N, C, H, W = x.shape
         y = xp.empty((N, C, *out_size), dtype=x.dtype)
         winner = xp.empty((N, C, *out_size), dtype=xp.int64)  # flat index h·W + w of the max in x[n, c]
         for i, (h0, h1) in enumerate(_bins(H, out_size[0])):
             for j, (w0, w1) in enumerate(_bins(W, out_size[1])):
-                region = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)  # (N, C, bin rows · bin cols)
-                k = region.argmax(axis=2)  # (N, C), the first maximum on ties
+                region = x[:, :, h0:h1, w0:w1].reshape(N, C, (h1 - h0) * (w1 - w0))  # (N, C, L): the bin's pixels
+                is_nan = region != region
+                last_nan = region.shape[2] - 1 - is_nan[:, :, ::-1].argmax(axis=2)
+                k = xp.where(is_nan.any(axis=2), last_nan, region.argmax(axis=2))  # (N, C)
                 y[:, :, i, j] = region.max(axis=2)
                 winner[:, :, i, j] = (h0 + k // (w1 - w0)) * W + w0 + k % (w1 - w0)
+        if indices is not None:
+            indices.append(winner)
         ctx.save_for_backward(winner)
         ctx.x_shape = x.shape
         return y
@@ -138,13 +179,24 @@ class AdaptiveMaxPool2dFn(Function):
 def _check_input(op, input):
     check_float(op, input)
     check_ndim(op, input, (3, 4))
-    if min(input.shape) < 1:
-        raise ValueError(f"{op}: expected a non-empty (N, C, H, W) or (C, H, W) input, got shape {input.shape}")
+    if min(input.shape[-3:]) < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+        raise ValueError(f"{op}: expected non-empty C, H and W in the (N, C, H, W) or (C, H, W) input, "
+                         f"got shape {input.shape}")
 
 
 def _unbatched(pool, input, *args, **kwargs):
-    """Run ``pool`` on one (C, H, W) image as a batch of one, as PyTorch allows."""
-    return pool(input.unsqueeze(0), *args, **kwargs).squeeze(0)
+    """Run ``pool`` on one (C, H, W) image as a batch of one, as PyTorch allows (also on the indices)."""
+    out = pool(input.unsqueeze(0), *args, **kwargs)
+    return tuple(t.squeeze(0) for t in out) if isinstance(out, tuple) else out.squeeze(0)
+
+
+def _with_indices(fn, input, return_indices, **params):
+    """``fn.apply(input, **params)``, and with ``return_indices`` also the int64 index tensor it fills."""
+    if not return_indices:
+        return fn.apply(input, **params)
+    indices = []
+    y = fn.apply(input, indices=indices, **params)
+    return y, Tensor(indices[0])
 
 
 def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> Window:
@@ -175,7 +227,7 @@ def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> Win
     return window
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each window, as ``torch.nn.functional.max_pool2d``.
 
     Args:
@@ -185,8 +237,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         padding: int or (ph, pw), at most half the kernel; padded positions never win.
         dilation: int or (dil_h, dil_w), the step between the taps of a window.
         ceil_mode: round the output size up, keeping a last partial window.
+        return_indices: also return the int64 index ``h·W + w`` of each maximum in its (H, W) plane.
 
-    The gradient of each window goes to its one maximum (the first in row-major order on ties).
+    The gradient of each window goes to its one maximum: the first in row-major order on ties, the
+    last NaN if the window holds NaN (which is then its max), as PyTorch's CPU kernel.
 
     >>> import numpy as np
     >>> from minitorch_cnn.tensor import Tensor
@@ -197,9 +251,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     op = "max_pool2d"
     _check_input(op, input)
     if input.ndim == 3:
-        return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode)
+        return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     window = _window(op, input, kernel_size, stride, padding, dilation, ceil_mode)
-    return MaxPool2dFn.apply(input, window=window)
+    return _with_indices(MaxPool2dFn, input, return_indices, window=window)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
@@ -285,7 +339,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over ``output_size`` bins, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     The bins are those of ``adaptive_avg_pool2d``; the gradient of each bin goes to its one maximum
-    (the first in row-major order on ties). ``return_indices`` is not supported.
+    (the first in row-major order on ties, the last NaN if the bin holds NaN). ``return_indices``
+    also returns the int64 index ``h·W + w`` of each maximum in its (H, W) plane.
 
     >>> import numpy as np
     >>> from minitorch_cnn.tensor import Tensor
@@ -294,12 +349,10 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
            [15.]])
     """
     op = "adaptive_max_pool2d"
-    if return_indices:
-        raise ValueError(f"{op}: return_indices=True is not supported")
     _check_input(op, input)
     if input.ndim == 3:
-        return _unbatched(adaptive_max_pool2d, input, output_size)
-    return AdaptiveMaxPool2dFn.apply(input, out_size=_adaptive_size(op, input, output_size))
+        return _unbatched(adaptive_max_pool2d, input, output_size, return_indices)
+    return _with_indices(AdaptiveMaxPool2dFn, input, return_indices, out_size=_adaptive_size(op, input, output_size))
 
 
 __all__ = [

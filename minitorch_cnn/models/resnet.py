@@ -123,7 +123,7 @@ class ResNet(nn.Module):
         if x.shape[2] < 7 or x.shape[3] < 7:
             raise ValueError(
                 f"ResNet-34: expected a 224×224 input (7×7 features before avg_pool2d(7)), "
-                f"got features of shape {x.shape}"
+                f"got features of shape {tuple(x.shape)}"
             )
         x = F.avg_pool2d(x, 7)
         x = x.view(x.size(0), -1)

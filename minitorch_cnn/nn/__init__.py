@@ -1,7 +1,13 @@
-"""Layers that hold parameters, built on the functional ops (``minitorch_cnn.nn``)."""
+"""Layers that hold parameters, built on the functional ops (``minitorch_cnn.nn``).
+
+``minitorch_cnn.nn.functional`` is ``minitorch_cnn.functional`` itself (one module under two names,
+as ``torch.nn.functional``), so ``import minitorch_cnn.nn.functional as F`` works.
+"""
+
+import sys
 
 from .. import functional
-from . import init
+from . import init, parameter
 from .containers import ModuleList, Sequential
 from .layers import (
     AdaptiveAvgPool2d,
@@ -22,10 +28,14 @@ from .layers import (
     Linear,
     MaxPool2d,
     MSELoss,
+    NLLLoss,
     ReLU,
     ReLU6,
     Sigmoid,
     Softmax,
     Tanh,
 )
-from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError
+from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
+
+sys.modules[__name__ + ".functional"] = functional

@@ -52,7 +52,7 @@ def _check(fn: str, tensor) -> Tensor:
 def _calculate_fan_in_and_fan_out(tensor: Tensor):
     if tensor.ndim < 2:
         raise ValueError(
-            f"Fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, got shape {tensor.shape}"
+            f"Fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, got shape {tuple(tensor.shape)}"
         )
     receptive = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive

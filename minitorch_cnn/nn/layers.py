@@ -17,7 +17,7 @@ from .. import functional as F
 from ..functional._util import pair
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, UninitializedBuffer, UninitializedParameter, is_lazy
 
 
 def _empty(shape, device=None, dtype=None) -> Parameter:
@@ -31,7 +31,7 @@ def _check_input(layer: Module, x, ndims=None):
         raise TypeError(f"{layer!r}: expected a Tensor input, got {type(x).__name__}")
     if ndims is not None and x.ndim not in ndims:
         want = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{layer!r}: expected a {want} input, got shape {x.shape}")
+        raise ValueError(f"{layer!r}: expected a {want} input, got shape {tuple(x.shape)}")
 
 
 # ---------------------------------------------------------------- parameterised
@@ -60,7 +60,7 @@ class Linear(Module):
         if input.ndim < 1 or input.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input with {self.in_features} features in its last dimension, "
-                f"got shape {input.shape}"
+                f"got shape {tuple(input.shape)}"
             )
         return F.linear(input, self.weight, self.bias)
 
@@ -128,7 +128,7 @@ class Conv2d(Module):
         if channels != self.in_channels:
             raise ValueError(
                 f"{self!r}: expected input with {self.in_channels} channels, shape (N, {self.in_channels}, H, W), "
-                f"got shape {input.shape} ({channels} channels)"
+                f"got shape {tuple(input.shape)} ({channels} channels)"
             )
         x = input.unsqueeze(0) if unbatched else input
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -202,7 +202,7 @@ class _BatchNorm(Module):
         _check_input(self, input, self._ndims)
         if input.shape[1] != self.num_features:
             raise ValueError(
-                f"{self!r}: expected input with {self.num_features} channels (axis 1), got shape {input.shape}"
+                f"{self!r}: expected input with {self.num_features} channels (axis 1), got shape {tuple(input.shape)}"
             )
         # as torch: batch statistics in training, or always when no running statistics are kept
         use_batch_stats = self.training or self.running_mean is None
@@ -343,8 +343,6 @@ class Dropout(Module):
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
-        if return_indices:
-            raise ValueError("MaxPool2d: return_indices=True is not supported")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
@@ -352,7 +350,8 @@ class MaxPool2d(Module):
 
     def forward(self, input):
         _check_input(self, input, (3, 4))
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            return_indices=self.return_indices)
 
     def extra_repr(self):
         return (
@@ -396,32 +395,53 @@ class AdaptiveAvgPool2d(Module):
 class AdaptiveMaxPool2d(Module):
     def __init__(self, output_size, return_indices=False):
         super().__init__()
-        if return_indices:
-            raise ValueError("AdaptiveMaxPool2d: return_indices=True is not supported")
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
         _check_input(self, input, (3, 4))
-        return F.adaptive_max_pool2d(input, self.output_size)
+        return F.adaptive_max_pool2d(input, self.output_size, return_indices=self.return_indices)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
 # ---------------------------------------------------------------- losses
-class CrossEntropyLoss(Module):
-    """Softmax cross-entropy of logits (N, K) against class indices (N,)."""
+def _check_reduction(layer: str, reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{layer}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities:
+    ``F.cross_entropy`` with its ``weight`` (a buffer, as PyTorch's), ``ignore_index``, ``reduction`` and
+    ``label_smoothing``."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__()
-        if weight is not None or label_smoothing != 0.0:
-            raise ValueError("CrossEntropyLoss: class weights and label smoothing are not supported")
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        _check_reduction("CrossEntropyLoss", reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(Module):
+    """Negative log-likelihood of log-probabilities (N, C, ...): ``F.nll_loss`` with its ``weight`` (a
+    buffer), ``ignore_index`` and ``reduction``."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__()
+        _check_reduction("NLLLoss", reduction)
+        self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class MSELoss(Module):
@@ -429,8 +449,7 @@ class MSELoss(Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        _check_reduction("MSELoss", reduction)
         self.reduction = reduction
 
     def forward(self, input, target):
@@ -452,6 +471,7 @@ __all__ = [
     "Linear",
     "MSELoss",
     "MaxPool2d",
+    "NLLLoss",
     "ReLU",
     "ReLU6",
     "Sigmoid",
@@ -464,25 +484,35 @@ __all__ = [
 class _LazyMixin:
     """A layer whose input size is read from its first input, as PyTorch's ``Lazy*`` modules.
 
-    Until then its parameters (and, for batch norm, buffers) are empty placeholders — the same
-    Parameter objects that the materialised layer keeps, so an optimizer made before the first
-    forward updates them — and their device and dtype follow ``.to()`` as usual. The first
-    ``forward`` sets the size attribute, gives each placeholder its array, initialises it with the
-    ordinary class's ``reset_parameters``, and turns the module into that class
-    (``type(m) is nn.Conv2d`` afterwards, as in PyTorch), so later calls cost nothing extra.
+    Until then its parameters (and, for batch norm, running statistics) are placeholders,
+    ``UninitializedParameter`` / ``UninitializedBuffer`` holding an empty array, and its size
+    attribute is 0. They are the same objects that the materialised layer keeps, so an optimizer
+    made before the first forward updates them, and their device and dtype follow ``.to()``.
+
+    ``load_state_dict`` fills a placeholder with the saved tensor, whatever its shape (as PyTorch);
+    the layer stays lazy until its first forward, which checks the input against the loaded shapes.
+    The first ``forward`` sets the size attribute, gives each remaining placeholder its array,
+    initialises it with the ordinary class's ``reset_parameters`` (what was loaded is kept), and
+    turns the module into that class (``type(m) is nn.Conv2d`` afterwards, as in PyTorch), so later
+    calls cost nothing extra.
     """
 
     cls_to_become: type = Module
     _size_attr = ""
 
+    def _tensors(self):
+        """(name, tensor) of the parameters and buffers that exist."""
+        return [(n, t) for n, t in [*self._parameters.items(), *self._buffers.items()] if t is not None]
+
     def _make_lazy(self):
-        for t in [*self._parameters.values(), *self._buffers.values()]:
-            if t is not None and t.ndim != 0:  # num_batches_tracked (0-D) keeps its value
+        for name, t in self._tensors():
+            if t.ndim != 0:  # num_batches_tracked (0-D) keeps its value
                 t.array = backend.xp_of(t.array).empty((0,), t.dtype)
+                t.__class__ = UninitializedParameter if name in self._parameters else UninitializedBuffer
         setattr(self, self._size_attr, 0)
 
     def has_uninitialized_params(self) -> bool:
-        return getattr(self, self._size_attr) == 0
+        return any(is_lazy(t) for _, t in self._tensors())
 
     def _shapes(self, size):  # {name: shape} of the materialised parameters and buffers
         raise NotImplementedError
@@ -490,19 +520,29 @@ class _LazyMixin:
     def initialize_parameters(self, input):
         """Give every placeholder its shape from ``input`` and initialise it; then become the ordinary class."""
         _check_input(self, input, self._lazy_ndims)
-        size = input.shape[self._lazy_axis(input)]
-        setattr(self, self._size_attr, int(size))
-        for name, shape in self._shapes(int(size)).items():
-            t = self._parameters.get(name, self._buffers.get(name))
-            if t is not None:
-                t.array = backend.xp_of(t.array).empty(shape, t.dtype)
-        self.reset_parameters()
+        size = int(input.shape[self._lazy_axis(input)])
+        shapes = self._shapes(size)
+        for name, t in self._tensors():
+            if name in shapes and not is_lazy(t) and tuple(t.shape) != shapes[name]:
+                raise ValueError(f"{self!r}: an input of shape {tuple(input.shape)} needs {name} of shape "
+                                 f"{shapes[name]}, the loaded {name} has shape {tuple(t.shape)}")
+        setattr(self, self._size_attr, size)
+        if self.has_uninitialized_params():
+            kept = {}
+            for name, t in self._tensors():
+                if is_lazy(t):
+                    t.materialize(shapes[name])
+                else:
+                    kept[name] = t.array.copy()  # loaded by load_state_dict: reset_parameters must not change it
+            self.reset_parameters()
+            for name, t in self._tensors():
+                if name in kept:
+                    t.array[...] = kept[name]
         self.__class__ = self.cls_to_become
 
     def forward(self, input):
         cls = self.cls_to_become
-        if self.has_uninitialized_params():
-            self.initialize_parameters(input)
+        self.initialize_parameters(input)
         return cls.forward(self, input)
 
 

@@ -21,22 +21,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
-
-
-class Parameter(Tensor):
-    """A Tensor that a ``Module`` registers as trainable; ``requires_grad`` is True by default.
-
-    ``Parameter(t)`` shares ``t``'s array (no copy), as ``torch.nn.Parameter`` shares storage.
-    """
-
-    def __init__(self, data=None, requires_grad=True):
-        if data is None:
-            data = backend.get_xp("cpu").empty((0,), backend.get_default_dtype())
-        super().__init__(data, requires_grad=requires_grad)
-
-    def __repr__(self):
-        return "Parameter containing:\n" + super().__repr__()
+from ..dtypes import float32, float64, to_dtype
+from ..tensor import Size, Tensor
+from .parameter import (  # noqa: F401 - the classes moved to parameter.py; this import path keeps working
+    Buffer,
+    Parameter,
+    UninitializedBuffer,
+    UninitializedParameter,
+    is_lazy,
+)
 
 
 class StateDictError(RuntimeError, ValueError):
@@ -47,10 +40,24 @@ class StateDictError(RuntimeError, ValueError):
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` could not match (PyTorch's ``_IncompatibleKeys``)."""
+    """The keys ``load_state_dict`` could not match: ``(missing_keys, unexpected_keys)``."""
 
     missing_keys: list
     unexpected_keys: list
+
+
+class _IncompatibleKeys(IncompatibleKeys):
+    """What ``load_state_dict`` returns, as PyTorch's: it prints ``<All keys matched successfully>``
+    when both lists are empty, else ``_IncompatibleKeys(missing_keys=[...], unexpected_keys=[...])``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class RemovableHandle:
@@ -142,6 +149,10 @@ class Module:
                     "(a Module or None is required)"
                 )
             modules[name] = None
+        elif isinstance(value, Buffer):  # `self.name = Buffer(t)`: register_buffer with its persistence
+            self._check_init("buffers")
+            self._remove_from(name, d, params, modules)
+            self.register_buffer(name, value, value.persistent)
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
@@ -336,14 +347,18 @@ class Module:
         for arg in args:
             if isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and (arg in backend.DEVICES or arg.startswith("cuda")):
+            elif isinstance(arg, str) and arg.split(":")[0] in backend.DEVICES:
                 device = arg
             elif arg is not None:
                 dtype = arg  # a dtype object or its name
         if dtype is not None:
-            dtype = np.dtype(dtype)
-            if dtype.kind != "f":
-                raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}")
+            try:
+                dtype = to_dtype(dtype)  # PyTorch's names: "float" is float32, "double" float64
+            except TypeError:
+                raise TypeError(f"Module.to: expected a device ('cpu', 'cuda') or a floating dtype, got {dtype!r}") from None
+            if not dtype.is_floating_point:
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+            dtype = dtype.dtype  # the NumPy dtype the arrays are cast to
         if device is not None:
             device = backend.check_device(device)
 
@@ -363,10 +378,10 @@ class Module:
         return self.to("cuda")
 
     def double(self):
-        return self.to(np.float64)
+        return self.to(float64)
 
     def float(self):
-        return self.to(np.float32)
+        return self.to(float32)
 
     # ------------------------------------------------------------- state dict
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
@@ -381,10 +396,10 @@ class Module:
             dot = module_prefix + ("." if module_prefix else "")
             for name, p in module._parameters.items():
                 if p is not None:
-                    destination[dot + name] = p if keep_vars else p.detach()
+                    destination[dot + name] = p if keep_vars or is_lazy(p) else p.detach()
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent_buffers:
-                    destination[dot + name] = b if keep_vars else b.detach()
+                    destination[dot + name] = b if keep_vars or is_lazy(b) else b.detach()
         return destination
 
     def _state_tensors(self):
@@ -395,9 +410,11 @@ class Module:
         """Copy values into the parameters and buffers, by key (values: Tensors, arrays, torch tensors).
 
         Values are cast to each target's dtype and moved to its device; the target objects are kept
-        (an optimizer holding them stays valid). Shape mismatches are always an error; with
+        (an optimizer holding them stays valid). A lazy layer's uninitialized parameter takes the
+        saved tensor's shape (PyTorch's rule), so a lazy net loads before its first forward. Shape mismatches are always an error; with
         ``strict`` so are missing and unexpected keys. Every problem is listed in one
-        :class:`StateDictError`. Returns ``(missing_keys, unexpected_keys)``.
+        :class:`StateDictError` with PyTorch's lines. Returns ``(missing_keys, unexpected_keys)``, a named
+        tuple that prints ``<All keys matched successfully>`` when both are empty.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict: expected a mapping of names to tensors, got {type(state_dict).__name__}")
@@ -409,30 +426,33 @@ class Module:
             if key not in state_dict:
                 continue
             value = _array_of(state_dict[key], key)
-            if tuple(value.shape) != tuple(target.shape):
+            if is_lazy(target):  # a lazy layer's placeholder takes the saved shape (as PyTorch)
+                arrays[key] = value
+            elif tuple(value.shape) != tuple(target.shape):
                 mismatched.append(
-                    f"{key}: copying a param with shape {tuple(value.shape)}, "
-                    f"the shape in the current model is {tuple(target.shape)}"
+                    f"size mismatch for {key}: copying a param with shape {Size(value.shape)} from checkpoint, "
+                    f"the shape in current model is {Size(target.shape)}."
                 )
             else:
                 arrays[key] = value
-        errors = []
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        errors = []  # PyTorch's lines, in its order
         if strict and missing:
-            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if mismatched:
-            errors.append("Size mismatch(es): " + "; ".join(mismatched) + ".")
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        errors += mismatched
         if errors:
             raise StateDictError(
                 f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors)
             )
         for key, value in arrays.items():
             target = own[key]
+            if is_lazy(target):
+                target.materialize(value.shape)
             xp = backend.xp_of(target.array)
             value = backend.to_device(value, target.device) if backend.is_array(value) else value
             target.array[...] = xp.asarray(value).astype(target.dtype, copy=False)
-        return IncompatibleKeys(missing, unexpected)
+        return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args, **kwargs):
@@ -484,4 +504,14 @@ class Module:
         return text + ")"
 
 
-__all__ = ["IncompatibleKeys", "Module", "Parameter", "RemovableHandle", "StateDictError"]
+__all__ = [
+    "Buffer",
+    "IncompatibleKeys",
+    "Module",
+    "Parameter",
+    "RemovableHandle",
+    "StateDictError",
+    "UninitializedBuffer",
+    "UninitializedParameter",
+    "is_lazy",
+]

@@ -12,7 +12,8 @@ training tool needs around it:
   test acc per epoch on one axes, as the book's animator draws them), rewritten atomically after
   every epoch, and a checkpoint after every epoch (:mod:`minitorch_cnn.checkpoint`); the folder is
   checked and locked before the first step (one writer per run folder);
-- ``resume=True`` continues from the last checkpoint in ``out``. The weights, the optimizer state,
+- ``resume=True`` continues from the last checkpoint in ``out``; ``overwrite=True`` starts over
+  in ``out``, the earlier run moved aside to ``OUT.old-N`` (never deleted). The weights, the optimizer state,
   the engine's generator (dropout, init) and the loader's shuffle seed are restored, and the
   shuffle order of epoch ``e`` depends only on ``(seed, e)``, so a resumed run ends with the same
   weights, bit for bit, as an uninterrupted one (on the CPU);
@@ -31,10 +32,11 @@ The files, by job:
   checkpoints, Ctrl-C, NaN);
 - ``recipes.py``: the recipes, the run's config, and the net/optimizer/data built from it;
 - ``report.py``: the history, the per-epoch line, ``metrics.csv``/``.json``, ``curves.png``;
-- ``folder.py``: the run folder, checked and locked before training, and its error messages.
+- ``folder.py``: the run folder, checked and locked before training, and its error messages;
+- ``terms.py``: how those messages name the settings (``resume=True`` in Python, ``--resume`` in the CLI).
 """
 
-from .folder import CHECKPOINT_DIR, RunFolderError, check_run_folder, open_run_folder
+from .folder import CHECKPOINT_DIR, RunFolderError, check_run_folder, move_run_aside, open_run_folder
 from .loop import NonFiniteLossError, evaluate, train_epoch
 from .recipes import (
     CONFIG_KEYS,
@@ -52,10 +54,12 @@ from .recipes import (
     resolve_config,
 )
 from .report import METRIC_COLUMNS, History, curves_png, plot_curves, write_metrics
-from .run import fit, load_for_eval, train
+from .run import compile_notice, fit, load_for_eval, train
+from .terms import CLI, PYTHON, Terms
 
 __all__ = [
     "CHECKPOINT_DIR",
+    "CLI",
     "CONFIG_KEYS",
     "DATASETS",
     "History",
@@ -63,20 +67,24 @@ __all__ = [
     "METRIC_COLUMNS",
     "NonFiniteLossError",
     "OPTIMIZERS",
+    "PYTHON",
     "RECIPES",
     "RUN_KEYS",
     "RunFolderError",
+    "Terms",
     "build_loaders",
     "build_model",
     "build_optimizer",
     "check_config",
     "check_run_folder",
+    "compile_notice",
     "curves_png",
     "default_config",
     "describe_optimizer",
     "evaluate",
     "fit",
     "load_for_eval",
+    "move_run_aside",
     "open_run_folder",
     "plot_curves",
     "resolve_config",

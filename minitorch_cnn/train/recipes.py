@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import backend, models, optim
 from ..checkpoint import CheckpointError
+from .terms import PYTHON
 
 # The book's settings per net (Dive into Deep Learning, chapters 6-8): lr, batch size, input size.
 # resize None: the images' own 28x28. A net of models.MODELS missing here gets lr 0.1, batch 256
@@ -107,22 +108,24 @@ def check_config(config: dict) -> dict:
     return c
 
 
-def resolve_config(net: str, given: dict, saved: dict | None = None) -> dict:
+def resolve_config(net: str, given: dict, saved: dict | None = None, terms=None) -> dict:
     """The config of a run: the recipe of ``net``, then (when resuming) the ``saved`` config, then
     the values the user ``given`` explicitly. On resume, a given value that contradicts the saved
-    run (anything but epochs and device) is an error rather than a silently different run."""
+    run (anything but epochs and device) is an error rather than a silently different run; ``terms``
+    names the settings in its message (``train.terms``: ``lr=0.1``, the default, or ``--lr 0.1``)."""
     if saved is None:
         return default_config(net, **given)
     if saved.get("net") != net:
         raise CheckpointError(f"the checkpoint to resume holds net {saved.get('net')!r}, not {net!r}")
     if given.get("resize") == 28:  # the images' own size: the same as no resizing
         given = dict(given, resize=None)
-    conflicts = [f"--{k.replace('_', '-')} {given[k]} (the run used {saved.get(k)})" for k in RUN_KEYS
+    terms = terms or PYTHON
+    conflicts = [f"{terms(k, given[k])} (the run used {saved.get(k)})" for k in RUN_KEYS
                  if given.get(k) is not None and k in saved and given[k] != saved[k]]
     if conflicts:
         raise CheckpointError("cannot resume with different settings: " + "; ".join(conflicts)
-                              + ". Leave them out to continue the run as it was, or start a new run with "
-                              "another --out")
+                              + f". Leave them out to continue the run as it was, start it over with "
+                              f"{terms('overwrite', True)}, or start a new run with another {terms('out')}")
     merged = {k: saved[k] for k in CONFIG_KEYS if k in saved}
     merged.update({k: v for k, v in given.items() if v is not None})
     return default_config(net, **{k: v for k, v in merged.items() if k != "net"})

@@ -50,7 +50,7 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset: expected at least one tensor")
         for i, t in enumerate(tensors):
             if not isinstance(t, Tensor) or t.ndim == 0:
-                got = f"shape {t.shape}" if isinstance(t, Tensor) else type(t).__name__
+                got = f"shape {tuple(t.shape)}" if isinstance(t, Tensor) else type(t).__name__
                 raise TypeError(f"TensorDataset: argument {i} must be a tensor with a first dimension, got {got}")
             if t.shape[0] != tensors[0].shape[0]:
                 raise ValueError(f"TensorDataset: size mismatch between tensors: first dimensions "

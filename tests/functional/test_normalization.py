@@ -162,3 +162,35 @@ def _t(shape, dtype=np.float64):
 def test_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         batch_norm(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- edge shapes, as PyTorch
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
+def test_one_value_per_channel_in_training_is_refused_as_torch(shape):
+    with pytest.raises(ValueError, match="batch_norm: expected more than 1 value per channel when training"):
+        batch_norm(_t(shape), None, None, training=True)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.nn.functional.batch_norm(torch.zeros(shape), None, None, training=True)
+    out = batch_norm(_t(shape), Tensor(np.zeros(3)), Tensor(np.ones(3)), training=False)  # eval: fine, as torch
+    assert out.shape == shape
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 2, 2), (2, 3, 0, 0)])
+@pytest.mark.parametrize("training", [True, False])
+def test_an_empty_batch_passes_through_as_torch(path, shape, training):
+    """No values: an empty output, zero weight and bias gradients, running statistics untouched."""
+    rm, rv = to_xp(np.arange(3.0), path), to_xp(np.ones(3) * 2, path)
+    count = to_xp(np.array(4), path)
+    x, w, b = leaf(np.zeros(shape), path), leaf(np.ones(3), path), leaf(np.zeros(3), path)
+    y = batch_norm(x, rm, rv, w, b, training=training, num_batches_tracked=count)
+    y.backward(Tensor(to_xp(np.zeros(shape), path)))
+    trm, trv = torch.arange(3.0, dtype=torch.float64), torch.ones(3, dtype=torch.float64) * 2
+    tw = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    ty = torch.nn.functional.batch_norm(torch.zeros(shape, dtype=torch.float64), trm, trv, tw, training=training)
+    ty.sum().backward()
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_array_equal(backend.to_numpy(w.grad.array), tw.grad.numpy())
+    np.testing.assert_array_equal(backend.to_numpy(rm), trm.numpy())
+    np.testing.assert_array_equal(backend.to_numpy(rv), trv.numpy())
+    assert not backend.to_numpy(b.grad.array).any() and x.grad.shape == shape
+    assert int(backend.to_numpy(count)) == 4 + training  # counted, as nn.BatchNorm2d counts every training call

@@ -31,7 +31,8 @@ def test_reshape_and_view_against_torch_and_gradcheck(data):
         target[data.draw(st.integers(0, len(target) - 1))] = -1
     out = _both(lambda x: F.reshape(x, *target), lambda t: t.reshape(*target), [a])
     np.testing.assert_array_equal(out.numpy().reshape(-1), np.array(a).reshape(-1))  # row-major order kept
-    check_against_torch(lambda x: x.view(tuple(target)), lambda t: t.reshape(tuple(target)), [a])
+    # view needs strides that allow it (``a`` may be a transposed view): on the contiguous copy it always works
+    check_against_torch(lambda x: x.contiguous().view(tuple(target)), lambda t: t.contiguous().view(tuple(target)), [a])
 
 
 @given(data=st.data())
@@ -200,8 +201,7 @@ def test_cat_and_stack_reject_bad_input_naming_the_op():
     with pytest.raises(ValueError, match=r"cat: expected tensors of equal sizes except along dim 0, got \(2, 3\) "
                                          r"and \(2, 4\)"):
         mt.cat([a, mt.ones(2, 4)])
-    with pytest.raises(TypeError, match=r"cat: all tensors must have one dtype, got float32 and float64"):
-        mt.cat([a, mt.ones(2, 3, dtype=mt.float64)])
+    assert mt.cat([a, mt.ones(2, 3, dtype=mt.float64)]).dtype == mt.float64  # promoted, as torch.cat
     with pytest.raises(ValueError, match=r"cat: expected a non-empty sequence"):
         mt.cat([])
     with pytest.raises(ValueError, match=r"cat: dim 2 is out of range for a 2-D tensor"):
@@ -233,7 +233,7 @@ def test_reshape_to_a_wrong_size_names_the_op():
     x = mt.ones(2, 3)
     with pytest.raises(ValueError, match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as \(4, 2\)"):
         x.reshape(4, 2)
-    with pytest.raises(ValueError, match=r"reshape: .* as \(-1, 4\)"):
+    with pytest.raises(ValueError, match=r"view: .* as \(-1, 4\)"):
         x.view(-1, 4)
     with pytest.raises(ValueError, match=r"reshape: .* as \(-1, -1\)"):
         x.reshape(-1, -1)
@@ -248,8 +248,6 @@ def test_reshape_to_a_wrong_size_names_the_op():
         (lambda x: x.squeeze(-4), r"squeeze: dim -4 is out of range for a 3-D tensor"),
         (lambda x: x.unsqueeze(5), r"unsqueeze: dim 5 is out of range for a 4-D tensor"),
         (lambda x: x.flatten(2, 1), r"flatten: start_dim 2 comes after end_dim 1"),
-        (lambda x: F.pad(x, (1,)), r"pad: expected an even number of non-negative widths"),
-        (lambda x: F.pad(x, (1, 1), mode="reflect"), r"pad: only mode='constant' is supported"),
     ],
 )
 def test_bad_dims_and_arguments_name_the_op(call, message):

@@ -100,14 +100,15 @@ def test_relu_backward_is_the_loop_definition_and_the_generic_bits(numba_path, d
     out = out - dtype(0.5)
     out.reshape(-1)[:7] = 0  # the kink: ReLU'(0) = 0
     g.reshape(-1)[:3] = [np.nan, -1.0, np.inf]
-    with np.errstate(invalid="ignore"):  # NaN · 0 and inf · 0 are meant
-        da = activation.relu_backward(g, out)
-        generic = activation.relu_backward_generic(g, out)
-        expected_all = [g.flat[i] * dtype(1.0 if out.flat[i] > 0 else 0.0) for i in range(da.size)]
+    out.reshape(-1)[7] = np.nan  # a NaN input: ReLU passes g there, as PyTorch
+    da = activation.relu_backward(g, out)
+    generic = activation.relu_backward_generic(g, out)
+    expected_all = [dtype(0.0) if out.flat[i] <= 0 else g.flat[i] for i in range(da.size)]
     for i, expected in enumerate(expected_all):
         assert da.flat[i] == expected or (math.isnan(da.flat[i]) and math.isnan(expected))
     np.testing.assert_array_equal(da, generic)
-    assert np.signbit(da.flat[1])  # -1 · 0 = -0.0, as NumPy's and PyTorch's product
+    assert not np.signbit(da.flat[1]) and da.flat[2] == 0  # selected: +0, and inf g gives 0 (not NaN), as PyTorch
+    assert da.flat[7] == g.flat[7]
 
 
 def test_the_loops_give_the_same_bits_on_one_and_several_threads(numba_path):
@@ -173,3 +174,21 @@ def test_ops_on_the_fused_path_against_torch_and_gradcheck(numba_path, monkeypat
     ref(t).backward(torch.from_numpy(gout))
     # a 1-ulp difference in σ(a) becomes up to 1/(1 − σ) ≈ 55 ulp in 1 − σ for |a| <= 4: 55 · 2⁻²⁴ ≈ 3.3e-6
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_take_0d_and_non_contiguous_arrays_on_both_paths(kernel_path, dtype):
+    """0-d arrays (NumPy's arithmetic returns scalars there) and strided views give arrays of the
+    definition's values on both paths."""
+    rng = np.random.default_rng(2)
+    for a in (np.array(0.7, dtype=dtype), rng.standard_normal((300, 260)).astype(dtype).T[::2]):
+        s = activation.sigmoid_forward(a)
+        assert isinstance(s, np.ndarray) and s.shape == a.shape and s.dtype == dtype
+        np.testing.assert_allclose(s, 1 / (1 + np.exp(-a.astype(np.float64))), rtol=4e-7 if dtype == np.float32 else 1e-15)
+        g = np.ones_like(a)
+        da = activation.sigmoid_backward(g, s)
+        assert isinstance(da, np.ndarray) and da.shape == a.shape
+        np.testing.assert_array_equal(da, (1 - s) * s * g)
+        r = activation.relu_backward(g, a)
+        assert isinstance(r, np.ndarray) and r.shape == a.shape
+        np.testing.assert_array_equal(r, np.where(a <= 0, 0, g))

@@ -44,3 +44,27 @@ def test_float32_numba_and_generic_agree_and_dw_sums_in_float64():
     assert dwt.dtype == np.float32
     # a sum of 3136 products, accumulated in float64: off by the final rounding only
     np.testing.assert_allclose(dwt, exact, rtol=2**-23, atol=0)
+
+
+def test_inf_and_nan_times_the_padding_give_nan_on_both_paths_and_unjitted():
+    """The numba loops skip the padded taps; where PyTorch's product with the padding's zero is NaN
+    (an inf or NaN weight in y, an inf or NaN gradient in dw) they add it, as the generic path does."""
+    rng = np.random.default_rng(7)
+    x, w, g = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((3, 3, 3)), rng.standard_normal((2, 3, 3, 3))
+    w[0, 0, 0], w[2, 1, 2] = np.inf, np.nan
+    g[1, 1, 0, 0], g[0, 2, 2, 1] = -np.inf, np.nan
+    geometry = (2, 2, 1, 1, 1, 1)  # stride 2, padding 1
+    with np.errstate(invalid="ignore"):
+        y_generic = dk.depthwise_forward_generic(x, w, *geometry)
+        dw_generic = dk.depthwise_backward_weight_generic(g, x, 3, 3, *geometry)
+        y_numba = dk.depthwise_forward_numba(x, w, *geometry)
+        dw_numba = dk.depthwise_backward_weight_numba(g, x, 3, 3, *geometry)
+        y_loops = np.zeros_like(y_numba)
+        dk.depthwise_forward_loops(x, w, y_loops, *geometry)  # plain Python
+        dw_loops = np.empty_like(w)
+        dk.depthwise_backward_weight_loops(g, x, dw_loops, *geometry)
+    assert np.isnan(y_generic).any() and np.isnan(dw_generic).any()
+    for y in (y_numba, y_loops):
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(y_generic))
+    for dw in (dw_numba, dw_loops):
+        np.testing.assert_array_equal(np.isnan(dw), np.isnan(dw_generic))

@@ -37,3 +37,27 @@ def test_same_bits_on_one_and_on_every_thread():
     assert_same_bits(*on_one_and_every_thread(lambda: (
         dk.direct_conv2d_forward(x, w, None, 2, 2), *dk.direct_conv2d_backward_params(g, x, (5, 5), 2, 2),
         dk.direct_conv2d_backward_input(g, w, x.shape, 2, 2))))
+
+
+def _kinds(a):
+    return np.where(np.isnan(a), "n", np.where(np.isposinf(a), "+", np.where(np.isneginf(a), "-", ".")))
+
+
+def test_inf_and_nan_reach_only_the_gradients_of_the_definition():
+    """The junk places of the wide rows hold zeros: 0 · inf would be NaN, so dw and dx skip them. The
+    definitions below, on the zero-padded input, give the inf/NaN positions (PyTorch's float64 ones)."""
+    rng = np.random.default_rng(6)
+    x, w, g = rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((2, 3, 5, 6))
+    x[0, 1, 2, 5], x[1, 0, 4, 0], w[1, 0, 2, 2], w[2, 1, 0, 0] = np.inf, np.nan, -np.inf, np.nan
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    taps = lambda a, i, j: a[:, :, i : i + 5, j : j + 6]  # what tap (i, j) of every window reads
+    with np.errstate(invalid="ignore"):
+        dw = np.stack([np.einsum("nohw,nchw->oc", g, taps(xp, i, j)) for i in range(3) for j in range(3)], -1)
+        dxp = np.zeros_like(xp)
+        for i in range(3):
+            for j in range(3):
+                dxp[:, :, i : i + 5, j : j + 6] += np.einsum("oc,nohw->nchw", w[:, :, i, j], g)
+        ours_dw, _ = dk.direct_conv2d_backward_params(g, x, (3, 3), 1, 1)
+        ours_dx = dk.direct_conv2d_backward_input(g, w, x.shape, 1, 1)
+    np.testing.assert_array_equal(_kinds(ours_dw), _kinds(dw.reshape(3, 2, 3, 3)))
+    np.testing.assert_array_equal(_kinds(ours_dx), _kinds(dxp[:, :, 1:-1, 1:-1]))

@@ -314,9 +314,9 @@ def test_default_settings_and_a_zero_learning_rate_as_torch(ours, theirs):
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sgd_in_blocks_gives_the_one_line_update(monkeypatch, momentum):
-    """optim._add_scaled updates large contiguous arrays in blocks (here of 7 values, with a remainder):
+    """optim.sgd._add_scaled updates large contiguous arrays in blocks (here of 7 values, with a remainder):
     the same bits as ``p -= lr·g`` and ``buf = μ·buf + (1 − τ)·g`` on the whole array."""
-    from minitorch_cnn import optim as optim_module
+    from minitorch_cnn.optim import sgd as optim_module
 
     monkeypatch.setattr(optim_module, "_BLOCK", 7)
     rng = np.random.default_rng(5)
@@ -337,7 +337,7 @@ def test_sgd_in_blocks_gives_the_one_line_update(monkeypatch, momentum):
 
 
 def test_add_scaled_on_a_strided_array_updates_it_in_place():
-    from minitorch_cnn.optim import _add_scaled
+    from minitorch_cnn.optim.sgd import _add_scaled
 
     base = np.zeros((4, 2**18))
     out = base[:, 1:]  # not contiguous, and no flat view of it exists: the whole-array line, in place

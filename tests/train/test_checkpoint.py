@@ -323,3 +323,35 @@ def test_pruning_renames_a_checkpoint_aside_before_deleting_it(tmp_path, monkeyp
     assert [p.name for p in tmp_path.glob(".trash-epoch-0001-*")]
     save_checkpoint(tmp_path, net, opt, epoch=4, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0003", "epoch-0004", "latest"]
+
+
+# ---------------------------------------------------------------- the optimizer's options of torch.optim
+def test_round_trip_of_adamw_with_amsgrad_and_every_group_option(tmp_path):
+    net, opt = trained(optim.AdamW, lr=1e-2, weight_decay=0.1, amsgrad=True)
+    save_checkpoint(tmp_path, net, opt, epoch=1)
+    net2, opt2 = trained(optim.AdamW, seed=1, lr=1e-3, amsgrad=True)
+    load_checkpoint(tmp_path, net2, opt2)
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s1["param_groups"] == s2["param_groups"] and s2["param_groups"][0]["decoupled_weight_decay"] is True
+    for i in s1["state"]:
+        assert set(s1["state"][i]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+        for k, v in s1["state"][i].items():
+            assert np.array_equal(np.asarray(v), np.asarray(s2["state"][i][k])), (i, k)
+
+
+def test_a_checkpoint_saved_before_the_group_options_existed_still_loads(tmp_path):
+    """Checkpoints written when param groups had no foreach/fused/... keys: the optimizer keeps its defaults."""
+    net, opt = trained(optim.Adam, lr=1e-2)
+    folder = save_checkpoint(tmp_path, net, opt, epoch=1)
+    meta_path = folder / checkpoint.META_FILE
+    meta = json.loads(meta_path.read_text())
+    new_keys = {"foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
+    meta["optimizer"]["param_groups"] = [{k: v for k, v in g.items() if k not in new_keys}
+                                         for g in meta["optimizer"]["param_groups"]]
+    meta_path.write_text(json.dumps(meta))
+    net2, opt2 = trained(optim.Adam, seed=1, lr=1e-3)
+    load_checkpoint(tmp_path, net2, opt2)
+    assert opt2.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
+    for i, entry in opt.state_dict()["state"].items():
+        for k, v in entry.items():
+            assert np.array_equal(np.asarray(v), np.asarray(opt2.state_dict()["state"][i][k])), (i, k)

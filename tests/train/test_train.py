@@ -129,10 +129,57 @@ def test_inf_loss_without_output_folder():
 def test_fresh_run_refuses_to_overwrite_a_run(tmp_path):
     net, tr, te, o = setup(0)
     train.fit(net, tr, te, o, 1, out=tmp_path, progress=False, log=quiet)
-    with pytest.raises(CheckpointError, match="already holds the checkpoints of a run"):
+    with pytest.raises(CheckpointError, match="already holds the checkpoints of a run") as info:
         train.fit(net, tr, te, o, 1, out=tmp_path, progress=False, log=quiet)
+    assert str(info.value).endswith("continue it with resume=True, start over with overwrite=True (the old run is "
+                                    "moved aside, not deleted), or choose another out")
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train.fit(net, tr, te, o, 1, out=tmp_path / "empty", resume=True, progress=False, log=quiet)
+    assert not (tmp_path / "empty").exists()  # refused before anything was created
+    with pytest.raises(CheckpointError, match="already holds") as info:  # the CLI's wording, when it is passed in
+        train.fit(net, tr, te, o, 1, out=tmp_path, progress=False, log=quiet, terms=train.CLI)
+    assert "continue it with --resume, start over with --overwrite" in str(info.value) and "=True" not in str(info.value)
+
+
+def test_overwrite_starts_over_with_the_old_run_moved_aside(tmp_path):
+    out = tmp_path / "run"
+    net, tr, te, o = setup(0)
+    train.fit(net, tr, te, o, 2, out=out, progress=False, log=quiet)
+    old_weights = (read_checkpoint(out).path / "model.safetensors").read_bytes()
+    lines = []
+    net, tr, te, o = setup(0)
+    h = train.fit(net, tr, te, o, 1, out=out, overwrite=True, progress=False, log=lines.append)
+    assert lines[0] == f"moved the earlier run in {out} aside to {tmp_path / 'run.old-1'}"
+    assert [r["epoch"] for r in h.rows] == [1] and read_checkpoint(out).epoch == 1
+    old = read_checkpoint(tmp_path / "run.old-1")
+    assert old.epoch == 2 and (old.path / "model.safetensors").read_bytes() == old_weights
+    with pytest.raises(ValueError, match=r"fit: resume=True continues the run in .*, overwrite=True starts it over"):
+        train.fit(net, tr, te, o, 1, out=out, resume=True, overwrite=True, progress=False, log=quiet)
+    with pytest.raises(ValueError, match=r"fit: overwrite=True needs the run's folder \(out\)"):
+        train.fit(net, tr, te, o, 1, overwrite=True, progress=False, log=quiet)
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(train.RunFolderError, match="is an existing file, not a folder: choose another out$"):
+        train.fit(net, tr, te, o, 1, out=tmp_path / "file", overwrite=True, progress=False, log=quiet)
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_overwrite_never_moves_the_current_folder(tmp_path, monkeypatch):
+    net, tr, te, o = setup(0)
+    train.fit(net, tr, te, o, 1, out=tmp_path / "run", progress=False, log=quiet)
+    monkeypatch.chdir(tmp_path / "run" / "checkpoints")
+    with pytest.raises(train.RunFolderError, match="it is the current folder or holds it"):
+        train.fit(net, tr, te, o, 1, out=tmp_path / "run", overwrite=True, progress=False, log=quiet)
+    assert read_checkpoint(tmp_path / "run").epoch == 1 and not (tmp_path / "run.old-1").exists()
+
+
+def test_terms_name_settings_for_python_or_the_command_line():
+    from minitorch_cnn.train import terms
+
+    assert (train.PYTHON("resume", True), train.CLI("resume", True)) == ("resume=True", "--resume")
+    assert (train.PYTHON("epochs", 3), train.CLI("epochs", 3)) == ("epochs=3", "--epochs 3")
+    assert (train.PYTHON("out"), train.CLI("batch_size"), train.PYTHON("init", "xavier")) == \
+        ("out", "--batch-size", "init='xavier'")
+    assert terms.PYTHON is train.PYTHON
 
 
 def test_resume_when_already_done(tmp_path):
@@ -206,8 +253,10 @@ def test_configs():
     saved = train.default_config("lenet", lr=0.5, epochs=2)
     merged = train.resolve_config("lenet", {"epochs": 5}, saved)
     assert merged["lr"] == 0.5 and merged["epochs"] == 5
-    with pytest.raises(CheckpointError, match=r"cannot resume with different settings: --lr 0.1 \(the run used 0.5\)"):
+    with pytest.raises(CheckpointError, match=r"cannot resume with different settings: lr=0.1 \(the run used 0.5\)"):
         train.resolve_config("lenet", {"lr": 0.1}, saved)
+    with pytest.raises(CheckpointError, match=r"settings: --lr 0.1 \(the run used 0.5\).*with --overwrite, or .*--out$"):
+        train.resolve_config("lenet", {"lr": 0.1}, saved, train.CLI)
     assert train.resolve_config("lenet", {"resize": 28, "lr": 0.5}, saved)["resize"] is None
     with pytest.raises(CheckpointError, match="holds net 'lenet', not 'alexnet'"):
         train.resolve_config("alexnet", {}, saved)

@@ -14,7 +14,7 @@ algorithm, each proven equal to ``Conv2dFn`` by the conformance suite.
 from __future__ import annotations
 
 from .._util import check_float, check_ndim, check_tensor, pair
-from ..shape import pad
+from ..padding import pad
 from .policy import choose, spec_for
 from .reference import Conv2dFn
 
@@ -34,7 +34,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             input channels (groups = C is a depthwise convolution).
 
     Returns:
-        (N, O, Ho, Wo) with ``Ho = floor((H + 2ph - dil_h·(kh-1) - 1) / sh) + 1`` (same for Wo).
+        (N, O, Ho, Wo) with ``Ho = floor((H + 2ph - dil_h·(kh-1) - 1) / sh) + 1`` (same for Wo); an
+        empty batch (N = 0) gives an empty output and zero weight and bias gradients, as PyTorch.
+
+    Infinities and NaN: every algorithm but Winograd (``fast/winograd.py``) gives them where
+    PyTorch's float64 CPU kernel does, the padding's zeros included in the products (an inf or NaN
+    weight on a padded tap makes NaN, as does an inf gradient in the weight gradient). PyTorch's
+    float32 CPU kernel (oneDNN) skips the padded taps instead, so its NaN can differ there.
 
     >>> from minitorch_cnn.tensor import Tensor
     >>> import numpy as np
@@ -78,8 +84,9 @@ def _check_weight_and_bias(op, input, weight, bias, groups):
             f"{op}: weight of shape {weight.shape} expects {Cg * groups} input channels "
             f"(weight.shape[1]={Cg} × groups={groups}), got input of shape {input.shape} with {C} channels"
         )
-    if min(weight.shape) < 1 or min(input.shape) < 1:
-        raise ValueError(f"{op}: expected non-empty input and weight, got shapes {input.shape} and {weight.shape}")
+    if min(weight.shape) < 1 or min(input.shape[1:]) < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+        raise ValueError(f"{op}: expected non-empty weight and input channels and size, got shapes "
+                         f"{input.shape} and {weight.shape}")
     if bias is not None:
         check_tensor(op, bias, "bias")
         if bias.shape != (O,):

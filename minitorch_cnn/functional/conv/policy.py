@@ -12,14 +12,17 @@ Settings of ``set_conv_algorithm``:
   faster than the column matrix on such layers: ``benchmarks/RESULTS.md``), Winograd left out;
   the chunked column matrix (``fast/im2col.py``) where none does. All give PyTorch's numbers to
   float32 round-off.
-* ``"auto"``: as ``"default"``, Winograd included where it pays. Winograd rounds differently from
-  PyTorch: F(4×4, 3×3) in float32 is 10-30× further from the exact result than the column matrix,
+* ``"auto"``: as ``"default"``, Winograd included where it pays. Winograd spreads one inf or NaN
+  over its whole tile (``fast/winograd.py``), and rounds differently from PyTorch: F(4×4, 3×3) in float32 is 10-30× further from the exact result than the column matrix,
   and even F(2×2, 3×3), as exact per layer, can move a value across a ReLU's kink that PyTorch
   leaves on the other side (the d2l library's ResNet-18, ``tests/compat/test_d2l_library.py``).
 * ``"reference"``: the reference op (``reference.py``, the docs page's code) on every layer,
   depthwise layers included.
 * ``"im2col"``, ``"direct"``, ``"batch_last"``, ``"winograd"``, ``"depthwise"``: that algorithm on
   every layer it applies to, the chunked column matrix elsewhere.
+
+An empty batch (N = 0) always takes the reference op, whatever the setting: there is nothing to
+chunk or tile, and its output and gradients are empty or zero.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from .reference import Conv2dFn
 from .spec import ConvSpec
 
 CONV_ALGORITHMS = ("default", "auto", "reference", *fast.ALGORITHMS)
-NOT_IN_DEFAULT = ("winograd",)  # its rounding differs from PyTorch's (see the module doc)
+NOT_IN_DEFAULT = ("winograd",)  # its rounding, and its inf/NaN positions, differ from PyTorch's (module doc)
 _conv_algorithm = "default"
 
 
@@ -61,7 +64,7 @@ def conv_algorithm(algorithm: str):
 def choose(spec: ConvSpec):
     """The Function that computes ``spec`` under the current setting."""
     setting = _conv_algorithm
-    if setting == "reference":
+    if setting == "reference" or spec.input_shape[0] == 0:  # an empty batch: nothing to chunk or tile
         return Conv2dFn
     if setting in fast.ALGORITHMS:
         chosen = fast.ALGORITHMS[setting]

@@ -51,14 +51,14 @@ class Conv2dFn(Function):
         window, groups = spec.window, spec.groups
         N, O = x.shape[0], weight.shape[0]
         cols = im2col(x, window)  # (C, kh, kw, N, Ho, Wo)
-        cols_mat = cols.reshape(groups, -1, N * window.out[0] * window.out[1])  # (groups, K, N·L)
-        w_mat = weight.reshape(groups, O // groups, -1)  # (O, Cg, kh, kw) -> (groups, Og, K)
+        cols_mat = cols.reshape(groups, weight.size // O, N * window.out[0] * window.out[1])  # (groups, K, N·L)
+        w_mat = weight.reshape(groups, O // groups, weight.size // O)  # (O, Cg, kh, kw) -> (groups, Og, K)
         y = w_mat @ cols_mat  # (groups, Og, N·L)
         y = y.reshape(O, N, *window.out).transpose(1, 0, 2, 3).copy()  # (O, N, Ho, Wo) -> (N, O, Ho, Wo)
         if bias is not None:
             y += bias.reshape(1, O, 1, 1)  # the same bias[o] on every window of channel o
         ctx.save_for_backward(cols_mat, w_mat)
-        ctx.spec, ctx.x_shape = spec, x.shape
+        ctx.spec, ctx.x_shape, ctx.w_shape = spec, x.shape, weight.shape
         return y
 
     @staticmethod
@@ -66,13 +66,13 @@ class Conv2dFn(Function):
         cols_mat, w_mat = ctx.saved_tensors
         window, groups = ctx.spec.window, ctx.spec.groups
         N, O = g.shape[0], g.shape[1]
-        g_mat = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, -1)  # (N, O, Ho, Wo) -> (groups, Og, N·L)
+        g_mat = g.transpose(1, 0, 2, 3).reshape(groups, O // groups, g.size // O)  # (N, O, Ho, Wo) -> (groups, Og, N·L)
         dw_mat = g_mat @ cols_mat.swapaxes(-1, -2)  # g_mat @ cols_matᵀ: (groups, Og, K)
         db = g.sum(axis=(0, 2, 3))  # Σ over N, Ho, Wo: (O,)
         dcols = w_mat.swapaxes(-1, -2) @ g_mat  # w_matᵀ @ g_mat: (groups, K, N·L)
         dcols = dcols.reshape(ctx.x_shape[1], *window.kernel, N, *window.out)  # (C, kh, kw, N, Ho, Wo)
         dx = col2im(dcols, ctx.x_shape, window)  # (N, C, H, W)
-        dweight = dw_mat.reshape(O, -1, *window.kernel)  # (groups, Og, K) -> (O, Cg, kh, kw)
+        dweight = dw_mat.reshape(ctx.w_shape)  # (groups, Og, K) -> (O, Cg, kh, kw)
         return dx, dweight, db
 
 

@@ -5,6 +5,13 @@ multiplications per channel pair instead of 9m²: 2.25× fewer for F(2×2), 4× 
 math, both transforms and their adjoints, is in ``kernels/winograd.py``; a 4×4 tile worked through
 with every number is in ``docs/winograd.md``. Not in the ``"default"`` setting (``policy.py`` says
 why); ``"auto"`` takes it where it pays, ``"winograd"`` wherever it applies.
+
+A deliberate difference from PyTorch: infinities and NaN. The transforms add and subtract the
+values of a whole tile (V = Bᵀ d B mixes every input of a tile, Y = Aᵀ M A every product), so one
+inf or NaN in the input, the weight or the upstream gradient spreads to the outputs and gradients
+of its whole tile, and inf − inf makes NaN where PyTorch has ±inf. With finite numbers the results
+are PyTorch's to round-off. That is one more reason why ``"default"`` never picks Winograd
+(``policy.NOT_IN_DEFAULT``); every other algorithm gives PyTorch's inf and NaN positions.
 """
 
 from __future__ import annotations
