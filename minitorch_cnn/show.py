@@ -101,7 +101,7 @@ def plot_filters(path, weight, title: str = "") -> Path:
     (at most 3), a column per output channel (at most 16), one colour scale centred on 0."""
     w = np.asarray(weight, dtype=np.float64)
     if w.ndim != 4:
-        raise ValueError(f"plot_filters: expected a conv weight (O, C, kh, kw), got shape {w.shape}")
+        raise ValueError(f"plot_filters: expected a conv weight (O, C, kh, kw), got shape {tuple(w.shape)}")
     O, C = min(w.shape[0], MAX_CHANNELS), min(w.shape[1], 3)
     fig = _figure(max(1.1 * O + 1.2, 4.0), 1.25 * C + 0.9)
     grid = fig.add_gridspec(C, O + 1, width_ratios=[1] * O + [0.12], left=0.06, right=0.92, top=0.78,
@@ -162,7 +162,7 @@ def plot_confusion(path, counts, class_names, title: str = "") -> Path:
     counts = np.asarray(counts)
     k = len(class_names)
     if counts.shape != (k, k):
-        raise ValueError(f"plot_confusion: expected a {k}x{k} matrix for {k} class names, got {counts.shape}")
+        raise ValueError(f"plot_confusion: expected a {k}x{k} matrix for {k} class names, got {tuple(counts.shape)}")
     fig = _figure(7.2, 6.4)
     ax = fig.add_axes((0.2, 0.2, 0.68, 0.7))
     image = ax.imshow(counts, cmap="Blues")

@@ -20,7 +20,7 @@ def as_tensor(value, like=None) -> Tensor:
     """A parameter as a floating Tensor: a Tensor as it is, a number in ``like``'s dtype or the default dtype."""
     if isinstance(value, Tensor):
         if value.dtype.kind != "f":
-            raise TypeError(f"distributions: expected a floating-point tensor parameter, got {value.dtype}")
+            raise TypeError(f"distributions: expected a floating-point tensor parameter, got {value.dtype.name}")
         return value
     dtype = like.dtype if isinstance(like, Tensor) else backend.get_default_dtype()
     return Tensor(np.asarray(value, dtype=np.dtype(dtype)))

@@ -149,7 +149,7 @@ def _check_common(op, input, target, weight, reduction):
         if weight.shape != (C,):
             raise ValueError(f"{op}: expected weight of shape ({C},), one per class, got {tuple(weight.shape)}")
         if weight.dtype != input.dtype:
-            raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
+            raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype.name}, got {weight.dtype.name}")
         if weight.device != input.device:
             raise ValueError(f"{op}: input is on {input.device} but weight is on {weight.device}")
     return C
@@ -160,7 +160,7 @@ def _class_targets(op, input, target, C, ignore_index):
     ``(labels (M,), kept (M,) bool, shape of a per-row loss)``."""
     if target.dtype.kind not in "iu" or target.dtype.itemsize != 8 and target.dtype.name != "uint8":
         raise TypeError(f"{op}: expected class indices of dtype int64 (Long) or uint8 (Byte) as target, "
-                        f"got dtype {target.dtype}")
+                        f"got dtype {target.dtype.name}")
     want = () if input.ndim == 1 else (int(input.shape[0]), *map(int, input.shape[2:]))
     if target.shape != want:
         raise ValueError(f"{op}: expected target of shape {want} for input of shape {tuple(input.shape)}, "

@@ -117,15 +117,15 @@ def batch_norm(
     op = "batch_norm"
     check_float(op, input)
     if input.ndim < 2:
-        raise ValueError(f"{op}: expected an (N, C) or (N, C, H, W) input, got shape {input.shape}")
+        raise ValueError(f"{op}: expected an (N, C) or (N, C, H, W) input, got shape {tuple(input.shape)}")
     C = input.shape[1]
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             check_tensor(op, t, name)
             if t.shape != (C,):
-                raise ValueError(f"{op}: expected {name} of shape ({C},) for {C} features, got {t.shape}")
+                raise ValueError(f"{op}: expected {name} of shape ({C},) for {C} features, got {tuple(t.shape)}")
             if t.dtype != input.dtype:
-                raise TypeError(f"{op}: expected {name} of the input's dtype {input.dtype}, got {t.dtype}")
+                raise TypeError(f"{op}: expected {name} of the input's dtype {input.dtype.name}, got {t.dtype.name}")
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{op}: expected running_mean and running_var both given or both None")
     if running_mean is not None:
@@ -143,7 +143,7 @@ def batch_norm(
     m = None  # the weight of this batch in the running averages
     if training:
         if 0 < input.array.size < 2 * C:  # an empty input passes through (BatchNormFn), as in PyTorch
-            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {input.shape}")
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {tuple(input.shape)}")
         if running_mean is not None:
             m = _update_factor(op, momentum, num_batches_tracked)
     elif not training and running_mean is None:

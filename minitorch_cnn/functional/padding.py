@@ -119,16 +119,16 @@ def pad(input, pad, mode="constant", value=None):
     sizes = [n + lo + hi for n, (lo, hi) in zip(input.shape, widths)]
     if mode == "constant":
         if any(max(-lo, 0) + max(-hi, 0) > n for n, (lo, hi) in zip(input.shape, widths)):  # cropped first
-            raise ValueError(f"{op}: the widths {tuple(pad)} crop more than the input's shape {input.shape} holds")
+            raise ValueError(f"{op}: the widths {tuple(pad)} crop more than the input's shape {tuple(input.shape)} holds")
         return PadFn.apply(input, widths=tuple(widths), mode=mode, value=0 if value is None else value)
     if value is not None and value != 0:
         raise ValueError(f"{op}: mode {mode!r} takes no value, got value={value!r}")
     k = len(pad) // 2
     if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
         raise ValueError(f"{op}: mode {mode!r} pads 1 to 3 trailing axes of an input with 1 or 2 more axes, "
-                         f"got {k} padded axes of an input of shape {input.shape}")
+                         f"got {k} padded axes of an input of shape {tuple(input.shape)}")
     if min(input.shape[-k - 1 :]) < 1:  # all but the batch axis
-        raise ValueError(f"{op}: mode {mode!r} needs non-empty axes (but the batch), got input shape {input.shape}")
+        raise ValueError(f"{op}: mode {mode!r} needs non-empty axes (but the batch), got input shape {tuple(input.shape)}")
     for n, (lo, hi) in zip(input.shape[-k:], widths[-k:]):
         kept = n - max(-lo, 0) - max(-hi, 0)
         if mode == "reflect" and max(lo, hi) >= n:
@@ -139,7 +139,7 @@ def pad(input, pad, mode="constant", value=None):
             raise ValueError(f"{op}: circular widths {(lo, hi)} wrap more than once around the {kept} entries kept "
                              f"of an axis of size {n}")
     if mode != "circular" and max(sizes[-k:]) < 1:  # PyTorch's reflect/replicate: one padded axis stays
-        raise ValueError(f"{op}: widths {tuple(pad)} leave none of the padded axes of input shape {input.shape}")
+        raise ValueError(f"{op}: widths {tuple(pad)} leave none of the padded axes of input shape {tuple(input.shape)}")
     return PadFn.apply(input, widths=tuple(widths), mode=mode, value=0)
 
 

@@ -181,7 +181,7 @@ def _check_input(op, input):
     check_ndim(op, input, (3, 4))
     if min(input.shape[-3:]) < 1:  # an empty batch (N = 0) is fine, as in PyTorch
         raise ValueError(f"{op}: expected non-empty C, H and W in the (N, C, H, W) or (C, H, W) input, "
-                         f"got shape {input.shape}")
+                         f"got shape {tuple(input.shape)}")
 
 
 def _unbatched(pool, input, *args, **kwargs):
@@ -222,7 +222,7 @@ def _window(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> Win
         span = [dilation_hw[a] * (kernel[a] - 1) + 1 for a in (0, 1)]
         raise ValueError(
             f"{op}: the window ({span[0]}, {span[1]}) (dilated) is larger than the padded "
-            f"input ({H + 2 * padding_hw[0]}, {W + 2 * padding_hw[1]}); input shape {input.shape}, padding {padding!r}"
+            f"input ({H + 2 * padding_hw[0]}, {W + 2 * padding_hw[1]}); input shape {tuple(input.shape)}, padding {padding!r}"
         )
     return window
 

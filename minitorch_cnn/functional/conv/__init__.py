@@ -70,7 +70,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _check_weight_and_bias(op, input, weight, bias, groups):
     check_ndim(op, weight, 4, "weight")
     if weight.dtype != input.dtype:
-        raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
+        raise TypeError(f"{op}: expected weight of the input's dtype {input.dtype.name}, got {weight.dtype.name}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: expected groups to be a positive int, got {groups!r}")
     C, (O, Cg) = input.shape[1], weight.shape[:2]
@@ -81,18 +81,18 @@ def _check_weight_and_bias(op, input, weight, bias, groups):
         )
     if Cg * groups != C:
         raise ValueError(
-            f"{op}: weight of shape {weight.shape} expects {Cg * groups} input channels "
-            f"(weight.shape[1]={Cg} × groups={groups}), got input of shape {input.shape} with {C} channels"
+            f"{op}: weight of shape {tuple(weight.shape)} expects {Cg * groups} input channels "
+            f"(weight.shape[1]={Cg} × groups={groups}), got input of shape {tuple(input.shape)} with {C} channels"
         )
     if min(weight.shape) < 1 or min(input.shape[1:]) < 1:  # an empty batch (N = 0) is fine, as in PyTorch
         raise ValueError(f"{op}: expected non-empty weight and input channels and size, got shapes "
-                         f"{input.shape} and {weight.shape}")
+                         f"{tuple(input.shape)} and {tuple(weight.shape)}")
     if bias is not None:
         check_tensor(op, bias, "bias")
         if bias.shape != (O,):
-            raise ValueError(f"{op}: expected bias of shape ({O},) for {O} output channels, got {bias.shape}")
+            raise ValueError(f"{op}: expected bias of shape ({O},) for {O} output channels, got {tuple(bias.shape)}")
         if bias.dtype != input.dtype:
-            raise TypeError(f"{op}: expected bias of the input's dtype {input.dtype}, got {bias.dtype}")
+            raise TypeError(f"{op}: expected bias of the input's dtype {input.dtype.name}, got {bias.dtype.name}")
 
 
 def _check_window_fits(op, input, weight, pads, dilation, padding):
@@ -101,7 +101,7 @@ def _check_window_fits(op, input, weight, pads, dilation, padding):
     if span_h > H + pads[0] + pads[1] or span_w > W + pads[2] + pads[3]:
         raise ValueError(
             f"{op}: kernel of size ({span_h}, {span_w}) (dilated) is larger than the padded input "
-            f"({H + pads[0] + pads[1]}, {W + pads[2] + pads[3]}); input shape {input.shape}, padding {padding!r}"
+            f"({H + pads[0] + pads[1]}, {W + pads[2] + pads[3]}); input shape {tuple(input.shape)}, padding {padding!r}"
         )
 
 
