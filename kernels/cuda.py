@@ -213,7 +213,7 @@ extern "C" __global__ void sum_pool_forward_kernel(
             for (int j = 0; j < kw; ++j) {
                 T column = corner[j];
                 for (int i = 1; i < kh; ++i) column += corner[(long long)i * W + j];
-                sum = j == 0 ? column : sum + column;
+                sum = j == 0 ? column + (T)0 : sum + column;  // + 0: a window of -0 sums to +0
             }
             y[idx] = sum;
             continue;

@@ -8,13 +8,21 @@ With x (N, C, ...) seen as (N, C, L), a channel's M = N·L values, x̂ = (x − 
                          dx = γ · s · (g − dβ / M − x̂ · dγ / M)   (training: through μ and σ²)
                          dx = γ · s · g                            (eval: μ, σ² are constants)
 
+Precision: every line works in float64 and rounds its results once to x's dtype. The statistics
+are float64 (C,) arrays, and so is s: a float32 μ would be off by up to half an ulp of μ, which is
+a large part of x − μ when the channel's spread is small beside its mean (values near 2.5 spread by
+1e-3: x̂ off by 1%). x − μ and γ·s·(...) in float64 also stay finite near float32's largest
+numbers, where PyTorch (computing y = x·(γs) + (β − μγs)) stays finite too. y's ``+ β`` is
+``+ 0`` without a bias, so an x̂ of −0 gives +0, as PyTorch's y.
+
 NumPy writes these as one pass per operation, with a temporary array each: about ten passes over
 the activations in the forward and as many in the backward, where each element needs a few
 arithmetic operations, all on one core. The numba loops make ``channel_mean_var`` two passes that
 only read x (its sum, then the squares about μ), ``normalize`` one and ``batch_norm_backward`` two
 (its sums, then dx), ``prange`` over channels: channel c writes only its own values, so the
-results do not depend on the thread count. Their sums are float64, at least as accurate as
-NumPy's float32 ones. The statistics' and the backward's loops are compiled with
+results do not depend on the thread count. Their float64 arithmetic happens in registers (the
+loops are limited by memory, not by the arithmetic); the generic path's temporaries are float64
+arrays. The statistics' and the backward's loops are compiled with
 ``reassociate=True`` (``kernels/_jit.py``): the compiler splits each sum into several vector
 lanes, the same way on every run and thread count. In source order, each float64 addition waiting
 for the previous one, the statistics ran slower than NumPy's pairwise float32 sums and the
@@ -29,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from minitorch_cnn.backend import use_numba
+from minitorch_cnn.backend import use_numba, xp_of
 
 from ._jit import compile_loops
 
@@ -54,30 +62,35 @@ def _ncl(x):
 
 # ---------------------------------------------------------------- generic path (NumPy or CuPy)
 def channel_mean_var_generic(x):
-    axes = _axes(x)
+    axes, f64 = _axes(x), np.float64  # float64 sums (module doc)
     if not isinstance(x, np.ndarray):  # CuPy's var takes no mean
-        return x.mean(axis=axes), x.var(axis=axes)
-    mean = x.mean(axis=axes, keepdims=True)
-    return mean.reshape(-1), x.var(axis=axes, mean=mean)  # the same bits as x.var(axis=axes), one sum fewer
+        return x.mean(axis=axes, dtype=f64), x.var(axis=axes, dtype=f64)
+    mean = x.mean(axis=axes, dtype=f64, keepdims=True)
+    return mean.reshape(-1), x.var(axis=axes, dtype=f64, mean=mean)  # the squares about μ: no cancellation
 
 
 def normalize_generic(x, mean, inv_std, weight, bias):
-    shape = _shape(x)
-    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-    y = x_hat if weight is None else x_hat * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
+    shape, f64 = _shape(x), np.float64
+    y = (x - mean.astype(f64).reshape(shape)) * inv_std.astype(f64).reshape(shape)  # x̂, in float64
+    x_hat = y.astype(x.dtype)  # a copy: y is updated in place below
+    if weight is not None:
+        y *= weight.reshape(shape)
+    y += 0.0 if bias is None else bias.reshape(shape)  # + 0: a −0 becomes +0, as in PyTorch
     return x_hat, y.astype(x.dtype, copy=False)
 
 
 def batch_norm_backward_generic(g, x_hat, inv_std, weight, training):
-    axes, shape = _axes(g), _shape(g)
-    dweight, dbias = (g * x_hat).sum(axis=axes), g.sum(axis=axes)  # dγ, dβ (C,)
-    dx_hat = g if weight is None else g * weight.reshape(shape)
+    axes, shape, f64 = _axes(g), _shape(g), np.float64
+    dweight, dbias = (g * x_hat).sum(axis=axes, dtype=f64), g.sum(axis=axes, dtype=f64)  # dγ, dβ (C,)
+    k = inv_std.astype(f64) if weight is None else inv_std.astype(f64) * weight  # γ·s (C,), float64
     if training:  # μ and σ² were computed from x in forward: differentiate through them
-        dx_hat = (dx_hat - dx_hat.mean(axis=axes, keepdims=True)
-                  - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True))
-    return dx_hat * inv_std.reshape(shape), dweight, dbias
+        M = g.size // g.shape[1]
+        dx = g - (dbias / M).reshape(shape) - x_hat * (dweight / M).reshape(shape)  # float64
+    else:
+        dx = g.astype(f64)
+    dx *= k.reshape(shape)
+    dt = g.dtype
+    return dx.astype(dt, copy=False), dweight.astype(dt), dbias.astype(dt)
 
 
 # ---------------------------------------------------------------- numba path (NumPy, CPU)
@@ -101,10 +114,11 @@ def channel_mean_var_loops(x, mean, var):
 
 
 def normalize_loops(x, mean, inv_std, weight, bias, x_hat, y):
-    """``x_hat = (x − μ)·s`` and ``y = γ·x̂ + β`` over ``(N, C, L)`` arrays, one pass."""
+    """``x_hat = (x − μ)·s`` and ``y = γ·x̂ + β`` over ``(N, C, L)`` arrays, one pass; μ and s are
+    float64, and so is the arithmetic (each result rounded once when stored)."""
     N, C, L = x.shape
     for c in prange(C):
-        mu, s, gamma, beta = mean[c], inv_std[c], weight[c], bias[c]
+        mu, s, gamma, beta = mean[c], inv_std[c], np.float64(weight[c]), np.float64(bias[c])
         for n in range(N):
             for v in range(L):
                 xh = (x[n, c, v] - mu) * s
@@ -113,7 +127,7 @@ def normalize_loops(x, mean, inv_std, weight, bias, x_hat, y):
 
 
 def batch_norm_backward_loops(g, x_hat, inv_std, weight, training, dx, dweight, dbias):
-    """dx (N, C, L), dγ and dβ (C,) from g and x̂; float64 sums, two passes per channel."""
+    """dx (N, C, L), dγ and dβ (C,) from g and x̂; float64 sums and arithmetic, two passes per channel."""
     N, C, L = g.shape
     M = N * L
     for c in prange(C):
@@ -124,7 +138,7 @@ def batch_norm_backward_loops(g, x_hat, inv_std, weight, training, dx, dweight, 
                 sum_gx += g[n, c, v] * x_hat[n, c, v]
         dbias[c] = sum_g
         dweight[c] = sum_gx
-        k = weight[c] * inv_std[c]
+        k = np.float64(weight[c]) * inv_std[c]  # γ·s, float64 (inv_std is)
         a = sum_g / M if training else 0.0
         b = sum_gx / M if training else 0.0
         for n in range(N):
@@ -139,27 +153,47 @@ _backward_jit = compile_loops(batch_norm_backward_loops, reassociate=True)
 
 # ---------------------------------------------------------------- dispatch
 def channel_mean_var(x):
-    """μ and the biased σ² of each channel of ``x (N, C, ...)``, two (C,) arrays of x's dtype: the
-    loops' float64 sums where they apply (``_fused``), else NumPy's pairwise ones (the generic path)."""
+    """μ and the biased σ² of each channel of ``x (N, C, ...)``, two float64 (C,) arrays: the
+    loops' sums where they apply (``_fused``), else NumPy's pairwise ones (the generic path)."""
     if not _fused(x):
         return channel_mean_var_generic(x)
     C = x.shape[1]
     mean, var = np.empty(C, dtype=np.float64), np.empty(C, dtype=np.float64)
     _mean_var_jit(_ncl(x), mean, var)
-    return mean.astype(x.dtype), var.astype(x.dtype)
+    return mean, var
 
 
 def normalize(x, mean, inv_std, weight, bias):
-    """``(x̂, y)``: x̂ = (x − μ)·s and y = γ·x̂ + β per channel (γ, β may be None), arrays of x's dtype."""
+    """``(x̂, y)``: x̂ = (x − μ)·s and y = γ·x̂ + β per channel (γ, β may be None), arrays of x's dtype;
+    μ and s (C,) of any float dtype (float64 from ``channel_mean_var``)."""
     if not _fused(x):
-        return normalize_generic(x, mean, inv_std, weight, bias)
+        x_hat, y = normalize_generic(x, mean, inv_std, weight, bias)
+        return x_hat, _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias)
     C, dt = x.shape[1], x.dtype
     weight = np.ones(C, dtype=dt) if weight is None else weight
     bias = np.zeros(C, dtype=dt) if bias is None else bias
     x_hat, y = np.empty_like(x), np.empty_like(x)
-    _normalize_jit(_ncl(x), mean.astype(dt), inv_std.astype(dt), weight.astype(dt), bias.astype(dt),
-                   _ncl(x_hat), _ncl(y))
-    return x_hat, y
+    _normalize_jit(_ncl(x), mean.astype(np.float64), inv_std.astype(np.float64), weight.astype(dt),
+                   bias.astype(dt), _ncl(x_hat), _ncl(y))
+    return x_hat, _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias)
+
+
+def _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias):
+    """``y`` with PyTorch's y = x·α + β (α = γ·s, β = b − μ·α) in each channel whose α or β is not
+    finite (an inf or NaN running statistic, weight or bias): the same numbers as γ·x̂ + β where
+    both are finite, but its own NaN (0·inf, inf − inf) where they are not. The common case costs
+    two checks of (C,) arrays."""
+    xp = xp_of(x)
+    alpha = inv_std.astype(np.float64) * (1.0 if weight is None else weight)  # (C,)
+    with np.errstate(invalid="ignore", over="ignore"):
+        beta = (0.0 if bias is None else bias) - mean.astype(np.float64) * alpha
+    bad = ~(xp.isfinite(alpha) & xp.isfinite(beta))
+    if not bad.any():
+        return y
+    shape = _shape(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        torch_form = (x * alpha.reshape(shape) + beta.reshape(shape)).astype(y.dtype)
+    return xp.where(bad.reshape(shape), torch_form, y)
 
 
 def batch_norm_backward(g, x_hat, inv_std, weight, training):
@@ -170,7 +204,7 @@ def batch_norm_backward(g, x_hat, inv_std, weight, training):
     weight = np.ones(C, dtype=dt) if weight is None else weight
     dx = np.empty_like(g)
     dweight, dbias = np.empty(C, dtype=np.float64), np.empty(C, dtype=np.float64)
-    _backward_jit(_ncl(g), _ncl(x_hat), inv_std.astype(dt), weight.astype(dt), bool(training), _ncl(dx),
+    _backward_jit(_ncl(g), _ncl(x_hat), inv_std.astype(np.float64), weight.astype(dt), bool(training), _ncl(dx),
                   dweight, dbias)
     return dx, dweight.astype(dt), dbias.astype(dt)
 

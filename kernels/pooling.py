@@ -77,7 +77,9 @@ def max_pool2d_backward_generic(g, argmax, x_shape, window: Window):
 def sum_pool2d_forward_generic(x, window: Window):
     """Window sums ``(N, C, Ho, Wo)`` of ``x (N, C, H, W)``, padding read as 0."""
     cols = im2col_generic(x, window, 0.0)  # (C, kh, kw, N, Ho, Wo)
-    return _nchw(cols.sum(axis=(1, 2)))  # (C, N, Ho, Wo) -> (N, C, Ho, Wo)
+    sums = cols.sum(axis=(1, 2))  # (C, N, Ho, Wo)
+    sums += 0.0  # a window of −0 sums to +0, as PyTorch's sums (which start from +0)
+    return _nchw(sums)  # (C, N, Ho, Wo) -> (N, C, Ho, Wo)
 
 
 def sum_pool2d_backward_generic(g, x_shape, window: Window):
@@ -238,6 +240,7 @@ def sum_pool2d_forward_tiles_loops(x, y):
     N, C, H, W = x.shape
     Ho, Wo = y.shape[2], y.shape[3]
     kh, kw = H // Ho, W // Wo
+    zero = x.dtype.type(0.0)
     for n in prange(N):
         rows = np.empty(W, dtype=x.dtype)  # the kh rows of one row of windows, added up
         for c in range(C):
@@ -248,7 +251,7 @@ def sum_pool2d_forward_tiles_loops(x, y):
                     for v in range(W):
                         rows[v] += x_row[v]
                 for ow in range(Wo):
-                    total = rows[ow * kw]
+                    total = rows[ow * kw] + zero  # + 0: a window of −0 sums to +0, as the other paths
                     for j in range(1, kw):
                         total += rows[ow * kw + j]
                     y[n, c, oh, ow] = total

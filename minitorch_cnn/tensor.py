@@ -141,7 +141,7 @@ class Tensor:
         if self.ndim != 2:
             warnings.warn(f"Tensor.T on a {self.ndim}-D tensor reverses all its dimensions; this use is "
                           "deprecated in PyTorch: use x.mT for batches of matrices or x.permute(...)", stacklevel=2)
-        return _F().permute(self, *reversed(range(self.ndim)))
+        return _F().permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self):  # noqa: N802 - PyTorch's name
@@ -149,7 +149,7 @@ class Tensor:
         PyTorch's warning)."""
         if self.ndim == 0:
             warnings.warn("Tensor.mT on a 0-D tensor is the identity; this use is deprecated in PyTorch", stacklevel=2)
-            return _F().permute(self)
+            return _F().permute(self, ())
         if self.ndim < 2:
             raise ValueError(f"mT: expected a tensor with at least 2 dimensions, got shape {tuple(self.shape)}")
         return _F().transpose(self, -2, -1)
@@ -458,6 +458,7 @@ class Tensor:
     transpose = lambda a, dim0, dim1: _F().transpose(a, dim0, dim1)
     swapaxes = transpose
     expand = lambda a, *sizes: _F().expand(a, *sizes)
+    expand_as = lambda a, other: _F().expand(a, *other.shape)
 
     t = lambda a: _F().t(a)
     permute = lambda a, *dims: _F().permute(a, *dims)

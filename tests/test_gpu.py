@@ -237,6 +237,18 @@ def test_host_build_max_pool_nan_and_minus_inf_as_numba(host_kernels):
         cuda._launch = launch
 
 
+def test_host_build_sum_pool_of_minus_zero_is_plus_zero_as_numba(host_kernels):
+    x = np.full((1, 2, 4, 4), -0.0)
+    launch, cuda._launch = cuda._launch, host_launch(host_kernels)
+    try:
+        for win in (window(4, 4, 2, 2, 2, 2), window(4, 4, 3, 3, 1, 1, 1, 1)):  # tiling, and padded windows
+            y = cuda.sum_pool2d_forward_cuda(x, win)
+            np.testing.assert_array_equal(np.signbit(y), np.signbit(sum_pool2d_forward_numba(x, win)))
+            assert not np.signbit(y).any()
+    finally:
+        cuda._launch = launch
+
+
 def col2im_gather_loops(cols, x_shape, sh, sw, ph, pw, dh, dw):
     """col2im as ``col2im_gather_kernel`` computes it (its index math, line for line), in Python:
     each input pixel sums the column entries copied from it, taps in ascending (i, j)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_default_dtype, is_array
+from ..backend import get_default_dtype, is_array, xp_of
 from ..tensor import Tensor
 
 
@@ -130,3 +130,53 @@ def pair(op: str, value, name: str) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
         return (int(value[0]), int(value[1]))
     raise TypeError(f"{op}: expected {name} to be an int or a pair of ints, got {value!r}")
+
+
+def c_order(out):
+    """``out`` in C order: itself when it already is, else a copy. PyTorch's reductions, softmax, cumsum,
+    cat and stack give contiguous results whatever the input's layout, where NumPy's keep it; a later
+    ``view`` depends on it. The common case (a C-ordered input) costs nothing."""
+    return out if out.flags.c_contiguous else xp_of(out).ascontiguousarray(out)
+
+
+def torch_layout(out, *operands):
+    """``out``, the result of an elementwise op on ``operands`` (arrays broadcasting to its shape), laid out
+    in memory as PyTorch's TensorIterator lays out its result: a copy only when some operand is not in C
+    order (then NumPy and PyTorch may differ: NumPy's ``x.T + y`` is C-ordered, PyTorch's follows ``x.T``).
+
+    PyTorch orders the dims from the fastest-varying: of two dims, the one with the smaller stride in the
+    first operand that tells them apart (broadcast dims, of stride 0, tell nothing; equal strides put
+    the smaller size first), by an insertion sort from the C order.
+    """
+    if out.ndim < 2 or all(x.flags.c_contiguous for x in operands if hasattr(x, "flags")):
+        return out
+    shape = out.shape
+    strides = []
+    for x in operands:
+        lead = out.ndim - x.ndim
+        strides.append([0 if d < lead or x.shape[d - lead] != n else x.strides[d - lead] for d, n in enumerate(shape)])
+
+    def should_swap(d0, d1):
+        for st in strides:
+            if st[d0] == 0 or st[d1] == 0:
+                continue
+            if st[d0] != st[d1]:
+                return 1 if st[d0] > st[d1] else -1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    perm = list(reversed(range(out.ndim)))  # perm[0]: the fastest-varying dim
+    for i in range(1, out.ndim):
+        d1 = i
+        for d0 in reversed(range(i)):
+            swap = should_swap(perm[d0], perm[d1])
+            if swap < 0:
+                break
+            if swap > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+    order = perm[::-1]  # slowest first
+    laid = xp_of(out).empty([shape[d] for d in order], dtype=out.dtype).transpose(tuple(np.argsort(order).tolist()))
+    laid[...] = out
+    return laid

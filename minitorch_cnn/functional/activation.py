@@ -13,7 +13,7 @@ from minitorch_cnn.kernels import relu_backward, sigmoid_backward, sigmoid_forwa
 
 from ..autograd import Function
 from ..backend import xp_of
-from ._util import as_float, check_tensor, normalize_dim
+from ._util import as_float, c_order, check_tensor, normalize_dim
 
 
 class ReLUFn(Function):
@@ -35,8 +35,9 @@ class ReLUFn(Function):
 class HardtanhFn(Function):
     """out = clip(a, lo, hi) = min(max(a, lo), hi).   da = 0 where a <= lo or a >= hi, else g.
 
-    At the two kinks (a = lo or a = hi) the gradient is 0, and a NaN input passes g (neither test
-    holds), as PyTorch's ``hardtanh_backward``; ReLU6 is the case lo = 0, hi = 6 (MobileNetV2's
+    The mask is lo < a < hi: at the two kinks (a = lo or a = hi) the gradient is 0, and at a NaN input
+    too, as PyTorch's vectorized ``hardtanh_backward`` (its scalar loop, which only handles the last
+    few elements of a tensor, passes g at NaN instead). ReLU6 is the case lo = 0, hi = 6 (MobileNetV2's
     activation: a ReLU whose output stays in a range that low-precision arithmetic can hold).
     Backward keeps only the boolean mask and selects with it.
     """
@@ -44,7 +45,7 @@ class HardtanhFn(Function):
     @staticmethod
     def forward(ctx, a, *, lo, hi):
         xp = xp_of(a)
-        ctx.save_for_backward(~((a <= lo) | (a >= hi)))  # one byte per element
+        ctx.save_for_backward((a > lo) & (a < hi))  # one byte per element
         return xp.clip(a, lo, hi)
 
     @staticmethod
@@ -96,6 +97,7 @@ class LogSoftmaxFn(Function):
         ctx.axis = axis
         if a.size == 0:
             return a.copy()
+        a = c_order(a)  # PyTorch's result is contiguous whatever the input's layout
         shifted = a - a.max(axis=axis, keepdims=True)  # every exponent <= 0: no overflow
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
@@ -119,6 +121,7 @@ class SoftmaxFn(Function):
         if a.size == 0:
             ctx.save_for_backward(a)
             return a.copy()
+        a = c_order(a)  # PyTorch's result is contiguous whatever the input's layout
         e = xp_of(a).exp(a - a.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import rng, xp_of
+from ..tensor import Tensor
 from ._util import check_float
 
 
@@ -16,7 +17,7 @@ class DropoutFn(Function):
         # the bool mask crosses to a's device (1 byte per element), then becomes a's dtype there
         scale = xp_of(a).asarray(keep).astype(a.dtype) * a.dtype.type(1 / (1 - p))  # mask / (1 - p)
         ctx.save_for_backward(scale)
-        return a * scale
+        return xp_of(a).multiply(a, scale, out=xp_of(a).empty_like(a))  # in a's memory layout, as PyTorch's
 
     @staticmethod
     def backward(ctx, g):
@@ -25,12 +26,18 @@ class DropoutFn(Function):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero elements with probability ``p`` in training; identity in eval or when p = 0."""
-    check_float("dropout", input)
+    """Zero elements with probability ``p`` in training; identity in eval or when p = 0.
+
+    As PyTorch, only a real draw (training, 0 < p < 1) needs a float input: the identity returns
+    any tensor (int, bool) as it is, and p = 1 gives zeros of the input's dtype.
+    """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: expected 0 <= p <= 1, got {p}")
     if not training or p == 0:
         return input
+    if p == 1 and input.dtype.is_floating_point:
+        return input * 0  # inf · 0 = NaN, as PyTorch's
     if p == 1:
-        return input * 0
+        return Tensor(xp_of(input.array).zeros_like(input.array))
+    check_float("dropout", input)
     return DropoutFn.apply(input, p=p)

@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import device_of, get_default_dtype, get_xp, to_device, xp_of
 from ..tensor import Tensor
-from ._util import as_float, check_tensor, promoted, result_type
+from ._util import as_float, check_tensor, promoted, result_type, torch_layout
 
 
 class AddFn(Function):
@@ -251,7 +251,7 @@ class CloneFn(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return a.copy()
+        return a.copy(order="K")  # PyTorch's clone keeps the input's layout (a transpose stays one)
 
     @staticmethod
     def backward(ctx, g):
@@ -275,7 +275,16 @@ def _operands(op, a, b, dtype=None):
 
 
 def _binary(fn, op, a, b):
-    return fn.apply(*_operands(op, a, b))
+    a, b = _operands(op, a, b)
+    return _laid_out(fn.apply(a, b), a, b)
+
+
+def _laid_out(result: Tensor, *operands) -> Tensor:
+    """``result`` with the memory layout PyTorch gives an elementwise op on ``operands`` (Tensors or
+    arrays): NumPy's may differ when an operand is not C-ordered (``_util.torch_layout``); a later
+    ``view`` depends on it."""
+    result.array = torch_layout(result.array, *[x.array if isinstance(x, Tensor) else x for x in operands])
+    return result
 
 
 def add(input, other):
@@ -300,17 +309,22 @@ def div(input, other):
     dtype = result_type("div", input, other)
     if dtype.kind != "f":
         dtype = np.dtype(get_default_dtype())
-    return DivFn.apply(*_operands("div", input, other, dtype))
+    a, b = _operands("div", input, other, dtype)
+    return _laid_out(DivFn.apply(a, b), a, b)
 
 
 def pow(input, exponent):
     """input ** exponent, broadcasting. An integer input to a negative Python int power is an error, as in
-    PyTorch (an integer tensor exponent follows PyTorch's integer rule, see ``PowFn``)."""
+    PyTorch (an integer tensor exponent follows PyTorch's integer rule, see ``PowFn``). A bool result is an
+    error too, as PyTorch has no bool pow, except a bool tensor to a Python bool power (x ** True = x,
+    x ** False = ones)."""
     a, b = _operands("pow", input, exponent)
+    if a.dtype.kind == "b" and not isinstance(exponent, (bool, np.bool_)):
+        raise TypeError("pow: not implemented for bool operands, as in PyTorch; cast one of them to an int or float")
     if a.dtype.kind in "biu" and _number(exponent) and exponent < 0:
         raise ValueError(f"pow: Integers to negative integer powers are not allowed (got a {a.dtype.name} base and "
                          f"exponent {exponent}); use a float exponent")
-    return PowFn.apply(a, b)
+    return _laid_out(PowFn.apply(a, b), a, b)
 
 
 def _number(x) -> bool:
@@ -359,13 +373,13 @@ def where(condition, input, other):
         dtype = result_type("where", input, other)
         input, other = (Tensor(v, dtype=dtype, device=device) for v in (input, other))
     a, b = _operands("where", input, other)
-    return WhereFn.apply(a, b, cond=cond)
+    return _laid_out(WhereFn.apply(a, b, cond=cond), cond, a, b)
 
 
 def _compare(name, ufunc):
     def compare(input, other):
         a, b = _operands(name, check_tensor(name, input), other)
-        return Tensor(ufunc(xp_of(a.array), a.array, b.array))
+        return _laid_out(Tensor(ufunc(xp_of(a.array), a.array, b.array)), a, b)
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison; a boolean tensor with no gradient."
@@ -544,7 +558,8 @@ def clamp(input, min=None, max=None):
     if not any(isinstance(v, Tensor) for v in given):
         return ClampFn.apply(as_tensor_of(input, dtype), lo=min, hi=max)
     lo, hi = (None if v is None else _operands("clamp", v, input, dtype)[0] for v in (min, max))
-    return ClampTensorFn.apply(as_tensor_of(input, dtype), lo, hi)
+    input = as_tensor_of(input, dtype)
+    return _laid_out(ClampTensorFn.apply(input, lo, hi), *[t for t in (input, lo, hi) if t is not None])
 
 
 clip = clamp
@@ -595,14 +610,16 @@ def maximum(input, other):
     """The elementwise larger of two tensors, NaN where either is NaN, as ``torch.maximum``."""
     check_tensor("maximum", input)
     check_tensor("maximum", other, "other")
-    return MaximumFn.apply(*_operands("maximum", input, other))
+    a, b = _operands("maximum", input, other)
+    return _laid_out(MaximumFn.apply(a, b), a, b)
 
 
 def minimum(input, other):
     """The elementwise smaller of two tensors, NaN where either is NaN, as ``torch.minimum``."""
     check_tensor("minimum", input)
     check_tensor("minimum", other, "other")
-    return MinimumFn.apply(*_operands("minimum", input, other))
+    a, b = _operands("minimum", input, other)
+    return _laid_out(MinimumFn.apply(a, b), a, b)
 
 
 # ------------------------------------------------------------------ bitwise and logical ops
@@ -617,7 +634,7 @@ def _bitwise(name, ufunc):
         if a.dtype.kind not in "biu":
             raise DtypeError(f"{name}: expected bool or integer operands, got dtype {a.dtype.name} "
                              f"(use logical_{name.removeprefix('bitwise_')} for a truth test of floats)")
-        return Tensor(ufunc(xp_of(a.array), a.array, b.array))
+        return _laid_out(Tensor(ufunc(xp_of(a.array), a.array, b.array)), a, b)
 
     bitwise.__name__ = name
     bitwise.__doc__ = (f"Elementwise ``{name}`` of bool or integer tensors (and numbers), in PyTorch's result "
@@ -646,7 +663,7 @@ def _logical(name, ufunc):
             raise ValueError(f"{name}: both operands must be on one device, got {input.device} and {other.device}")
         a, b = input.array, other.array
         try:
-            return Tensor(ufunc(xp_of(a), a != 0, b != 0))
+            return _laid_out(Tensor(ufunc(xp_of(a), a != 0, b != 0)), a, b)
         except ValueError:
             raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast together") from None
 

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from ..autograd import Function
 from ..backend import xp_of
 from ._util import check_float, check_ndim, check_tensor
@@ -63,11 +67,11 @@ class LinearFn(Function):
         x, weight = ctx.saved_tensors
         dx = g @ weight if ctx.needs_input_grad[0] else None  # (N, out) @ (out, in) -> (N, in)
         dw = db = None
+        n = math.prod(g.shape[:-1])  # the leading axes folded into N (spelled out: -1 fails on empty arrays)
         if ctx.needs_input_grad[1]:
-            g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])  # fold leading axes into N
-            dw = g2.T @ x2  # (out, N) @ (N, in) -> (out, in)
+            dw = g.reshape(n, g.shape[-1]).T @ x.reshape(n, x.shape[-1])  # (out, N) @ (N, in) -> (out, in)
         if ctx.needs_input_grad[2]:
-            db = g.reshape(-1, g.shape[-1]).sum(axis=0)  # (out,)
+            db = g.reshape(n, g.shape[-1]).sum(axis=0)  # (out,)
         return dx, dw, db
 
 
@@ -84,16 +88,58 @@ def matmul(input, other):
             f"matmul: shapes {tuple(input.shape)} and {tuple(other.shape)} cannot be multiplied "
             f"(inner dimensions {k_a} and {k_b} differ)"
         )
-    _check_dtypes("matmul", input, other)
+    try:
+        np.broadcast_shapes(input.shape[:-2], other.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch dims of shapes {tuple(input.shape)} and {tuple(other.shape)} do not "
+                         "broadcast together") from None
+    batched = (input.ndim > 2 or other.ndim > 2) and not _folds(input, other)
+    input = _check_dtypes("matmul", input, other, _nothing_to_multiply(input, other), batched)
     return MatMulFn.apply(input, other)
 
 
-def _check_dtypes(op, a, b):
-    """As PyTorch: no promotion in matrix products, and no bool products."""
+def _nothing_to_multiply(a, b) -> bool:
+    """Whether ``a @ b`` is empty or sums over an empty inner dimension (a result of zeros)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    rows, cols = (a.shape[-2],) if a.ndim > 1 else (), (b.shape[-1],) if b.ndim > 1 else ()
+    return a.shape[-1] == 0 or math.prod(batch + rows + cols) == 0
+
+
+def _folds(a, b) -> bool:
+    """Whether PyTorch's matmul folds a batched operand into one matrix (an mm or mv call) rather than
+    calling bmm; the two check dtypes differently (``_check_dtypes``). It folds when the other operand
+    has at most 2 dims and requires grad, or is not a matrix on the left and the folded operand is
+    empty or its leading dims walk memory as one. Two 3-D operands, one with a batch of 1 that requires
+    grad, fold too (PyTorch drops that batch dim first)."""
+    if a.ndim == b.ndim == 3 and a.shape[0] != b.shape[0] and any(t.shape[0] == 1 and t.requires_grad for t in (a, b)):
+        return True
+    big, small = (a, b) if a.ndim >= b.ndim else (b, a)
+    if big.ndim < 3 or small.ndim > 2:
+        return False
+    if small.requires_grad:
+        return True
+    if a.ndim == 2:
+        return False
+    if big.numel() == 0:
+        return True
+    shape, strides = list(big.shape), [st // big.array.itemsize for st in big.array.strides]
+    if big is b:  # PyTorch folds bᵀ: its last two dims swapped
+        shape[-2:], strides[-2:] = shape[:-3:-1], strides[:-3:-1]
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(len(shape) - 2))
+
+
+def _check_dtypes(op, a, b, nothing=False, batched=False):
+    """As PyTorch: no promotion in matrix products, and no bool products; ``a`` is returned, cast where
+    PyTorch lets the dtypes differ. Where there is ``nothing`` to multiply (an empty result, or an empty
+    inner dimension: zeros) PyTorch skips its kernels' checks: bool operands pass except in ``dot``, and
+    the batched product (``bmm``) takes operands of two dtypes and gives ``b``'s dtype."""
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: expected operands of one dtype, got {a.dtype.name} and {b.dtype.name}")
-    if a.dtype.kind == "b":
+        if not (nothing and batched):
+            raise TypeError(f"{op}: expected operands of one dtype, got {a.dtype.name} and {b.dtype.name}")
+        a = a.to(dtype=b.dtype)
+    if a.dtype.kind == "b" and not (nothing and a.ndim + b.ndim > 2):
         raise TypeError(f"{op}: bool operands are not supported, as in PyTorch")
+    return a
 
 
 def _check_dims(op, a, b, ndims, names):
@@ -119,7 +165,7 @@ def mv(input, vec):
     _check_dims("mv", input, vec, (2, 1), ("input", "vec"))
     if input.shape[1] != vec.shape[0]:
         raise ValueError(f"mv: size mismatch, got matrix {tuple(input.shape)} and vector {tuple(vec.shape)}")
-    _check_dtypes("mv", input, vec)
+    _check_dtypes("mv", input, vec, _nothing_to_multiply(input, vec))
     return MatMulFn.apply(input, vec)
 
 
@@ -129,7 +175,7 @@ def mm(input, mat2):
     if input.shape[1] != mat2.shape[0]:
         raise ValueError(f"mm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} cannot be multiplied "
                          f"(inner dimensions {input.shape[1]} and {mat2.shape[0]} differ)")
-    _check_dtypes("mm", input, mat2)
+    _check_dtypes("mm", input, mat2, _nothing_to_multiply(input, mat2))
     return MatMulFn.apply(input, mat2)
 
 
@@ -149,8 +195,9 @@ def linear(input, weight, bias=None):
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    if input.dtype != weight.dtype:
-        raise TypeError(f"linear: input dtype {input.dtype.name} differs from weight dtype {weight.dtype.name}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:  # as PyTorch: no promotion, even for an empty input
+            raise TypeError(f"linear: expected {name} of the input's dtype {input.dtype.name}, got {t.dtype.name}")
     return LinearFn.apply(input, weight, bias)
 
 
@@ -167,5 +214,5 @@ def bmm(input, mat2):
                          f"and {tuple(mat2.shape)}")
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
         raise ValueError(f"bmm: shapes {tuple(input.shape)} and {tuple(mat2.shape)} do not fit (B, n, k) @ (B, k, m)")
-    _check_dtypes("bmm", input, mat2)
+    input = _check_dtypes("bmm", input, mat2, _nothing_to_multiply(input, mat2), batched=True)
     return BmmFn.apply(input, mat2)

@@ -5,6 +5,8 @@ Statistics are per channel c, over the M = N·H·W values of that channel (M = N
 
 from __future__ import annotations
 
+import math
+
 from minitorch_cnn.kernels.normalization import batch_norm_backward, channel_mean_var, normalize
 
 from ..autograd import Function
@@ -41,14 +43,15 @@ class BatchNormFn(Function):
         if ctx.empty:  # no values, no statistics: an empty output, running statistics untouched (as PyTorch)
             ctx.shapes = x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape
             return x.copy()
+        xp = xp_of(x)
+        x = xp.ascontiguousarray(x)  # a contiguous y, as PyTorch's (a copy only for a strided x)
         if training:
-            mean, var = channel_mean_var(x)  # (C,): μ and the biased σ² (divide by M)
+            mean, var = channel_mean_var(x)  # (C,) float64: μ and the biased σ² (divide by M)
             if running_mean is not None:
                 _update_running(running_mean, running_var, mean, var, momentum, M=x.size // x.shape[1])
         else:
-            xp = xp_of(x)
-            mean, var = xp.asarray(running_mean, dtype=x.dtype), xp.asarray(running_var, dtype=x.dtype)
-        inv_std = 1.0 / (var + eps) ** 0.5  # (C,)
+            mean, var = xp.asarray(running_mean, dtype=xp.float64), xp.asarray(running_var, dtype=xp.float64)
+        inv_std = 1.0 / xp.sqrt(var + eps)  # (C,) float64; the kernels round x̂ and y once to x's dtype
         x_hat, y = normalize(x, mean, inv_std, weight, bias)  # x̂ = (x − μ)·inv_std, y = γ·x̂ + β: (N, C, H, W)
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training = training
@@ -61,6 +64,7 @@ class BatchNormFn(Function):
             return tuple(None if shape is None else xp.zeros(shape, dtype=g.dtype) for shape in ctx.shapes)
         x_hat, inv_std, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        g = xp_of(g).ascontiguousarray(g)  # the loops take contiguous arrays; dx is contiguous
         # dβ = Σ g, dγ = Σ g·x̂, and dx by the formula above (training: through μ and σ²)
         dx, dweight, dbias = batch_norm_backward(g, x_hat, inv_std, weight, ctx.training)
         return dx if need_x else None, dweight if need_w else None, dbias if need_b else None
@@ -141,8 +145,11 @@ def batch_norm(
         raise ValueError(f"{op}: expected a positive eps, got {eps!r}")
 
     m = None  # the weight of this batch in the running averages
+    if C == 0 and (weight is not None or bias is not None):  # PyTorch 2.13 raises IndexError there too
+        raise ValueError(f"{op}: expected at least one channel when weight or bias is given, got input shape "
+                         f"{tuple(input.shape)}")
     if training:
-        if 0 < input.array.size < 2 * C:  # an empty input passes through (BatchNormFn), as in PyTorch
+        if input.shape[0] * math.prod(input.shape[2:]) == 1:  # as PyTorch: C = 0 included, empty inputs pass
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {tuple(input.shape)}")
         if running_mean is not None:
             m = _update_factor(op, momentum, num_batches_tracked)
@@ -155,9 +162,9 @@ def batch_norm(
 def _update_running(running_mean, running_var, mean, var, m, M):
     """The running averages, in place: the batch's mean, and its variance made unbiased (· M / (M − 1))."""
     running_mean *= 1 - m
-    running_mean += m * mean
+    running_mean += (m * mean).astype(running_mean.dtype, copy=False)
     running_var *= 1 - m
-    running_var += (m * M / (M - 1)) * var  # unbiased
+    running_var += ((m * M / (M - 1)) * var).astype(running_var.dtype, copy=False)  # unbiased
 
 
 def _update_factor(op, momentum, num_batches_tracked):

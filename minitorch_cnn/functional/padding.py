@@ -45,8 +45,11 @@ class PadFn(Function):
         ctx.a_shape, ctx.widths, ctx.mode = a.shape, widths, mode
         if mode == "constant":
             keep = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, a.shape))
-            grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
-            return xp.pad(a[keep], grow, mode="constant", constant_values=value)
+            if all(lo <= 0 and hi <= 0 for lo, hi in widths):  # only cropping: a copy in a's layout, as PyTorch
+                return a[keep].copy(order="K")
+            out = xp.full(tuple(n + lo + hi for (lo, hi), n in zip(widths, a.shape)), value, dtype=a.dtype)
+            out[tuple(slice(max(lo, 0), max(lo, 0) + s.stop - s.start) for (lo, _), s in zip(widths, keep))] = a[keep]
+            return out  # C-contiguous, as PyTorch's
         out = a
         for axis, ((lo, hi), n) in enumerate(zip(widths, a.shape)):
             if (lo, hi) != (0, 0):

@@ -82,7 +82,9 @@ class AdaptiveAvgPool2dFn(Function):
 
     The bins are rectangles, so the mean is taken in two steps, each looping over the few bins of
     one axis: the sum of each row-bin's rows, then of each column-bin's columns of those sums,
-    divided by the bin's size. Each output sees only its own bin's inputs (an inf elsewhere stays
+    divided by the bin's size. The sums are float64 (rounded once to x's dtype at the end): a
+    partial sum of large float32 values cannot overflow to inf and meet a -inf (NaN) where
+    PyTorch's running sum gives -inf. Each output sees only its own bin's inputs (an inf elsewhere stays
     elsewhere, as in PyTorch; a matrix of bin weights would multiply it by 0 and spread NaN).
     Backward (the adjoint of each step): every pixel of bin (i, j) receives g[n, c, i, j] / size(i, j);
     a pixel in several (overlapping) bins receives the sum. Done as the forward, axis by axis:
@@ -94,15 +96,15 @@ class AdaptiveAvgPool2dFn(Function):
         xp = xp_of(x)
         N, C, H, W = x.shape
         rows, cols = _bins(H, out_size[0]), _bins(W, out_size[1])
-        by_rows = xp.empty((N, C, len(rows), W), dtype=x.dtype)
+        by_rows = xp.empty((N, C, len(rows), W), dtype=xp.float64)  # float64 sums: no overflow on the way
         for i, (h0, h1) in enumerate(rows):
-            by_rows[:, :, i] = x[:, :, h0:h1].sum(axis=2)  # (N, C, W): the rows of bin i added up
-        y = xp.empty((N, C, *out_size), dtype=x.dtype)
+            by_rows[:, :, i] = x[:, :, h0:h1].sum(axis=2, dtype=xp.float64)  # (N, C, W): the rows of bin i added up
+        y = xp.empty((N, C, *out_size), dtype=xp.float64)
         for j, (w0, w1) in enumerate(cols):
             y[:, :, :, j] = by_rows[:, :, :, w0:w1].sum(axis=3)  # (N, C, Ho): the bins' sums
-        y /= _bin_sizes(xp, rows, cols, x.dtype)  # (Ho, Wo)
+        y /= _bin_sizes(xp, rows, cols, xp.float64)  # (Ho, Wo)
         ctx.x_shape, ctx.bins = x.shape, (rows, cols)
-        return y
+        return y.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -176,11 +178,16 @@ class AdaptiveMaxPool2dFn(Function):
 
 
 # ---------------------------------------------------------------- public functions
-def _check_input(op, input):
+def _check_input(op, input, checked=(-3, -2, -1)):
+    """A float (N, C, H, W) or (C, H, W) input whose ``checked`` axes are not empty. PyTorch's: C, H
+    and W for the windowed pools (an empty batch, N = 0, is fine); H and W for adaptive_avg_pool2d;
+    every axis after the first (C, H, W of a batch; H, W of one image) for adaptive_max_pool2d."""
     check_float(op, input)
     check_ndim(op, input, (3, 4))
-    if min(input.shape[-3:]) < 1:  # an empty batch (N = 0) is fine, as in PyTorch
-        raise ValueError(f"{op}: expected non-empty C, H and W in the (N, C, H, W) or (C, H, W) input, "
+    if min((input.shape[a] for a in checked), default=1) < 1:
+        names = [("NCHW" if input.ndim == 4 else "CHW")[a] for a in checked]
+        names = ", ".join(names[:-1]) + " and " + names[-1]
+        raise ValueError(f"{op}: expected non-empty {names} in the (N, C, H, W) or (C, H, W) input, "
                          f"got shape {tuple(input.shape)}")
 
 
@@ -319,7 +326,7 @@ def adaptive_avg_pool2d(input, output_size):
     array([[[[7.5]]]])
     """
     op = "adaptive_avg_pool2d"
-    _check_input(op, input)
+    _check_input(op, input, checked=(-2, -1))  # C = 0 gives an empty output, as PyTorch
     if input.ndim == 3:
         return _unbatched(adaptive_avg_pool2d, input, output_size)
     return AdaptiveAvgPool2dFn.apply(input, out_size=_adaptive_size(op, input, output_size))
@@ -349,9 +356,13 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
            [15.]])
     """
     op = "adaptive_max_pool2d"
-    _check_input(op, input)
+    _check_input(op, input, checked=range(1, input.ndim))  # one (0, H, W) image passes, as in PyTorch
     if input.ndim == 3:
-        return _unbatched(adaptive_max_pool2d, input, output_size, return_indices)
+        return _unbatched(_adaptive_max_pool2d, input, op, output_size, return_indices)
+    return _adaptive_max_pool2d(input, op, output_size, return_indices)
+
+
+def _adaptive_max_pool2d(input, op, output_size, return_indices):
     return _with_indices(AdaptiveMaxPool2dFn, input, return_indices, out_size=_adaptive_size(op, input, output_size))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import DimError, check_tensor, normalize_dim
+from ._util import DimError, c_order, check_tensor, normalize_dim
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # as torch.return_types.max
 
@@ -49,7 +49,7 @@ class SumFn(Function):
     def forward(ctx, a, *, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         dtype = np.int64 if a.dtype.kind in "biu" else None  # integers and bools sum to int64, as PyTorch
-        return xp_of(a).asarray(a.sum(axis=axes, keepdims=keepdim, dtype=dtype))
+        return c_order(xp_of(a).asarray(a.sum(axis=axes, keepdims=keepdim, dtype=dtype)))
 
     @staticmethod
     def backward(ctx, g):
@@ -66,7 +66,7 @@ class MeanFn(Function):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.count = a.size if axes is None else math.prod(a.shape[i] for i in axes)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return xp_of(a).asarray(a.sum(axis=axes, keepdims=keepdim) / ctx.count)
+            return c_order(xp_of(a).asarray(a.sum(axis=axes, keepdims=keepdim) / ctx.count))
 
     @staticmethod
     def backward(ctx, g):
@@ -108,7 +108,7 @@ class TakeFn(Function):
     def forward(ctx, a, *, index, axis, keepdim, largest):  # largest: max or min, for the node's name
         ctx.shape, ctx.axis, ctx.index = a.shape, axis, index
         out = xp_of(a).take_along_axis(a, index, axis=axis)
-        return out if keepdim else out.squeeze(axis)
+        return c_order(out if keepdim else out.squeeze(axis))
 
     @staticmethod
     def backward(ctx, g):
@@ -209,7 +209,7 @@ def _arg(op, largest, input, dim, keepdim):
         return Tensor(xp.zeros((), dtype=np.int64))
     _check_reduced_size(op, input, axis)
     idx = a.argmax(axis=axis) if largest else a.argmin(axis=axis)
-    return Tensor(xp.asarray(xp.expand_dims(idx, axis) if keepdim else idx, dtype=np.int64))
+    return Tensor(c_order(xp.asarray(xp.expand_dims(idx, axis) if keepdim else idx, dtype=np.int64)))
 
 
 def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -232,7 +232,7 @@ def _all_any(op, reduce, input, dim, keepdim):
     else:
         axes = _axes(op, dim, input.ndim)
     out = reduce(a, axis=axes, keepdims=keepdim and input.ndim > 0)
-    return Tensor(xp_of(a).asarray(out, dtype=np.uint8 if a.dtype == np.uint8 else bool))
+    return Tensor(c_order(xp_of(a).asarray(out, dtype=np.uint8 if a.dtype == np.uint8 else bool)))
 
 
 def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -259,7 +259,7 @@ class CumsumFn(Function):
     @staticmethod
     def forward(ctx, a, *, axis, dtype):
         ctx.axis = axis
-        return a.astype(dtype) if axis is None else xp_of(a).cumsum(a, axis=axis, dtype=dtype)
+        return a.astype(dtype) if axis is None else c_order(xp_of(a).cumsum(a, axis=axis, dtype=dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -313,7 +313,7 @@ class NormFn(Function):
                 out = (x**p).sum(axis=axes, keepdims=True) ** (1 / p)
         out = out.astype(a.dtype)
         ctx.save_for_backward(a, out)
-        return out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if axes is not None and i not in axes])
+        return c_order(out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if axes is not None and i not in axes]))
 
     @staticmethod
     def backward(ctx, g):

@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dim, promote_types
+from ._util import c_order, check_tensor, normalize_dim, promote_types
 
 
 class ReshapeFn(Function):
@@ -104,7 +104,7 @@ class StackFn(Function):
     @staticmethod
     def forward(ctx, *arrays, axis):
         ctx.axis = axis
-        return xp_of(arrays[0]).stack(arrays, axis=axis)
+        return c_order(xp_of(arrays[0]).stack(arrays, axis=axis))  # contiguous, as PyTorch's
 
     @staticmethod
     def backward(ctx, g):
@@ -113,19 +113,21 @@ class StackFn(Function):
 
 
 class CatFn(Function):
-    """out = the inputs joined along ``axis``.   d(input_i) = the slice of g that input_i filled."""
+    """out = the inputs joined along ``axis``, leaving out those marked in ``skip`` (empty ones).
+    d(input_i) = the slice of g that input_i filled (an empty gradient for a skipped input)."""
 
     @staticmethod
-    def forward(ctx, *arrays, axis):
-        ctx.axis, ctx.sizes = axis, [a.shape[axis] for a in arrays]
-        return xp_of(arrays[0]).concatenate(arrays, axis=axis)
+    def forward(ctx, *arrays, axis, skip):
+        ctx.axis, ctx.skip = axis, skip
+        ctx.sizes = [0 if s else a.shape[axis] for a, s in zip(arrays, skip)]
+        return c_order(xp_of(arrays[0]).concatenate([a for a, s in zip(arrays, skip) if not s], axis=axis))
 
     @staticmethod
     def backward(ctx, g):
         grads, start = [], 0
-        for size, needed in zip(ctx.sizes, ctx.needs_input_grad):
+        for size, skipped, needed in zip(ctx.sizes, ctx.skip, ctx.needs_input_grad):
             index = (slice(None),) * ctx.axis + (slice(start, start + size),)
-            grads.append(g[index] if needed else None)
+            grads.append(None if not needed else xp_of(g).zeros((0,), g.dtype) if skipped else g[index])
             start += size
         return tuple(grads)
 
@@ -240,8 +242,11 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def permute(input, *dims):
-    """Reorder the axes: ``out.shape[i] = input.shape[dims[i]]``."""
+    """Reorder the axes: ``out.shape[i] = input.shape[dims[i]]``. The dims are required, as PyTorch's:
+    a 0-d tensor takes ``permute(())``."""
     check_tensor("permute", input)
+    if not dims:
+        raise TypeError("permute: missing the dims argument (a 0-d tensor takes permute(()))")
     dims = _shape_arg(dims)
     norm = tuple(normalize_dim("permute", d, input.ndim) for d in dims)
     if sorted(norm) != list(range(input.ndim)):
@@ -290,14 +295,28 @@ def unsqueeze(input, dim):
 
 
 def raw_index(index):
-    """An index with any Tensors in it replaced by their arrays."""
-    if isinstance(index, tuple):
-        return tuple(raw_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, list):
-        return raw_index(Tensor(index))
-    return index
+    """An index with any Tensors in it replaced by their arrays, checked as PyTorch checks it: a slice
+    step must be positive. A list (or a tuple inside the index tuple) becomes an integer array; an empty
+    one picks nothing (an int64 array, where NumPy would make it float). As PyTorch, a list holding a
+    sequence, a slice, None, ``...`` or a Tensor is read as a tuple (a deprecated form)."""
+    if isinstance(index, list) and any(p is None or p is Ellipsis or isinstance(p, (list, tuple, slice, Tensor))
+                                       for p in index):
+        index = tuple(index)
+    parts = index if isinstance(index, tuple) else (index,)
+    raw = tuple(_raw_part(p) for p in parts)
+    return raw if isinstance(index, tuple) else raw[0]
+
+
+def _raw_part(part):
+    if isinstance(part, slice) and part.step is not None and part.step < 0:
+        raise ValueError(f"getitem: step must be greater than zero, got the slice {part} (PyTorch has no negative "
+                         "steps; use flip)")
+    if isinstance(part, Tensor):
+        return part.array
+    if isinstance(part, (list, tuple)):
+        array = Tensor(list(part)).array
+        return array.astype(np.int64) if array.size == 0 else array
+    return part
 
 
 def _is_int(part) -> bool:
@@ -392,12 +411,17 @@ def _check_join(op, tensors, dim, same_shape):
     for t in tensors:
         check_tensor(op, t, "every element")
     first = tensors[0]
-    if first.ndim == 0 and not same_shape:
+    if not same_shape and any(t.ndim == 0 for t in tensors):
         raise ValueError(f"{op}: zero-dimensional tensors cannot be concatenated; stack them or unsqueeze first")
-    axis = normalize_dim(op, dim, first.ndim + (1 if same_shape else 0))
     for i, t in enumerate(tensors):
         if t.device != first.device:
             raise ValueError(f"{op}: all tensors must be on one device, got {first.device} and {t.device} (tensor {i})")
+    shaped = tensors if same_shape else [t for t in tensors if not _skipped_in_cat(t)]
+    first = shaped[0] if shaped else first
+    axis = normalize_dim(op, dim, first.ndim + (1 if same_shape else 0)) if shaped else 0
+    for i, t in enumerate(tensors):
+        if not same_shape and _skipped_in_cat(t):
+            continue
         other_dims = [d for d in range(first.ndim) if same_shape or d != axis]
         if t.ndim != first.ndim or any(t.shape[d] != first.shape[d] for d in other_dims):
             what = "the same shape" if same_shape else f"equal sizes except along dim {axis}"
@@ -406,10 +430,18 @@ def _check_join(op, tensors, dim, same_shape):
     return [t if t.dtype == dtype else t.to(dtype=dtype) for t in tensors], axis
 
 
+def _skipped_in_cat(t) -> bool:
+    """PyTorch's legacy rule: ``cat`` leaves out 1-D empty tensors (shape (0,)) whatever the others' shapes
+    and ``dim`` (they still take part in the dtype promotion)."""
+    return t.shape == (0,)
+
+
 def cat(tensors, dim=0):
-    """Join tensors along an existing axis ``dim``."""
+    """Join tensors along an existing axis ``dim``; 1-D empty tensors are left out, as PyTorch's."""
     tensors, axis = _check_join("cat", tensors, dim, same_shape=False)
-    return CatFn.apply(*tensors, axis=axis)
+    if not all(_skipped_in_cat(t) for t in tensors):
+        return CatFn.apply(*tensors, axis=axis, skip=tuple(_skipped_in_cat(t) for t in tensors))
+    return CatFn.apply(*tensors, axis=0, skip=(False,) * len(tensors))
 
 
 def stack(tensors, dim=0):
@@ -420,13 +452,14 @@ def stack(tensors, dim=0):
 
 # ------------------------------------------------------------------ expand and meshgrid
 class ExpandFn(Function):
-    """out = a broadcast to ``shape`` (a contiguous copy).   da = g, which the engine sums back over the
-    broadcast axes to a's shape (``autograd.sum_to``): each input element receives the sum of the
-    gradients of all its copies."""
+    """out = a broadcast to ``shape``: a view of a, whose copies along the broadcast axes share their memory
+    (stride 0), as PyTorch's, so it cannot be written to, and ``view`` refuses to merge a broadcast dim
+    with a real one. da = g, which the engine sums back over the broadcast axes to a's shape
+    (``autograd.sum_to``): each input element receives the sum of the gradients of all its copies."""
 
     @staticmethod
     def forward(ctx, a, *, shape):
-        return xp_of(a).broadcast_to(a, shape).copy()  # C order (ascontiguousarray would make a 0-d result 1-d)
+        return xp_of(a).broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, g):

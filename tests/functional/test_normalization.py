@@ -51,13 +51,17 @@ def test_matches_pytorch(path, shape, training, affine, momentum, dtype, stats_a
     rm, rv = rng.standard_normal(C).astype(dtype), rng.uniform(0.5, 2, C).astype(dtype)
     count = 3  # batches seen before this one
 
-    trm, trv = torch.tensor(rm), torch.tensor(rv)
-    tx = torch.tensor(x, requires_grad=True)
-    tw, tb = (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) if affine else (None, None)
+    # PyTorch in float64 on the same values: the exact result to compare a float32 run with (with N = 2
+    # the training gradient is ill-conditioned and PyTorch's float32 one is 100x further from it than ours)
+    f64 = dict(dtype=torch.float64)
+    trm, trv = torch.tensor(rm, **f64), torch.tensor(rv, **f64)
+    tx = torch.tensor(x, requires_grad=True, **f64)
+    tw, tb = (torch.tensor(w, requires_grad=True, **f64), torch.tensor(b, requires_grad=True, **f64)) if affine \
+        else (None, None)
     factor = momentum if momentum is not None else 1 / (count + 1)  # what nn.BatchNorm2d passes
     ty = TF.batch_norm(tx, trm, trv, tw, tb, training, factor, 1e-5)
     g = rng.standard_normal(shape).astype(dtype)
-    ty.backward(torch.tensor(g))
+    ty.backward(torch.tensor(g, **f64))
 
     xt = leaf(x, path)
     wt, bt = (leaf(w, path), leaf(b, path)) if affine else (None, None)
@@ -194,3 +198,106 @@ def test_an_empty_batch_passes_through_as_torch(path, shape, training):
     np.testing.assert_array_equal(backend.to_numpy(rv), trv.numpy())
     assert not backend.to_numpy(b.grad.array).any() and x.grad.shape == shape
     assert int(backend.to_numpy(count)) == 4 + training  # counted, as nn.BatchNorm2d counts every training call
+
+
+# ---------------------------------------------------------------- PyTorch's semantics at the edges (fuzzer findings)
+def _both(fn):
+    """fn(T) run on minitorch_cnn and on PyTorch: (ours, theirs) as NumPy arrays, or the exception class."""
+    import minitorch_cnn as mt
+
+    out = []
+    for T in (mt, torch):
+        try:
+            out.append(fn(T))
+        except (ValueError, TypeError, IndexError, RuntimeError) as exc:
+            out.append(type(exc))
+    return out
+
+
+def test_float32_statistics_and_x_hat_are_float64_ones_rounded_when_the_mean_dwarfs_the_spread():
+    """Fuzzer: a channel near 2.5 spread by 1e-3 gave 0.0038340 where the exact value is 0.0038183
+    (a float32 μ). Ours is now within 1 ulp of the exact value, and no further from it than PyTorch."""
+    x = (np.float32(2.5) + np.array([-1.755e-3, 1.818e-3, 1.353e-3, 1.53e-4, -7.2e-4, 5.31e-4, -5.11e-4, -8.71e-4,
+                                     1.265e-3], dtype=np.float32)).reshape(1, 1, 3, 3)
+    exact = x.astype(np.float64)
+    want = (exact - exact.mean()) / np.sqrt(exact.var() + 1e-5)
+    ours, theirs = _both(lambda T: T.nn.functional.batch_norm(T.from_numpy(x), None, None, training=True).numpy())
+    np.testing.assert_array_max_ulp(ours, want.astype(np.float32), maxulp=1)
+    assert np.abs(ours - want).max() <= np.abs(theirs - want).max()
+
+
+@pytest.mark.parametrize("case", ["inf input", "inf running mean and weight", "inf running var", "big values"])
+def test_infinities_give_pytorchs_nan_and_inf(case):
+    inf = np.inf
+
+    def run(T):
+        F, t = T.nn.functional, (lambda v: T.from_numpy(np.array(v, dtype=np.float64)))
+        if case == "inf input":
+            return F.batch_norm(t([[1.0, inf], [2.0, 3.0], [0.0, 1.0]]), None, None, t([1.0, 2.0]), t([0.0, 1.0]),
+                                training=True).numpy()
+        if case == "inf running mean and weight":  # PyTorch: x·α + β = 0·(−inf) + (−inf) = NaN
+            return F.batch_norm(t([[-2.0, 0.0, 3.0]]), t([1.0, -inf, 1.0]), t([1.0, 1.0, 1.0]), t([1.0, -inf, 1.0]),
+                                None, training=False, eps=1e-3).numpy()
+        if case == "inf running var":
+            return F.batch_norm(t([[1.0, 2.0], [2.0, 3.0]]), t([0.0, 0.0]), t([inf, 1.0]), t([1.0, 2.0]),
+                                t([3.0, 1.0]), training=False).numpy()
+        x = T.from_numpy(np.array([[3e38, 2.0], [-3e38, 3.0], [1.0, 1.0]], dtype=np.float32))
+        return F.batch_norm(x, None, None, training=True).numpy()  # x − μ would overflow float32
+
+    ours, theirs = _both(run)
+    if case == "big values":  # PyTorch's float32 variance overflows (it gives 0); ours is the float64 run's
+        x = np.array([[3e38, 2.0], [-3e38, 3.0], [1.0, 1.0]])
+        want = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)
+        np.testing.assert_allclose(ours, want, rtol=1e-6)
+        assert np.isfinite(theirs).all()
+        return
+    np.testing.assert_array_equal(ours, theirs)  # NaN where PyTorch has NaN, the same infinities
+
+
+@pytest.mark.parametrize("shape,training,stats,affine", [
+    ((1, 0), True, False, False), ((1, 0), True, True, False), ((1, 0, 2, 2), True, True, False),
+    ((2, 0), False, True, False), ((2, 0), False, True, True), ((2, 0, 3, 3), True, False, True),
+    ((2, 0), True, False, False), ((0, 3), True, True, True), ((1, 3, 1, 1), True, False, True),
+    ((1, 3, 0, 2), True, True, True),
+])
+def test_empty_channels_and_one_value_per_channel_raise_where_pytorch_does(shape, training, stats, affine):
+    def run(T):
+        C = shape[1]
+        rm, rv = (T.zeros(C), T.ones(C)) if stats else (None, None)
+        w, b = (T.ones(C), T.zeros(C)) if affine else (None, None)
+        return T.nn.functional.batch_norm(T.zeros(*shape), rm, rv, w, b, training=training).numpy()
+
+    ours, theirs = _both(run)
+    if isinstance(theirs, type):
+        assert isinstance(ours, type), f"PyTorch raised {theirs.__name__}, we returned"
+    else:
+        assert not isinstance(ours, type), f"we raised {ours.__name__}, PyTorch returned"
+        assert ours.shape == theirs.shape
+
+
+def test_a_strided_input_gives_a_contiguous_output_that_views_as_pytorchs():
+    """Fuzzer: ``batch_norm(x.T).view(-1)`` raised in ours (the output kept x's layout), not in PyTorch."""
+    a = np.random.default_rng(0).standard_normal((3, 2, 1, 1)).T  # (1, 1, 2, 3), strided
+    ours, theirs = _both(lambda T: T.nn.functional.batch_norm(T.from_numpy(a), None, None, training=True)
+                         .view(-1).numpy())
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_gradients_with_a_strided_input_match_pytorch_on_a_contiguous_copy(training):
+    """PyTorch's CPU backward is wrong for a channels-last-looking input (a transposed (1, C, 1, W)
+    array: its bias gradient 2.5 instead of 1.5); ours is compared with PyTorch on a contiguous copy."""
+    import minitorch_cnn as mt
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((6, 1, 4, 1)).astype(np.float32).T  # (1, 4, 1, 6)
+    g = rng.standard_normal((1, 4, 1, 6)).astype(np.float32)
+    grads = []
+    for T, x in ((mt, a), (torch, np.ascontiguousarray(a))):
+        xt = T.from_numpy(x).requires_grad_()
+        w, b = T.ones(4, requires_grad=True), T.ones(4, requires_grad=True)
+        y = T.nn.functional.batch_norm(xt, T.ones(4), T.ones(4), w, b, training=training, eps=1e-3)
+        (y * T.from_numpy(g)).sum().backward()
+        grads.append([t.grad.numpy() for t in (xt, w, b)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

@@ -134,3 +134,20 @@ def test_pad_refuses_what_torch_refuses(call, message):
         call(F, Tensor(np.zeros((2, 3, 4))))
     with pytest.raises((RuntimeError, NotImplementedError, TypeError, ValueError)):
         call(torch.nn.functional, torch.zeros(2, 3, 4))
+
+
+@pytest.mark.parametrize("widths", [(1, 1, 1, 1), (1, 0), (2, -1, 0, -1), (0, 0), (-1, 0), (0, 0, 0, 0)])
+def test_constant_padding_output_layout_is_pytorchs(widths):
+    """Fuzzer: ``pad(x.T, (1, 1)).view(-1)`` raised in ours, not in PyTorch. A padded output is
+    C-contiguous; a crop (every width <= 0) keeps the input's layout, in both libraries."""
+    a = np.random.default_rng(0).standard_normal((3, 2, 4, 5)).T  # (5, 4, 2, 3), strided
+    viewable = []
+    for lib, pad in ((Tensor, F.pad), (torch.from_numpy, torch.nn.functional.pad)):
+        y = pad(lib(a), widths, value=3.0)
+        try:
+            y.view(-1)
+            viewable.append(True)
+        except Exception:
+            viewable.append(False)
+        np.testing.assert_array_equal(y.numpy(), torch.nn.functional.pad(torch.from_numpy(a), widths, value=3.0))
+    assert viewable[0] == viewable[1]

@@ -204,3 +204,62 @@ def test_empty_batch_indices_and_refused_empty_planes():
     assert y.shape == idx.shape == (0, 2, 2, 2) and idx.dtype == np.int64
     with pytest.raises(ValueError, match=r"max_pool2d: expected non-empty C, H and W"):
         max_pool2d(Tensor(np.zeros((2, 2, 0, 4))), 2)
+
+
+# ---------------------------------------------------------------- fuzzer findings: empty channels, -0, overflow
+def _on_both(fn):
+    import minitorch_cnn as mt
+
+    out = []
+    for T in (mt, torch):
+        try:
+            out.append(fn(T))
+        except (ValueError, RuntimeError, IndexError) as exc:
+            out.append(type(exc))
+    return out
+
+
+@pytest.mark.parametrize("op,shape", [
+    ("adaptive_avg_pool2d", (1, 0, 1, 1)), ("adaptive_avg_pool2d", (0, 2, 2)), ("adaptive_avg_pool2d", (1, 2, 0, 2)),
+    ("adaptive_max_pool2d", (1, 0, 1, 1)), ("adaptive_max_pool2d", (0, 2, 2)), ("adaptive_max_pool2d", (2, 0, 2)),
+    ("max_pool2d", (1, 0, 2, 2)), ("avg_pool2d", (0, 2, 2)), ("avg_pool2d", (0, 2, 2, 2)),
+])
+def test_empty_axes_are_refused_or_pooled_where_pytorch_does(op, shape):
+    """PyTorch checks H and W for adaptive_avg_pool2d (C = 0 gives an empty output), every axis after
+    the first for adaptive_max_pool2d, C, H and W (all three axes of one image) for the windowed pools."""
+    ours, theirs = _on_both(lambda T: getattr(T.nn.functional, op)(T.zeros(*shape), 2 if "adaptive" in op else 1))
+    assert isinstance(ours, type) == isinstance(theirs, type), (ours, theirs)
+    if not isinstance(ours, type):
+        assert tuple(ours.shape) == tuple(theirs.shape)
+
+
+def test_adaptive_avg_pool2d_with_no_channels_has_zero_gradients():
+    """PyTorch's backward refuses C = 0 (its own check, the forward succeeds); ours gives the empty gradient."""
+    x = leaf(np.zeros((1, 0, 3, 3)), "cpu")
+    adaptive_avg_pool2d(x, 2).sum().backward()
+    assert x.grad.shape == (1, 0, 3, 3)
+
+
+def test_average_of_negative_zeros_is_positive_zero(path):
+    """PyTorch's window sums start from +0, so a window of -0.0 averages to +0.0 (1/y = +inf)."""
+    x = np.full((1, 1, 4, 4), -0.0)
+    cases = [(avg_pool2d, dict(kernel_size=2)), (avg_pool2d, dict(kernel_size=1)),
+             (avg_pool2d, dict(kernel_size=3, stride=1)), (adaptive_avg_pool2d, dict(output_size=3))]
+    for fn, kw in cases:
+        ours = host(fn(leaf(x, path), **kw))
+        theirs = getattr(TF, fn.__name__)(torch.from_numpy(x), **kw).numpy()
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+        assert not np.signbit(ours).any()
+
+
+def test_adaptive_avg_pool2d_sums_do_not_overflow_into_nan():
+    """Fuzzer: float32 3e38 + 3e38 overflowed to inf in a partial sum, which met a -inf (NaN); PyTorch and
+    the float64 run give -inf. The sums are float64 now."""
+    x = np.ones((1, 1, 7, 7), np.float32)
+    x[0, 0, 0, 0] = x[0, 0, 3, 0] = x[0, 0, 0, 3] = 3e38
+    x[0, 0, 0, 1] = x[0, 0, 2, 1] = x[0, 0, 2, 2] = x[0, 0, 5, 2] = -np.inf
+    ours = adaptive_avg_pool2d(Tensor(x), (1, 3)).numpy()
+    theirs = TF.adaptive_avg_pool2d(torch.from_numpy(x), (1, 3)).numpy()
+    want = TF.adaptive_avg_pool2d(torch.from_numpy(x.astype(np.float64)), (1, 3)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(ours, want.astype(np.float32))

@@ -139,12 +139,15 @@ def test_getitem_mixed_int_array_slice_and_ellipsis_against_torch():
     check_against_torch(lambda x: x[None, -1, ..., 1:4:2], lambda t: t[None, -1, ..., 1:4:2], [a])
 
 
-def test_getitem_negative_steps_against_numpy_and_gradcheck():
-    # PyTorch has no negative slice steps; NumPy is the oracle here
+@pytest.mark.parametrize("index", [np.s_[::-1], np.s_[:, 3:0:-2], np.s_[None, ..., ::-1]])
+def test_getitem_and_setitem_refuse_negative_steps_as_torch(index):
     a = np.arange(20.0).reshape(4, 5) / 3
-    out = mt.Tensor(a)[::-1, 3:0:-2]
-    np.testing.assert_array_equal(out.numpy(), a[::-1, 3:0:-2])
-    assert gradcheck(lambda x: x[::-1, 3:0:-2], [mt.Tensor(a, requires_grad=True)])
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        torch.tensor(a)[index]
+    with pytest.raises(ValueError, match=r"getitem: step must be greater than zero"):
+        mt.Tensor(a)[index]
+    with pytest.raises(ValueError, match=r"getitem: step must be greater than zero"):
+        mt.Tensor(a)[index] = 0.0
 
 
 def test_getitem_out_of_range_names_the_op():

@@ -267,9 +267,10 @@ GRADIENT_CASES = {  # name: (ours, torch's, inputs, upstream)
     "relu at NaN": (F.relu, torch.relu, [[NAN, -1.0, 0.0, 1.0]], 1.0),
     "relu, inf g": (F.relu, torch.relu, [[NAN, -1.0, 0.0, 1.0]], INF),
     "relu, NaN g": (F.relu, torch.relu, [[-1.0, 0.0, 1.0]], NAN),
-    "hardtanh at NaN, inf g": (F.hardtanh, _HT, [[NAN, -1.0, 0.0, 1.0, 2.0, -2.0]], INF),
+    # (hardtanh's gradient at NaN depends on where PyTorch's loop meets it: test_torch_semantics_fuzz.py)
+    "hardtanh, inf g": (F.hardtanh, _HT, [[-1.0, 0.0, 1.0, 2.0, -2.0]], INF),
     "hardtanh, NaN g": (F.hardtanh, _HT, [[-2.0, 0.5]], NAN),
-    "relu6, inf g": (F.relu6, torch.nn.functional.relu6, [[NAN, -1.0, 0.0, 6.0, 3.0, 7.0]], INF),
+    "relu6, inf g": (F.relu6, torch.nn.functional.relu6, [[-1.0, 0.0, 6.0, 3.0, 7.0]], INF),
     "abs at NaN and 0": (F.abs, torch.abs, [[NAN, -1.0, 0.0, -0.0, 1.0]], 1.0),
     "abs, inf g": (F.abs, torch.abs, [[NAN, -1.0, 0.0, -0.0, 1.0]], INF),
     "max(), ties": (F.max, torch.max, [[1.0, 3.0, 3.0, 2.0]], 1.0),
@@ -366,7 +367,11 @@ def test_result_dtype_and_values_follow_torch_promotion(op, left, right):
     try:
         ref = theirs(a, b)
     except NotImplementedError:
-        pytest.skip("PyTorch has no kernel for these dtypes (bool ** bool, clamp of bool by a number)")
+        if op == "pow":  # bool ** bool: no kernel in PyTorch, an error here too
+            with pytest.raises(TypeError, match="pow: not implemented for bool operands"):
+                ours(_operand(left, mt), _operand(right, mt))
+            return
+        pytest.skip("PyTorch has no kernel for these dtypes (clamp of bool by a number)")
     except (RuntimeError, TypeError):
         with pytest.raises((RuntimeError, TypeError, ValueError)):
             ours(_operand(left, mt), _operand(right, mt))

@@ -39,8 +39,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Infinities and NaN: every algorithm but Winograd (``fast/winograd.py``) gives them where
     PyTorch's float64 CPU kernel does, the padding's zeros included in the products (an inf or NaN
-    weight on a padded tap makes NaN, as does an inf gradient in the weight gradient). PyTorch's
-    float32 CPU kernel (oneDNN) skips the padded taps instead, so its NaN can differ there.
+    weight on a padded tap makes NaN, as does an inf gradient in the weight gradient). A deliberate
+    difference in float32: PyTorch 2.13 runs oneDNN on most float32 layers (a batch above one,
+    groups, kernels above 3×3 or large inputs; the choice also depends on its thread count), which
+    skips the padded taps (inf where ours is NaN), and its own loops, which multiply them as ours,
+    on small single-image ones. Float32 sums near float32's largest value can also overflow in a
+    different order from PyTorch's (an inf or -inf where PyTorch stays finite, or the reverse).
 
     >>> from minitorch_cnn.tensor import Tensor
     >>> import numpy as np
