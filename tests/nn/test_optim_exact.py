@@ -183,3 +183,78 @@ def test_accepts_what_torch_accepts(name, kw):
 def test_pytorchs_implementation_switches_are_refused_in_one_line(kw):
     with pytest.raises(ValueError, match=f"^Adam: {next(iter(kw))}=True is not supported"):
         optim.Adam([nn.Parameter(mt.ones(2))], **kw)
+
+
+# ------------------------------------------------ what the mutation run found untested
+def test_a_large_parameter_takes_the_blocked_update_with_the_same_numbers():
+    """SGD's update of a parameter larger than one block runs block by block; its values must be
+    torch's to float32 round-off of the terms (of order 1; a result near 0 has no relative bound)."""
+    import torch
+
+    from minitorch_cnn.optim.sgd import _BLOCK
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(_BLOCK * 2 + 123).astype(np.float32)
+    grad = rng.standard_normal(start.shape).astype(np.float32)
+    p, r = nn.Parameter(mt.tensor(start)), torch.nn.Parameter(torch.tensor(start))
+    ours, ref = optim.SGD([p], lr=0.1, momentum=0.9), torch.optim.SGD([r], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        p.grad, r.grad = mt.tensor(grad), torch.tensor(grad)
+        ours.step()
+        ref.step()
+    np.testing.assert_allclose(p.detach().numpy(), r.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(p.grad.numpy(), grad)
+    assert np.abs(p.detach().numpy() - start).min() > 0  # every block was updated
+
+
+def test_zero_grad_reaches_every_parameter_after_one_without_a_gradient():
+    a, b, c = (nn.Parameter(mt.ones(2)) for _ in range(3))
+    b.grad, c.grad = mt.ones(2), mt.ones(2)
+    opt = optim.SGD([a, b, c], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is None and b.grad.tolist() == [0.0, 0.0] and c.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None and c.grad is None
+
+
+def test_step_returns_what_the_closure_returns():
+    p = nn.Parameter(mt.tensor([1.0, -2.0]))
+    opt = optim.Adam([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss is not None and loss.item() == 5.0
+    assert opt.step() is None
+
+
+def test_state_dict_numbers_parameters_across_three_groups_as_torch():
+    import torch
+
+    ours = [nn.Parameter(mt.ones(2)) for _ in range(6)]
+    refs = [torch.nn.Parameter(torch.ones(2)) for _ in range(6)]
+    groups = [slice(0, 1), slice(1, 3), slice(3, 6)]
+    opt = optim.SGD([{"params": ours[s]} for s in groups], lr=0.1, momentum=0.9)
+    ref = torch.optim.SGD([{"params": refs[s]} for s in groups], lr=0.1, momentum=0.9)
+    for p, r in zip(ours, refs):
+        p.grad, r.grad = mt.ones(2), torch.ones(2)
+    opt.step()
+    ref.step()
+    assert [g["params"] for g in opt.state_dict()["param_groups"]] == \
+        [g["params"] for g in ref.state_dict()["param_groups"]]
+    assert sorted(opt.state_dict()["state"]) == sorted(ref.state_dict()["state"])
+
+
+def test_load_state_dict_refuses_a_state_of_the_wrong_shape():
+    p = nn.Parameter(mt.ones(3))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = mt.ones(3)
+    opt.step()
+    saved = opt.state_dict()
+    saved["state"][0]["momentum_buffer"] = mt.ones(4)
+    with pytest.raises(ValueError, match="shape"):
+        optim.SGD([nn.Parameter(mt.ones(3))], lr=0.1, momentum=0.9).load_state_dict(saved)
