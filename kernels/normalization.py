@@ -163,37 +163,41 @@ def channel_mean_var(x):
     return mean, var
 
 
-def normalize(x, mean, inv_std, weight, bias):
+def normalize(x, mean, inv_std, weight, bias, alpha_form=True):
     """``(x̂, y)``: x̂ = (x − μ)·s and y = γ·x̂ + β per channel (γ, β may be None), arrays of x's dtype;
-    μ and s (C,) of any float dtype (float64 from ``channel_mean_var``)."""
+    μ and s (C,) of any float dtype (float64 from ``channel_mean_var``). ``alpha_form``: where a
+    channel's numbers are not finite, y is PyTorch's x·α + β of a contiguous input
+    (``_alpha_form_where_not_finite``); False keeps γ·x̂ + β, PyTorch's form for a strided input."""
     if not _fused(x):
         x_hat, y = normalize_generic(x, mean, inv_std, weight, bias)
-        return x_hat, _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias)
-    C, dt = x.shape[1], x.dtype
-    weight = np.ones(C, dtype=dt) if weight is None else weight
-    bias = np.zeros(C, dtype=dt) if bias is None else bias
-    x_hat, y = np.empty_like(x), np.empty_like(x)
-    _normalize_jit(_ncl(x), mean.astype(np.float64), inv_std.astype(np.float64), weight.astype(dt),
-                   bias.astype(dt), _ncl(x_hat), _ncl(y))
-    return x_hat, _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias)
+    else:
+        C, dt = x.shape[1], x.dtype
+        w = np.ones(C, dtype=dt) if weight is None else weight.astype(dt)
+        b = np.zeros(C, dtype=dt) if bias is None else bias.astype(dt)
+        x_hat, y = np.empty_like(x), np.empty_like(x)
+        _normalize_jit(_ncl(x), mean.astype(np.float64), inv_std.astype(np.float64), w, b, _ncl(x_hat), _ncl(y))
+    if alpha_form:
+        _alpha_form_where_not_finite(x, y, mean, inv_std, weight, bias)
+    return x_hat, y
 
 
-def _pytorch_form_where_not_finite(x, y, mean, inv_std, weight, bias):
-    """``y`` with PyTorch's y = x·α + β (α = γ·s, β = b − μ·α) in each channel whose α or β is not
-    finite (an inf or NaN running statistic, weight or bias): the same numbers as γ·x̂ + β where
-    both are finite, but its own NaN (0·inf, inf − inf) where they are not. The common case costs
-    two checks of (C,) arrays."""
+def _alpha_form_where_not_finite(x, y, mean, inv_std, weight, bias):
+    """Rewrite, in place, the channels of ``y`` whose α or β is not finite (an inf or NaN statistic,
+    weight or bias) with PyTorch's y = x·α + β, α = γ·s, β = b − μ·α (its kernel for contiguous
+    inputs): the same numbers as γ·x̂ + β where both are finite, but its own NaN (0·inf, inf − inf)
+    and infinities where they are not. The common case costs two checks of (C,) arrays; only the
+    channels found are computed again."""
     xp = xp_of(x)
     alpha = inv_std.astype(np.float64) * (1.0 if weight is None else weight)  # (C,)
     with np.errstate(invalid="ignore", over="ignore"):
         beta = (0.0 if bias is None else bias) - mean.astype(np.float64) * alpha
     bad = ~(xp.isfinite(alpha) & xp.isfinite(beta))
     if not bad.any():
-        return y
+        return
+    c = xp.nonzero(bad)[0]
     shape = _shape(x)
     with np.errstate(invalid="ignore", over="ignore"):
-        torch_form = (x * alpha.reshape(shape) + beta.reshape(shape)).astype(y.dtype)
-    return xp.where(bad.reshape(shape), torch_form, y)
+        y[:, c] = x[:, c] * alpha[c].reshape(shape) + beta[c].reshape(shape)
 
 
 def batch_norm_backward(g, x_hat, inv_std, weight, training):

@@ -149,7 +149,11 @@ def relu(input, inplace=False):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clip(input, min_val, max_val), as ``torch.nn.functional.hardtanh``; the gradient is 1 strictly
     inside the range and 0 outside and at its ends. An integer input keeps its dtype, with the bounds
-    truncated to integers, as PyTorch. ``inplace`` is accepted; a new tensor is returned."""
+    truncated to integers, as PyTorch. ``inplace`` is accepted; a new tensor is returned.
+
+    At a NaN input the gradient is 0 (NaN is not strictly inside the range). PyTorch 2.13 is not
+    consistent there: its vectorised CPU loop gives 0 too, but its scalar loop, which takes the last
+    few (under 16) elements of a contiguous run, passes the upstream gradient; relu6 likewise."""
     _no_bool("hardtanh", input)
     for name, v in (("min_val", min_val), ("max_val", max_val)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:

@@ -9,7 +9,7 @@ a float32 tensor times a float64 0-d tensor stays float32, an int tensor plus 2.
 A backward that keeps g at some elements and drops it at others *selects* (``where``), never
 multiplies by a 0/1 mask, so an infinite or NaN g stays where it belongs (inf · 0 would be NaN).
 
-exp, log, sin, cos, sinh and cosh of a float32 (or float16) input are computed in float64 and rounded
+exp, log, sin, cos, sinh, cosh and pow of a float32 (or float16) input are computed in float64 and rounded
 once (``_rounded_once``): NumPy's float32 versions of these are up to 2-3 units in the last place off,
 PyTorch's within one, so that exp(12.) printed 162754.7812 here and 162754.7969 (the float32 nearest
 to e^12 = 162754.791...) in PyTorch. sqrt is exact in float32 already. tanh and sigmoid
@@ -86,9 +86,10 @@ class DivFn(Function):
 class PowFn(Function):
     """out = a ** b.
 
-    da = g · b · a^(b−1), and exactly 0 where b = 0 (selected: d(a^0)/da = 0 even at a = 0 or for an
+    da = g · (b · a^(b−1)), and exactly 0 where b = 0 (selected: d(a^0)/da = 0 even at a = 0 or for an
     infinite g), as PyTorch. Elsewhere it is a product, as PyTorch's: a = 0, b = 2 gives g · 0, which is
-    NaN for an infinite g; a < 0 with a fractional b gives NaN.
+    NaN for an infinite g; a < 0 with a fractional b gives NaN. a^(b−1) is computed as the forward's
+    a^b is (``_float_pow``), so for x ** 0.5 it is 1/sqrt(a): −inf at a = −0.0, as PyTorch's.
     db = g · (out · ln a), with the factor 0 where a = 0 and b >= 0 (the limit of a^b·ln a, not
     0·(−inf)); ln 0 = −inf for b < 0; NaN where a < 0.
 
@@ -96,12 +97,13 @@ class PowFn(Function):
     """
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, *, scalar=None):
         xp = xp_of(a)
         if a.dtype.kind == "f":
             with np.errstate(all="ignore"):
-                out = a**b
+                out = _float_pow(a, b, scalar)
             ctx.save_for_backward(a, b, out)
+            ctx.scalar = scalar
             return out
         wide, b = a.astype(np.int64), b.astype(np.int64)
         out = wide ** xp.where(b < 0, 0, b)
@@ -116,10 +118,39 @@ class PowFn(Function):
         da = db = None
         with np.errstate(all="ignore"):
             if ctx.needs_input_grad[0]:
-                da = xp.where(b == 0, zero, g * (b * a ** (b - 1)))
+                below = _float_pow(a, b - 1, None if ctx.scalar is None else ctx.scalar - 1)  # a^(b−1)
+                da = xp.where(b == 0, zero, g * (b * below))
             if ctx.needs_input_grad[1]:
                 db = g * xp.where((a == 0) & (b >= 0), zero, out * xp.log(a))
         return da, db
+
+
+def _float_pow(a, b, scalar):
+    """a ** b for a float array ``a``, as PyTorch's CPU kernels: for a Python-number exponent (``scalar``) of
+    a float32/float64 input, 0.5, −0.5, −1, 2, 3 and −2 are sqrt(a), 1/sqrt(a), 1/a, a·a, a·a·a and 1/(a·a)
+    (so (−inf) ** 0.5 is NaN); any other exponent, and a tensor exponent, is C's pow elementwise
+    (pow(−inf, 0.5) = +inf and pow(−0.0, 0.5) = +0.0, where a sqrt gives NaN and −0.0)."""
+    xp = xp_of(a)
+    if scalar is not None and a.dtype.itemsize >= 4:
+        if scalar == 0.5:
+            return xp.sqrt(a)
+        if scalar == -0.5:
+            return 1 / xp.sqrt(a)
+        if scalar == -1:
+            return 1 / a
+        if scalar == 2:
+            return a * a
+        if scalar == 3:
+            return a * a * a
+        if scalar == -2:
+            return 1 / (a * a)
+        b = xp.asarray(scalar, dtype=a.dtype)  # PyTorch rounds the number (e.g. 1/3 − 1) to a's dtype
+    out = _rounded_once(lambda x: xp.power(x, b), a)  # NumPy's float32 pow is 1-2 ulp off, PyTorch's powf is not
+    if xp is np:  # NumPy takes a sqrt where the exponent 0.5 is broadcast; C's pow(a, 0.5) = |a| at a = ±0, ±inf
+        special = (a == 0) | (a == -np.inf)
+        if special.any():
+            out = np.where(special & (b == 0.5), np.abs(a), out)
+    return out
 
 
 class NegFn(Function):
@@ -324,7 +355,8 @@ def pow(input, exponent):
     if a.dtype.kind in "biu" and _number(exponent) and exponent < 0:
         raise ValueError(f"pow: Integers to negative integer powers are not allowed (got a {a.dtype.name} base and "
                          f"exponent {exponent}); use a float exponent")
-    return _laid_out(PowFn.apply(a, b), a, b)
+    scalar = float(exponent) if _number(exponent) and a.dtype.kind == "f" else None  # PyTorch's pow(Tensor, Scalar)
+    return _laid_out(PowFn.apply(a, b, scalar=scalar), a, b)
 
 
 def _number(x) -> bool:

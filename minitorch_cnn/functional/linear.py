@@ -132,10 +132,14 @@ def _check_dtypes(op, a, b, nothing=False, batched=False):
     """As PyTorch: no promotion in matrix products, and no bool products; ``a`` is returned, cast where
     PyTorch lets the dtypes differ. Where there is ``nothing`` to multiply (an empty result, or an empty
     inner dimension: zeros) PyTorch skips its kernels' checks: bool operands pass except in ``dot``, and
-    the batched product (``bmm``) takes operands of two dtypes and gives ``b``'s dtype."""
+    the batched product (``bmm``) takes operands of two dtypes and gives ``b``'s dtype (refused when ``a``
+    requires grad and that dtype is not a float one, which cannot carry a gradient)."""
     if a.dtype != b.dtype:
         if not (nothing and batched):
             raise TypeError(f"{op}: expected operands of one dtype, got {a.dtype.name} and {b.dtype.name}")
+        if a.requires_grad and b.dtype.kind != "f":
+            raise TypeError(f"{op}: the empty product of {a.dtype.name} (which requires grad) and {b.dtype.name} "
+                            f"would be {b.dtype.name}, which cannot require grad, as in PyTorch")
         a = a.to(dtype=b.dtype)
     if a.dtype.kind == "b" and not (nothing and a.ndim + b.ndim > 2):
         raise TypeError(f"{op}: bool operands are not supported, as in PyTorch")
@@ -184,7 +188,13 @@ class BmmFn(MatMulFn):
 
 
 def linear(input, weight, bias=None):
-    """y = input @ weightᵀ + bias, input (..., in), weight (out, in), bias (out,)."""
+    """y = input @ weightᵀ + bias, input (..., in), weight (out, in), bias (out,); the input's dtype.
+
+    Dtypes as PyTorch 2.13, which has two paths. A 1-D or 2-D input, or a contiguous one (a 3-D input, or
+    any with a 1-D bias), with a bias goes through one fused product (``addmm``): the three dtypes must be
+    equal. Otherwise the product is computed first (weight of the input's dtype) and the bias is added in
+    place, cast to the product's dtype: a float64 bias is then accepted for a float32 input.
+    """
     check_float("linear", input)
     check_float("linear", weight, "weight")
     check_ndim("linear", weight, 2, "weight")
@@ -195,9 +205,12 @@ def linear(input, weight, bias=None):
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    for name, t in (("weight", weight), ("bias", bias)):
+    fused = bias is not None and (input.ndim <= 2 or input.array.flags.c_contiguous)
+    for name, t in (("weight", weight), ("bias", bias if fused else None)):
         if t is not None and t.dtype != input.dtype:  # as PyTorch: no promotion, even for an empty input
             raise TypeError(f"linear: expected {name} of the input's dtype {input.dtype.name}, got {t.dtype.name}")
+    if bias is not None and bias.dtype != input.dtype:
+        bias = bias.to(dtype=input.dtype)  # PyTorch's in-place add: the bias cast to the product's dtype
     return LinearFn.apply(input, weight, bias)
 
 

@@ -10,7 +10,10 @@ matrix, M = N·d1·..., and ``reduction`` is ``"none"`` (a loss per row, in the 
 
 from __future__ import annotations
 
+import math
 import warnings
+
+import numpy as np
 
 from ..autograd import Function
 from ..backend import to_numpy, xp_of
@@ -23,7 +26,8 @@ def _rows(a):
     """(N, C, d1, ...) -> (M, C): the class axis last, every other axis flattened into rows; (C,) -> (1, C)."""
     if a.ndim == 1:
         return a.reshape(1, -1)
-    return xp_of(a).moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+    rows = a.shape[0] * math.prod(a.shape[2:])  # not -1: it cannot be inferred when C = 0
+    return xp_of(a).moveaxis(a, 1, -1).reshape(rows, a.shape[1])
 
 
 def _unrows(d, shape):
@@ -35,6 +39,8 @@ def _unrows(d, shape):
 def _log_softmax(z):
     """log softmax of each row of z (M, C), from the row's max (every exponent <= 0)."""
     xp = xp_of(z)
+    if z.shape[1] == 0:  # no classes: empty rows, and no max to take
+        return z
     shifted = z - z.max(axis=1, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
@@ -44,7 +50,13 @@ def _reduce(xp, losses, divisor, reduction, shape):
     if reduction == "none":
         return losses.reshape(shape)
     total = losses.sum()
-    return total if reduction == "sum" else total / divisor
+    with np.errstate(invalid="ignore"):  # 0 / 0 = NaN without a warning (every row ignored), as PyTorch
+        return total if reduction == "sum" else total / divisor
+
+
+def _pick(w, labels):
+    """w[labels], the weight of each row's class; zeros when there are no classes (every row is then ignored)."""
+    return w[labels] if w.shape[0] else xp_of(w).zeros(labels.shape, w.dtype)
 
 
 def _over(xp, g, divisor):
@@ -59,8 +71,10 @@ class CrossEntropyFn(Function):
 
     * class indices y_m: a[m, c] = (1 − ε) · w[y_m] · [c = y_m] + (ε / C) · w[c], and a[m] = 0 for a row
       whose y_m is ``ignore_index``; "mean" divides the sum by D = Σ_m w[y_m] over the rows kept
-      (``row_weight`` = w[y_m], ``smooth`` = ε/C · w or None when ε = 0);
-    * probabilities q (M, C): a[m, c] = w[c] · ((1 − ε) · q[m, c] + ε / C) (``probs``); "mean" divides by D = M.
+      (``row_weight`` = w[y_m], ``smooth`` = ε/C · w or None when ε = 0). With C = 0 classes every row
+      must be ignored, and with ε > 0 the loss is NaN, as PyTorch's smoothing term 0 · ε/C = 0 · inf;
+    * probabilities q (M, C): a[m, c] = w[c] · ((1 − ε) · q[m, c] + ε / C) (``probs``); "mean" divides by
+      D = M (PyTorch's numel / C, so NaN when C = 0).
 
     Backward: ∂loss_m/∂z[m, c] = (Σ_c' a[m, c']) · p[m, c] − a[m, c] (the derivative of log p[m, c']
     is [c = c'] − p[m, c]), times the upstream gradient of loss_m (g / D for "mean"; rows of
@@ -72,9 +86,10 @@ class CrossEntropyFn(Function):
         xp = xp_of(z)
         log_p = _log_softmax(z)  # (M, C)
         if probs is not None:
-            losses, divisor = -(log_p * probs).sum(axis=1), z.shape[0]
+            losses, divisor = -(log_p * probs).sum(axis=1), z.shape[0] if z.shape[1] else math.nan
         else:  # the target's term, then the smoothing term apart, as PyTorch (no 0 · log p terms when ε = 0)
-            losses = -(1 - eps) * row_weight * log_p[xp.arange(z.shape[0]), labels]  # (M,)
+            picked = log_p[xp.arange(z.shape[0]), labels] if z.shape[1] else xp.zeros(z.shape[0], z.dtype)  # C = 0: all ignored
+            losses = -(1 - eps) * row_weight * picked  # (M,)
             if smooth is not None:
                 losses = losses - (log_p * smooth).sum(axis=1)
             losses = xp.where(kept, losses, 0)
@@ -83,7 +98,8 @@ class CrossEntropyFn(Function):
         ctx.labels = labels
         ctx.probs, ctx.row_weight, ctx.smooth, ctx.eps, ctx.kept = probs, row_weight, smooth, eps, kept
         ctx.reduction, ctx.divisor = reduction, divisor
-        return _reduce(xp, losses, divisor, reduction, shape)
+        out = _reduce(xp, losses, divisor, reduction, shape)
+        return out + math.nan if smooth is not None and z.shape[1] == 0 else out  # PyTorch's 0 · ε/C = 0 · inf
 
     @staticmethod
     def backward(ctx, g):
@@ -93,7 +109,8 @@ class CrossEntropyFn(Function):
             a = ctx.probs
         else:  # a = (1 − ε)·w[y]·onehot(y) + ε/C·w, zero on ignored rows
             a = xp.zeros_like(log_p) if ctx.smooth is None else xp.broadcast_to(ctx.smooth, log_p.shape).copy()
-            a[xp.arange(a.shape[0]), labels] += (1 - ctx.eps) * ctx.row_weight
+            if a.shape[1]:  # with no classes every row is ignored
+                a[xp.arange(a.shape[0]), labels] += (1 - ctx.eps) * ctx.row_weight
             a *= ctx.kept[:, None]
         dz = a.sum(axis=1, keepdims=True) * xp.exp(log_p) - a  # (M, C)
         if ctx.reduction == "none":
@@ -113,8 +130,8 @@ class NllLossFn(Function):
     @staticmethod
     def forward(ctx, x, *, target, row_weight, kept, reduction, shape):
         xp = xp_of(x)
-        picked = x[xp.arange(x.shape[0]), target]  # (M,)
-        losses = -xp.where(kept, row_weight * picked, 0)
+        picked = x[xp.arange(x.shape[0]), target] if x.shape[1] else xp.zeros(x.shape[0], x.dtype)  # C = 0: all ignored
+        losses = xp.where(kept, -(row_weight * picked), 0)  # +0 on ignored rows, as PyTorch
         divisor = xp.where(kept, row_weight, 0).sum()
         ctx.target = target
         ctx.x_shape, ctx.dtype, ctx.row_weight, ctx.kept = x.shape, x.dtype, row_weight, kept
@@ -129,7 +146,8 @@ class NllLossFn(Function):
         if ctx.reduction == "mean":
             g = _over(xp, g, ctx.divisor)
         dx = xp.zeros(ctx.x_shape, dtype=ctx.dtype)
-        dx[xp.arange(ctx.x_shape[0]), target] = -xp.where(ctx.kept, ctx.row_weight * g, 0)
+        if ctx.x_shape[1]:  # with no classes there is nothing to write (every row is ignored)
+            dx[xp.arange(ctx.x_shape[0]), target] = -xp.where(ctx.kept, ctx.row_weight * g, 0)
         return (dx,)
 
 
@@ -165,14 +183,16 @@ def _class_targets(op, input, target, C, ignore_index):
     if target.shape != want:
         raise ValueError(f"{op}: expected target of shape {want} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
+    if C == 0 and (input.ndim == 3 or input.ndim > 4) and math.prod(want) > 0:
+        # PyTorch views such an input as (N, 0, 1, -1), where -1 becomes 0 and no longer matches the target
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} has 0 classes but {math.prod(want)} target "
+                         "positions (PyTorch refuses 0 classes for 3-d and 5-d or larger inputs)")
     xp = xp_of(target.array)
     t = target.array.reshape(-1).astype(xp.int64)
     kept = t != ignore_index
-    if t.size:
-        bad = xp.where(kept & ((t < 0) | (t >= C)), t, 0)
-        lo, hi = (int(v) for v in to_numpy(xp.stack((bad.min(), bad.max()))))  # one sync on a GPU
-        if lo < 0 or hi >= C:
-            raise ValueError(f"{op}: target label {lo if lo < 0 else hi} is out of range for {C} classes [0, {C - 1}]")
+    bad = to_numpy(t[kept & ((t < 0) | (t >= C))])  # the labels out of range, ignored rows left out (one sync)
+    if bad.size:
+        raise ValueError(f"{op}: target label {int(bad[0])} is out of range for {C} classes [0, {C - 1}]")
     return xp.where(kept, t, 0), kept, want
 
 
@@ -208,10 +228,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError(f"{op}: ignore_index is not supported for probability targets, got {ignore_index}")
         q = _rows(target.array).astype(input.dtype, copy=False)
         shape = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
-        return CrossEntropyFn.apply(rows, reduction=reduction, shape=shape, probs=w * ((1 - eps) * q + eps / C))
+        return CrossEntropyFn.apply(rows, reduction=reduction, shape=shape, probs=w * ((1 - eps) * q + eps / max(C, 1)))
     labels, kept, shape = _class_targets(op, input, target, C, ignore_index)
-    return CrossEntropyFn.apply(rows, labels=labels, reduction=reduction, shape=shape, row_weight=w[labels],
-                                smooth=w * (eps / C) if eps > 0 else None, eps=eps, kept=kept)
+    return CrossEntropyFn.apply(rows, labels=labels, reduction=reduction, shape=shape, row_weight=_pick(w, labels),
+                                smooth=w * (eps / max(C, 1)) if eps > 0 else None, eps=eps, kept=kept)
 
 
 class _RowsFn(Function):
@@ -242,7 +262,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     labels, kept, shape = _class_targets(op, input, target, C, ignore_index)
     w = xp_of(input.array).ones(C, dtype=input.dtype) if weight is None else weight.array
     rows = input if input.ndim == 2 else _RowsFn.apply(input)
-    return NllLossFn.apply(rows, target=labels, row_weight=w[labels], kept=kept,
+    return NllLossFn.apply(rows, target=labels, row_weight=_pick(w, labels), kept=kept,
                            reduction=reduction, shape=shape)
 
 

@@ -32,6 +32,15 @@ class BatchNormFn(Function):
     channel: the two subtracted terms remove the components of dx̂ along the directions in which
     a shift (μ) or a scaling (σ) of the whole channel would change x̂ — x̂ is invariant to both.
 
+    Infinities and NaN (an inf weight, statistic or input; an overflowing x): in a channel whose
+    α = γ·s or β' = β − μ·α is not finite, y follows PyTorch 2.13's CPU kernels, which write y in one
+    of two orders that differ only there. For a dense input (contiguous, or channels-last) and
+    contiguous (C,) parameters, PyTorch computes y = x·α + β': with γ = inf and μ > 0 that is
+    x·inf − inf = NaN everywhere. For any other (strided) input it computes ((x − μ)·s)·γ + β, ours
+    γ·x̂ + β: −inf where x̂ < 0, +inf where x̂ > 0, NaN at x̂ = 0. The op checks the layout it is
+    given and writes the channels concerned in the same order (``kernels/normalization.py``,
+    ``normalize``); the finite channels, all of them in practice, are never computed twice.
+
     The passes over the activations are ``kernels/normalization.py``: each line there (the
     statistics, x̂ and y, the backward's sums and dx) is one loop per channel on the CPU, NumPy's
     operations on the generic path.
@@ -44,6 +53,7 @@ class BatchNormFn(Function):
             ctx.shapes = x.shape, None if weight is None else weight.shape, None if bias is None else bias.shape
             return x.copy()
         xp = xp_of(x)
+        alpha_form = _dense_layout(x, weight, bias, running_mean, running_var)  # read before the copy below
         x = xp.ascontiguousarray(x)  # a contiguous y, as PyTorch's (a copy only for a strided x)
         if training:
             mean, var = channel_mean_var(x)  # (C,) float64: μ and the biased σ² (divide by M)
@@ -52,7 +62,8 @@ class BatchNormFn(Function):
         else:
             mean, var = xp.asarray(running_mean, dtype=xp.float64), xp.asarray(running_var, dtype=xp.float64)
         inv_std = 1.0 / xp.sqrt(var + eps)  # (C,) float64; the kernels round x̂ and y once to x's dtype
-        x_hat, y = normalize(x, mean, inv_std, weight, bias)  # x̂ = (x − μ)·inv_std, y = γ·x̂ + β: (N, C, H, W)
+        # x̂ = (x − μ)·inv_std, y = γ·x̂ + β: (N, C, H, W); non-finite channels as PyTorch (class doc)
+        x_hat, y = normalize(x, mean, inv_std, weight, bias, alpha_form)
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training = training
         return y
@@ -68,6 +79,14 @@ class BatchNormFn(Function):
         # dβ = Σ g, dγ = Σ g·x̂, and dx by the formula above (training: through μ and σ²)
         dx, dweight, dbias = batch_norm_backward(g, x_hat, inv_std, weight, ctx.training)
         return dx if need_x else None, dweight if need_w else None, dbias if need_b else None
+
+
+def _dense_layout(x, *params):
+    """Whether PyTorch's CPU batch norm takes its "contiguous" kernel (y = x·α + β') for these arrays:
+    x C-contiguous or channels-last (N, H, W, C order in memory), every given (C,) array contiguous."""
+    channels_last = x.ndim in (4, 5) and x.transpose(0, *range(2, x.ndim), 1).flags.c_contiguous
+    dense = x.flags.c_contiguous or channels_last
+    return dense and all(p is None or p.flags.c_contiguous for p in params)
 
 
 def _raw(op, value, name):

@@ -103,7 +103,8 @@ def pad(input, pad, mode="constant", value=None):
 
     Args:
         input: any tensor for ``"constant"``; for the other modes a tensor with 1 or 2 more axes than
-            the padded ones (at most 3 padded axes), non-empty except for its first axis.
+            the padded ones (at most 3 padded axes); for ``"reflect"`` and ``"replicate"`` not bool and
+            non-empty except for its first axis, as PyTorch.
         pad: ``(left, right, top, bottom, ...)``, ints, from the last axis backwards; negative crops.
         mode: ``"constant"``, ``"reflect"``, ``"replicate"`` or ``"circular"`` (module doc).
         value: the constant of ``"constant"`` mode (default 0); the other modes take none.
@@ -130,7 +131,9 @@ def pad(input, pad, mode="constant", value=None):
     if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
         raise ValueError(f"{op}: mode {mode!r} pads 1 to 3 trailing axes of an input with 1 or 2 more axes, "
                          f"got {k} padded axes of an input of shape {tuple(input.shape)}")
-    if min(input.shape[-k - 1 :]) < 1:  # all but the batch axis
+    if mode != "circular" and input.dtype == np.bool_:
+        raise TypeError(f"{op}: mode {mode!r} is not implemented for bool tensors (as in PyTorch), got dtype bool")
+    if mode != "circular" and min(input.shape[-k - 1 :]) < 1:  # all but the batch axis; circular takes empty axes
         raise ValueError(f"{op}: mode {mode!r} needs non-empty axes (but the batch), got input shape {tuple(input.shape)}")
     for n, (lo, hi) in zip(input.shape[-k:], widths[-k:]):
         kept = n - max(-lo, 0) - max(-hi, 0)

@@ -285,32 +285,41 @@ def cumsum(input, dim=None, *, dtype=None, axis=None):
 # ------------------------------------------------------------------ norm
 class NormFn(Function):
     """out = ‖a‖_p over ``axes`` (None: all): (Σ |a|^p)^(1/p); p = inf: max |a|; p = -inf: min |a|;
-    p = 0: the number of non-zero elements. Float32 and float16 are summed in float64 and rounded once.
+    p = 0: the number of non-zero elements. Float32 and float16 are summed in float64 and rounded once,
+    their squares (|a|^p) taken in their own dtype, so they overflow to inf and underflow to 0 as PyTorch's.
 
     With s = sign(a) and everything broadcast back over the reduced axes, as PyTorch's:
       p = 0:        da = 0;
-      p = ±inf:     da = s · g / k at the k elements where |a| = out (ties share), 0 elsewhere;
-      p >= 1:       da = s · |a|^(p−1) · g / out^(p−1)   (p = 2: a · g / out; p = 1: s · g),
-                    and 0 where out = 0 (the gradient of ‖0‖ is taken as 0, as PyTorch);
+      p = ±inf:     da = s · (g / k) · [tie] at the k elements where |a| = out or a is NaN (ties share);
+      p = 1:        da = s · g;
+      p = 2:        da = g · (a / out), with a / out taken as 0 where out = 0 (PyTorch's: g is not
+                    masked, so a NaN g still gives NaN there);
+      p > 1:        da = s · |a|^(p−1) · (g / out^(p−1)) (a · |a|^(p−2) · ... for p > 2), and the factor
+                    g / out^(p−1) 0 where out = 0 (the gradient of ‖0‖ is taken as 0, as PyTorch);
       p < 1:        da = s · |a|^(p−1) · g · out^(1−p), with 0 where a = 0 (not 0 · inf).
+    A norm of one element (every reduced axis of size 1) is |a| for p ≠ 0, with no overflow, as PyTorch's.
     """
 
     @staticmethod
     def forward(ctx, a, *, p, axes, keepdim):
         xp = xp_of(a)
         ctx.shape, ctx.axes, ctx.keepdim, ctx.p = a.shape, axes, keepdim, p
-        x = xp.abs(a.astype(np.float64) if a.dtype.itemsize < 8 else a)
+        x = xp.abs(a)
+        wide = (lambda v: v.astype(np.float64)) if a.dtype.itemsize < 8 else (lambda v: v)  # summed in float64
+        trivial = math.prod(a.shape[i] for i in range(a.ndim) if axes is None or i in axes) == 1
         with np.errstate(all="ignore"):
-            if p == math.inf or p == -math.inf:
+            if trivial and p != 0:  # one element per norm: |a|, as PyTorch (no overflow of 1e300²)
+                out = x.reshape([1 if axes is None or i in axes else n for i, n in enumerate(a.shape)])
+            elif p == math.inf or p == -math.inf:
                 out = (x.max if p > 0 else x.min)(axis=axes, keepdims=True)
             elif p == 0:
                 out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
             elif p == 1:
-                out = x.sum(axis=axes, keepdims=True)
-            elif p == 2:
-                out = xp.sqrt((x * x).sum(axis=axes, keepdims=True))
+                out = wide(x).sum(axis=axes, keepdims=True)
+            elif p == 2:  # squares (and powers) in a's dtype: they overflow and underflow as PyTorch's
+                out = xp.sqrt(wide(x * x).sum(axis=axes, keepdims=True))
             else:
-                out = (x**p).sum(axis=axes, keepdims=True) ** (1 / p)
+                out = wide(x**p).sum(axis=axes, keepdims=True) ** (1 / p)
         out = out.astype(a.dtype)
         ctx.save_for_backward(a, out)
         return c_order(out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if axes is not None and i not in axes]))
@@ -321,16 +330,21 @@ class NormFn(Function):
         xp, p = xp_of(g), ctx.p
         g = g.reshape(out.shape)  # keepdims: broadcasts against a
         zero = xp.zeros((), dtype=g.dtype)
-        sign = xp.sign(a)
+        sign = (a > 0).astype(g.dtype) - (a < 0)  # PyTorch's sgn: 0 at NaN (NumPy's sign is NaN)
         with np.errstate(all="ignore"):
             if p == 0:
                 return (xp.zeros(ctx.shape, dtype=g.dtype),)
-            if p == math.inf or p == -math.inf:
-                ties = xp.abs(a) == out
-                return (xp.where(ties, sign * (g / ties.sum(axis=ctx.axes, keepdims=True)), zero),)
-            if p >= 1:
-                return (sign * xp.abs(a) ** (p - 1) * xp.where(out == 0, zero, g / out ** (p - 1)),)
-            return (sign * xp.where(a == 0, zero, xp.abs(a) ** (p - 1)) * (g * out ** (1 - p)),)
+            if p == math.inf or p == -math.inf:  # ties: |a| = out, or |a| NaN; a product (NaN · 0 = NaN), as PyTorch's
+                ties = (xp.abs(a) == out) | xp.isnan(a)
+                return (sign * ((g / ties.sum(axis=ctx.axes, keepdims=True)) * ties),)
+            if p == 1:
+                return (sign * g,)
+            if p == 2:  # g · (a / out), with a / out set to 0 where out = 0: a NaN or inf g still gives NaN there
+                return (g * xp.where(out == 0, zero, a / out),)
+            if p > 1:
+                scaled = sign * xp.abs(a) ** (p - 1) if p < 2 else a * xp.abs(a) ** (p - 2)
+                return (scaled * xp.where(out == 0, zero, g / out ** (p - 1)),)
+            return (sign * xp.where(a == 0, zero, xp.abs(a) ** (p - 1)) * g * out ** (1 - p),)
 
 
 def _order(op, p, axes):

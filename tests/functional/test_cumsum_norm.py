@@ -191,3 +191,26 @@ def test_linalg_norm_and_vector_norm_against_torch():
         mt.linalg.norm(mt.tensor(a), ord=2)
     with pytest.raises(ValueError, match=r"linalg.norm: with ord and no dim, expected a 1-D or 2-D input, got 3-D"):
         mt.linalg.norm(mt.ones(2, 3, 4), ord=2)
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 1.5, 0.5, math.inf, -math.inf])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_norm_overflow_underflow_and_nan_gradients_as_torch(p, dtype):
+    """Fuzzer: ‖1e300‖ was inf (1e300² overflows; PyTorch takes |a| for a norm of one element); the gradient
+    at a zero norm with a NaN upstream gradient was 0 (PyTorch: NaN for p = 1, 2, ±inf); float32 squares
+    that underflow (1e-40²) gave a non-zero norm (PyTorch: 0); a NaN entry got NaN (PyTorch's sgn(NaN) = 0)."""
+    big, tiny = (1e300, 1e-300) if dtype == "float64" else (3e38, 1e-40)
+    cases = [([big], (1,), None), ([big], (), None), ([big, big], (1, 1, 2), 1), ([tiny], (1, 1, 1), -1),
+             ([tiny, tiny], (2,), None), ([tiny, 0.0], (2,), -1), ([0.0, 0.0], (2,), None), ([0.0, 1.0], (1, 2), 0),
+             ([math.nan, 1.0], (2,), None), ([math.inf, 1.0], (2,), -1), ([1.0, -2.0], (2,), None)]
+    for values, shape, dim in cases:
+        for upstream in (1.0, math.nan, math.inf):
+            got = []
+            for T in (mt, torch):
+                x = T.tensor(np.array(values).reshape(shape).tolist(), dtype=getattr(T, dtype), requires_grad=True)
+                y = T.norm(x, p=p, dim=dim)
+                y.backward(T.full(tuple(y.shape), upstream, dtype=y.dtype))
+                got.append((y.detach().numpy(), x.grad.numpy()))
+            msg = f"{values} {shape} dim={dim} upstream={upstream}"
+            np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-6, atol=0, err_msg=msg)
+            np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-6, atol=0, err_msg=msg)

@@ -102,6 +102,47 @@ def test_pow_gradients_at_base_zero_and_negative_bases_as_torch():
         check_against_torch(F.pow, torch.pow, [a, b])
 
 
+_SPECIAL_BASES = [-math.inf, math.inf, -0.0, 0.0, -1.0, 1.0, -2.0, 0.5, 3.0, math.nan]
+_SPECIAL_EXPONENTS = [0.5, -0.5, 1.5, -1.5, 2.0, -2.0, 3.0, -3.0, 0.0, 1.0, -1.0, 0.25, 2.5, 1 / 3, math.inf, -math.inf]
+
+
+def _same_values(ours, theirs):
+    """Equal values, NaN where NaN, and the same sign of every zero and infinity (a NaN's sign bit means nothing)."""
+    np.testing.assert_array_equal(ours, theirs)
+    numbers = ~np.isnan(theirs)
+    np.testing.assert_array_equal(np.signbit(ours[numbers]), np.signbit(theirs[numbers]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("form", ["number", "tensor", "0-d tensor"])
+def test_pow_at_zeros_and_infinities_follows_torchs_kernels(dtype, form):
+    """Fuzzer: ``pow(tensor(-inf), tensor(0.5))`` was NaN (NumPy takes a sqrt), PyTorch's C pow gives +inf;
+    ``(x ** 0.5)`` backward at x = −0.0 was +inf, PyTorch's 0.5·rsqrt(−0.0) = −inf. A Python-number
+    exponent uses PyTorch's sqrt/rsqrt/reciprocal/product shortcuts, a tensor exponent C's pow; both values
+    and gradients are compared (signs of zeros and infinities included), float32 to the last bit."""
+    for y in _SPECIAL_EXPONENTS:
+        got = []
+        for T in (mt, torch):
+            d = getattr(T, dtype)
+            x = T.tensor(_SPECIAL_BASES, dtype=d, requires_grad=True)
+            exponent = {"number": y, "tensor": T.full((len(_SPECIAL_BASES),), y, dtype=d),
+                        "0-d tensor": T.tensor(y, dtype=d)}[form]
+            out = T.pow(x, exponent) if form != "number" else x**y
+            out.backward(T.ones(len(_SPECIAL_BASES), dtype=d))
+            got.append((out.detach().numpy(), x.grad.numpy()))
+        with np.errstate(invalid="ignore"):
+            _same_values(got[0][0], got[1][0])
+            _same_values(got[0][1], got[1][1])
+
+
+def test_pow_of_special_values_follows_cs_pow_by_a_table():
+    """C's pow (C99 Annex F), not a sqrt: pow(−inf, 0.5) = +inf, pow(−0.0, 0.5) = +0.0, pow(−inf, 1/3) = +inf."""
+    x = mt.tensor([-math.inf, -0.0, -math.inf, -0.0, math.inf], dtype=mt.float64)
+    b = mt.tensor([0.5, 0.5, 1 / 3, 2.5, 0.5], dtype=mt.float64)
+    _same_values(mt.pow(x, b).numpy(), np.array([math.inf, 0.0, math.inf, 0.0, math.inf]))
+    _same_values(mt.pow(x[:2], mt.tensor(0.5, dtype=mt.float64)).numpy(), np.array([math.inf, 0.0]))
+
+
 @pytest.mark.parametrize(
     "expr",
     [lambda x: 2.0 - x, lambda x: 3.0 / x, lambda x: 2.0**x, lambda x: 1.5 + x, lambda x: -2.0 * x,

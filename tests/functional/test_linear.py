@@ -128,3 +128,53 @@ def test_linear_rejects_bad_input_naming_the_op():
         F.linear(x, mt.ones(4))
     with pytest.raises(TypeError, match=r"linear: expected weight of the input's dtype float64, got float32"):
         F.linear(mt.ones(3, 4, dtype=mt.float64), w)
+
+
+_LINEAR_INPUTS = {  # name -> (shape, how the input is laid out: a NumPy view of a contiguous array)
+    "1-D": ((3,), lambda a: a), "2-D": ((2, 3), lambda a: a), "2-D transposed": ((3, 2), lambda a: a.T),
+    "2-D empty": ((0, 3), lambda a: a), "3-D": ((2, 2, 3), lambda a: a),
+    "3-D strided": ((2, 2, 3), lambda a: a.transpose(1, 0, 2)), "4-D strided": ((3, 2, 2, 1), lambda a: a.T),
+    "4-D": ((1, 2, 2, 3), lambda a: a), "4-D strided empty": ((3, 0, 2, 1), lambda a: a.T),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(_LINEAR_INPUTS))
+@pytest.mark.parametrize("dtypes", [("float32", "float32", "float64"), ("float64", "float64", "float32"),
+                                    ("float32", "float64", "float32"), ("float32", "float32", "int64"),
+                                    ("float32", "float32", "float32"), ("float64", "float32", None)])
+@pytest.mark.parametrize("grad", ["", "input", "bias"])
+def test_linear_dtype_rules_match_torch(layout, dtypes, grad):
+    """PyTorch 2.13's dtype checks: equal dtypes on its fused path (1-D/2-D or contiguous input), a bias
+    of any dtype cast to the product's dtype otherwise; the result (and each gradient) in torch's dtype."""
+    shape, view = _LINEAR_INPUTS[layout]
+    rng = np.random.default_rng(0)
+    x = view(rng.standard_normal(shape).astype(dtypes[0]))
+    w = rng.standard_normal((2, 3)).astype(dtypes[1])
+    b = None if dtypes[2] is None else np.arange(2).astype(dtypes[2])
+    results = []
+    for T in (mt, torch):
+        xt, wt = T.from_numpy(x.copy()), T.from_numpy(w)
+        bt = None if b is None else T.from_numpy(b)
+        if grad == "input":
+            xt.requires_grad_()
+        if grad == "bias" and bt is not None and b.dtype.kind == "f":
+            bt.requires_grad_()
+        try:
+            y = T.nn.functional.linear(xt, wt, bt)
+        except (TypeError, ValueError, RuntimeError):
+            results.append(None)
+            continue
+        y.sum().backward() if y.requires_grad else None
+        grads = [None if t is None or t.grad is None else (str(t.grad.dtype).split(".")[-1], t.grad.numpy())
+                 for t in (xt, bt)]
+        results.append((str(y.dtype).split(".")[-1], y.detach().numpy(), grads))
+    mine, ref = results
+    assert (mine is None) == (ref is None), (mine, ref)
+    if ref is not None:
+        assert mine[0] == ref[0]
+        np.testing.assert_allclose(mine[1], ref[1], rtol=1e-5, atol=1e-6)
+        for g_mine, g_ref in zip(mine[2], ref[2]):
+            assert (g_mine is None) == (g_ref is None)
+            if g_ref is not None:
+                assert g_mine[0] == g_ref[0]
+                np.testing.assert_allclose(g_mine[1], g_ref[1], rtol=1e-5, atol=1e-6)

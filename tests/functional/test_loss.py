@@ -283,3 +283,35 @@ def test_mse_loss_broadcasts_with_torchs_warning_and_gradient(reduction, shapes)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     with pytest.warns(UserWarning):
         assert gradcheck(ours, [mt.Tensor(a, requires_grad=True), mt.Tensor(b, requires_grad=True)])
+
+
+_NO_CLASSES = [  # (input shape, target, keyword arguments): every row ignored, or no rows
+    ((1, 0), [0], dict(ignore_index=0)), ((2, 0), [3, 3], dict(ignore_index=3)), ((0, 0), [], {}),
+    ((0,), 0, dict(ignore_index=0)), ((2, 0, 0), [[], []], {}), ((1, 0, 2, 2), [[[0, 0], [0, 0]]], dict(ignore_index=0)),
+    ((1, 0), [0], dict(ignore_index=0, weight=True)), ((1, 0), [0], dict(ignore_index=0, label_smoothing=0.1)),
+    ((0, 0), [], dict(label_smoothing=0.1)), ((1, 0, 2), [[0, 0]], dict(ignore_index=0)), ((1, 0), [0], {}),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("op", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("shape, target, kwargs", _NO_CLASSES)
+def test_zero_classes_give_torchs_nan_zero_or_error_and_an_empty_gradient(op, reduction, shape, target, kwargs):
+    if op == "nll_loss" and "label_smoothing" in kwargs:
+        pytest.skip("nll_loss has no label smoothing")
+
+    def run(T):
+        kw = dict(kwargs, weight=T.zeros(0, dtype=T.float64)) if "weight" in kwargs else kwargs
+        x = T.zeros(*shape, dtype=T.float64, requires_grad=True)
+        try:
+            y = getattr(T.nn.functional, op)(x, T.tensor(target, dtype=T.int64), reduction=reduction, **kw)
+        except (ValueError, IndexError, RuntimeError):
+            return None
+        y.sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    ours, theirs = run(mt), run(torch)
+    assert (ours is None) == (theirs is None)  # both refuse (a label out of range; PyTorch's 3-d reshape) or neither
+    if theirs is not None:
+        np.testing.assert_array_equal(ours[0], theirs[0])  # NaN for "mean" (0 / 0) and with smoothing (0 · ε/0)
+        assert ours[1].shape == theirs[1].shape == shape

@@ -151,3 +151,34 @@ def test_constant_padding_output_layout_is_pytorchs(widths):
             viewable.append(False)
         np.testing.assert_array_equal(y.numpy(), torch.nn.functional.pad(torch.from_numpy(a), widths, value=3.0))
     assert viewable[0] == viewable[1]
+
+
+@pytest.mark.parametrize("shape, widths", [((1, 0, 1, 3), (2, 0, 0, 0)), ((1, 1, 0), (0, 0)), ((1, 0, 3), (1, 1)),
+                                           ((0, 3), (1, 1)), ((1, 2, 0, 3), (1, 1, 0, 0)), ((2, 0, 2, 2, 2), (1,) * 6),
+                                           ((1, 0, 2, 3), (1, -1, 1, 1)), ((1, 1, 2), (-1, -1))])
+def test_circular_padding_of_empty_axes_as_torch(shape, widths):
+    """Fuzzer: circular pad of an input with an empty channel (or padded) axis raised in ours; PyTorch
+    pads it (reflect and replicate refuse empty non-batch axes in both)."""
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    y = F.pad(x, widths, mode="circular")
+    assert tuple(y.shape) == tuple(torch.nn.functional.pad(torch.zeros(shape), widths, mode="circular").shape)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == shape
+    for mode in ("reflect", "replicate"):
+        if 0 in shape[1:]:
+            with pytest.raises(ValueError, match="needs non-empty axes"):
+                F.pad(x, widths, mode=mode)
+            with pytest.raises(RuntimeError):
+                torch.nn.functional.pad(torch.zeros(shape), widths, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("shape, widths", [((2, 3), (1, 1)), ((1, 3), (0, 0)), ((1, 1, 3, 3), (1, 1, 1, 1)),
+                                           ((1, 1, 2, 2, 2), (1,) * 6)])
+def test_reflect_and_replicate_refuse_bool_as_torch(mode, shape, widths):
+    with pytest.raises(TypeError, match=f"pad: mode '{mode}' is not implemented for bool"):
+        F.pad(Tensor(np.zeros(shape, dtype=bool)), widths, mode=mode)
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.pad(torch.zeros(shape, dtype=torch.bool), widths, mode=mode)
+    expected = torch.nn.functional.pad(torch.tensor([[True, False]]), (1, 1), mode="circular").numpy()
+    np.testing.assert_array_equal(F.pad(Tensor(np.array([[True, False]])), (1, 1), mode="circular").numpy(), expected)

@@ -86,3 +86,25 @@ def test_products_reject_what_torch_rejects_by_name(call, torch_call, message):
         eval(torch_call, env)
     with pytest.raises((ValueError, TypeError), match=message):
         eval(call, env)
+
+
+@pytest.mark.parametrize("op, sa, sb", [("bmm", (0, 1, 3), (0, 3, 1)), ("bmm", (2, 1, 0), (2, 0, 1)),
+                                        ("matmul", (0, 1, 3), (0, 3, 1)), ("matmul", (2, 1, 3), (1, 3, 0))])
+@pytest.mark.parametrize("db", ["bool", "int64", "float32"])
+def test_an_empty_batched_product_of_a_float_requiring_grad_and_another_dtype_as_torch(op, sa, sb, db):
+    """Fuzzer: ``bmm(zeros(0, 1, 3, requires_grad=True), zeros(0, 3, 1, dtype=bool))`` raised in PyTorch
+    ("Autograd not support dtype: Bool": the empty product takes the second dtype), not in ours."""
+    def run(T):
+        a = T.zeros(*sa, dtype=T.float64, requires_grad=True)
+        try:
+            y = getattr(T, op)(a, T.zeros(*sb, dtype=getattr(T, db)))
+        except (TypeError, RuntimeError):
+            return None
+        y.sum().backward()
+        return tuple(y.shape), str(y.dtype).split(".")[-1], a.grad.numpy()
+
+    ours, theirs = run(mt), run(torch)
+    assert (ours is None) == (theirs is None) == (db != "float32")
+    if theirs is not None:
+        assert ours[:2] == theirs[:2]
+        np.testing.assert_array_equal(ours[2], theirs[2])

@@ -215,3 +215,41 @@ def test_float32_x_hat_is_the_exact_one_rounded_when_the_spread_is_small_beside_
     ours = batch_norm(mt.tensor(x), None, None, training=True).numpy()
     np.testing.assert_array_max_ulp(ours, want.astype(np.float32), maxulp=1)
     assert np.abs(ours - want).max() <= np.abs(theirs - want).max()
+
+
+def _layouts(a):
+    """``a`` (N, C, H, W) as PyTorch's batch norm sees three layouts: contiguous, channels-last, strided."""
+    return {"contiguous": a, "channels last": np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+            "strided": np.ascontiguousarray(a.T).T}
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("layout", ["contiguous", "channels last", "strided"])
+@pytest.mark.parametrize("case,training", [("inf weight", True), ("inf weight", False), ("inf bias", True),
+                                           ("inf input", True), ("inf running mean", False)])
+def test_non_finite_channels_follow_pytorchs_formula_for_the_layout(fused, layout, case, training):
+    """Fuzzer (seed 20240611 program 1415): with γ = inf, PyTorch gives NaN for a contiguous input (its
+    x·α + β' = x·inf − inf) and −inf/+inf for a strided one (((x − μ)·s)·γ + β); ours the same on both
+    kernel paths, the finite channels untouched."""
+    inf = np.inf
+    rng = np.random.default_rng(3)
+    a = rng.random((2, 3, 4, 5)) + 0.1  # positive: μ > 0 and x̂ of both signs
+    if case == "inf input":
+        a[1, 1, 2, 3] = -inf
+    w = np.array([1.5, inf if case == "inf weight" else 2.0, -inf if case == "inf weight" else 1.0])
+    b = np.array([0.5, -inf if case == "inf bias" else 0.0, 1.0])
+    rm = np.array([0.2, inf if case == "inf running mean" else 0.3, 0.4])
+    x = _layouts(a)[layout]
+    outs = []
+    for T in (mt, torch):
+        stats = (None, None) if training else (T.from_numpy(rm.copy()), T.from_numpy(np.ones(3)))
+        with every_array_fused() if fused and T is mt else contextlib.nullcontext() as calls:
+            y = T.nn.functional.batch_norm(T.from_numpy(x), *stats, T.from_numpy(w), T.from_numpy(b),
+                                           training=training, eps=1e-3)
+        outs.append(y.numpy())
+        if T is mt and fused:
+            assert "_normalize_jit" in calls
+    ours, theirs = outs
+    assert not np.isfinite(theirs).all()  # the case has non-finite channels
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)  # the same infinities, signs included

@@ -44,7 +44,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     groups, kernels above 3×3 or large inputs; the choice also depends on its thread count), which
     skips the padded taps (inf where ours is NaN), and its own loops, which multiply them as ours,
     on small single-image ones. Float32 sums near float32's largest value can also overflow in a
-    different order from PyTorch's (an inf or -inf where PyTorch stays finite, or the reverse).
+    different order from PyTorch's (an inf or -inf where PyTorch stays finite, or the reverse; a
+    product that overflows to inf before an inf of the other sign is added makes NaN where PyTorch's
+    fused multiply-add keeps that inf). This can happen only at an output whose sum of |x·w| terms
+    and |bias| is beyond float32's largest value; everywhere else the NaN and inf positions are
+    PyTorch's.
 
     >>> from minitorch_cnn.tensor import Tensor
     >>> import numpy as np
