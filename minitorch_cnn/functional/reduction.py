@@ -297,16 +297,18 @@ class NormFn(Function):
       p > 1:        da = s · |a|^(p−1) · (g / out^(p−1)) (a · |a|^(p−2) · ... for p > 2), and the factor
                     g / out^(p−1) 0 where out = 0 (the gradient of ‖0‖ is taken as 0, as PyTorch);
       p < 1:        da = s · |a|^(p−1) · g · out^(1−p), with 0 where a = 0 (not 0 · inf).
-    A norm of one element (every reduced axis of size 1) is |a| for p ≠ 0, with no overflow, as PyTorch's.
+    A norm of one element (every reduced axis of size 1) is |a| for p ≠ 0, with no overflow, as PyTorch's
+    (but for a 0-d input given a dim, where PyTorch takes the power and root, and 1e-300 underflows to 0).
     """
 
     @staticmethod
-    def forward(ctx, a, *, p, axes, keepdim):
+    def forward(ctx, a, *, p, axes, keepdim, root_0d=False):
         xp = xp_of(a)
         ctx.shape, ctx.axes, ctx.keepdim, ctx.p = a.shape, axes, keepdim, p
         x = xp.abs(a)
         wide = (lambda v: v.astype(np.float64)) if a.dtype.itemsize < 8 else (lambda v: v)  # summed in float64
         trivial = math.prod(a.shape[i] for i in range(a.ndim) if axes is None or i in axes) == 1
+        trivial = trivial and not root_0d  # PyTorch: a 0-d input given a dim takes the power and the root
         with np.errstate(all="ignore"):
             if trivial and p != 0:  # one element per norm: |a|, as PyTorch (no overflow of 1e300²)
                 out = x.reshape([1 if axes is None or i in axes else n for i, n in enumerate(a.shape)])
@@ -368,7 +370,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if input.dtype.kind != "f":
         raise TypeError(f"norm: expected a floating-point input, got dtype {input.dtype.name}")
     axes = _axes("norm", dim, input.ndim) if dim != () else None
-    return NormFn.apply(input, p=_order("norm", p, axes), axes=axes, keepdim=keepdim)
+    root_0d = input.ndim == 0 and dim is not None and dim != ()
+    return NormFn.apply(input, p=_order("norm", p, axes), axes=axes, keepdim=keepdim, root_0d=root_0d)
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):

@@ -214,3 +214,12 @@ def test_norm_overflow_underflow_and_nan_gradients_as_torch(p, dtype):
             msg = f"{values} {shape} dim={dim} upstream={upstream}"
             np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-6, atol=0, err_msg=msg)
             np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-6, atol=0, err_msg=msg)
+
+
+@pytest.mark.parametrize("value", [1e-300, 1e300, -2.0, 0.0])
+@pytest.mark.parametrize("dim", [None, 0, -1])
+def test_a_0d_norm_takes_the_power_and_the_root_only_when_given_a_dim_as_torch(value, dim):
+    """PyTorch's norm of a 0-d tensor is |a| with no dim, and sqrt(a²) with one: 1e-300 underflows to 0."""
+    ours = mt.linalg.vector_norm(mt.tensor(value, dtype=mt.float64), dim=dim)
+    theirs = torch.linalg.vector_norm(torch.tensor(value, dtype=torch.float64), dim=dim)
+    assert ours.item() == theirs.item()
