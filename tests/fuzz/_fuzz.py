@@ -182,6 +182,8 @@ class Run:
     grads: dict = field(default_factory=dict)
     leaves_after: dict = field(default_factory=dict)
     bounds: dict = field(default_factory=dict)  # conv2d value name -> its sum of |terms| (conv_magnitudes)
+    grad_bounds: dict = field(default_factory=dict)  # leaf -> its gradient's sum of |terms| (grad_magnitudes)
+    grad_scales: dict = field(default_factory=dict)  # leaf -> batch_norm's input gradient's term size
     spreads: dict = field(default_factory=dict)  # Winograd conv2d value name -> winograd_spreads (torch only)
     grad_spreads: bool = False  # a Winograd conv2d's upstream gradient holds an inf/NaN (torch only)
 
@@ -228,6 +230,56 @@ class _WinogradF:
         return bool((kernel_sums * WINOGRAD_GROWTH > torch.finfo(w.dtype).max).any())
 
 
+def _mag(t):
+    return torch.nan_to_num(t.detach().double().abs(), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+class _GradMagnitudeF:
+    """``F`` for ``grad_magnitudes``, with ``g`` the upstream gradient reaching the statement's output."""
+
+    def __init__(self, g):
+        self.g = g
+
+    def conv2d(self, x, w, b=None, *args, **kwargs):
+        """The sum of |terms| of the gradients of x and w: conv2d's backward of |g| over |x| and |w|."""
+        xm, wm = _mag(x).requires_grad_(), _mag(w).requires_grad_()
+        torch.nn.functional.conv2d(xm, wm, None, *args, **kwargs).backward(_mag(self.g))
+        return "bound", {id(x): xm.grad, id(w): wm.grad}
+
+    def batch_norm(self, x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                   eps=1e-5):
+        """The size of the terms of the input gradient |w|/σ·(g - mean(g) - x̂·mean(g·x̂)) that cancel."""
+        if not training or x.dim() < 2 or not x.numel():
+            return "scale", {}
+        dims = [0, *range(2, x.dim())]
+        xd, g = x.detach().double(), _mag(self.g)
+        mean = xd.mean(dims, keepdim=True)
+        rstd = (((xd - mean) ** 2).mean(dims, keepdim=True) + eps).rsqrt()
+        xhat = _mag((xd - mean) * rstd)
+        w = 1.0 if weight is None else _mag(weight).reshape([1, -1] + [1] * (x.dim() - 2))
+        s = w * rstd * (g + g.mean(dims, keepdim=True) + xhat * (g * xhat).mean(dims, keepdim=True))
+        return "scale", {id(x): torch.nan_to_num(s, nan=0.0, posinf=0.0)}
+
+
+def grad_magnitudes(run, prog, env, names):
+    """For the leaves that are direct operands of a conv2d or a training batch_norm (``names``: their outputs),
+    the sum of |terms| of each gradient element (conv2d: ``Run.grad_bounds``, ALLOWED_DIFFERENCES["conv float32
+    overflow order"]) and the size of the terms batch_norm's input gradient cancels (``Run.grad_scales``)."""
+    exprs = {st.name: st.expr for st in prog.stmts}
+    leaves = {id(env[leaf.name]): leaf.name for leaf in prog.leaves if leaf.grad}
+    for name in names:
+        g = env[name].grad
+        if g is None:
+            continue
+        with torch.enable_grad():
+            kind, mags = eval(_compiled(exprs[name]), {**env, "F": _GradMagnitudeF(g)})
+        out = run.grad_bounds if kind == "bound" else run.grad_scales
+        for key, m in mags.items():
+            if key in leaves and m is not None:
+                leaf, m = leaves[key], m.numpy()
+                out[leaf] = m if leaf not in out or out[leaf].shape != m.shape else np.maximum(out[leaf], m)
+
+
 def winograd_spreads(expr, env):
     """Whether a conv2d run under Winograd may spread or make an inf/NaN (ALLOWED_DIFFERENCES["winograd inf/NaN
     spread"]): its input or weight holds one, or a kernel's sum of |w| times WINOGRAD_GROWTH exceeds the max."""
@@ -240,6 +292,7 @@ def execute(prog, engine, scales=None, bounds=False):
     ``bounds``: also each conv2d's ``conv_magnitudes`` (``Run.bounds``; torch only)."""
     env = {"T": engine, "F": engine.nn.functional}
     run = Run(values={})
+    magnitude_names = []
     previous_path = mt.get_kernel_path() if engine is mt and prog.kernel_path else None
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -260,6 +313,10 @@ def execute(prog, engine, scales=None, bounds=False):
                 run.values[st.name] = _snap(env[st.name], engine)
                 if bounds and engine is torch and st.expr.startswith("F.conv2d("):
                     run.bounds[st.name] = conv_magnitudes(st.expr, env)
+                if bounds and engine is torch and st.expr.startswith(("F.conv2d(", "F.batch_norm(")) \
+                        and isinstance(env[st.name], torch.Tensor) and env[st.name].requires_grad:
+                    env[st.name].retain_grad()
+                    magnitude_names.append(st.name)
                 if engine is torch and st.algo in WINOGRAD_SETTINGS and st.expr.startswith("F.conv2d("):
                     run.spreads[st.name] = winograd_spreads(st.expr, env)
                     if env[st.name].requires_grad:
@@ -272,6 +329,8 @@ def execute(prog, engine, scales=None, bounds=False):
                     loss.backward()
                 except Exception as exc:  # noqa: BLE001
                     run.back_raised = exc
+                if run.back_raised is None:
+                    grad_magnitudes(run, prog, env, magnitude_names)
                 for name in run.spreads:
                     g = env[name].grad
                     run.grad_spreads |= g is not None and not bool(torch.isfinite(g).all())
@@ -329,7 +388,7 @@ def _kind(a):
 
 
 def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=None, runs_small=(), eps=None,
-                   padded_conv_nan=False, runs_c=(), after_overflow=False, may_overflow=None):
+                   padded_conv_nan=False, runs_c=(), after_overflow=False, may_overflow=None, term_scale=None):
     """Where ``mine`` differs from ``ref`` beyond the round-off model (see the module doc): None, or
     (what, words) for the first such element. ``runs_*``: the perturbed runs' arrays (``runs_c``: pairs of
     RoundingNoise runs, 8 ulps a step and 8x smaller); ``shadow``: the
@@ -338,7 +397,12 @@ def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=No
     only with ``padded_conv_nan`` (ALLOWED_DIFFERENCES["conv padding NaN"]). ``after_overflow``: an earlier
     value of PyTorch's float32 run overflowed where the float64 run did not; its NaN/Inf are then no
     reference for the values that follow. ``may_overflow``: a mask (or True: everywhere) where a NaN/Inf
-    difference is accepted (ALLOWED_DIFFERENCES["conv float32 overflow order"])."""
+    difference is accepted (ALLOWED_DIFFERENCES["conv float32 overflow order"]; True: a bool or integer
+    result is not compared either, it may come from such a NaN). ``term_scale``: the size of terms the value
+    cancels (batch_norm's input gradient): a few ulps of it are added to the floor. A float32 result equal
+    to the float64 run's rounded to float32 (±inf included) is accepted where PyTorch's is not."""
+    if may_overflow is True and not dtype.startswith("float"):
+        return None
     if dtype.startswith("float"):
         eps = max(eps or 0.0, EPS[dtype])
         with np.errstate(all="ignore"):
@@ -355,6 +419,8 @@ def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=No
             mag = np.abs(ref64)
             top = float(mag[both].max()) if both.any() else 0.0
             floor = floor_factor * (8 * eps * mag + eps * top) + np.finfo(dtype).tiny
+            if term_scale is not None and np.shape(term_scale) == ref.shape:
+                floor = floor + floor_factor * 8 * eps * term_scale
             # the A spread counts in full where it shrinks with the perturbation (8x smaller runs move the
             # result 2-32x less: ill-conditioning); elsewhere (a kink crossed) only up to a few hundred ulps
             smooth = (spread_s > 0) & (2 * spread_s <= spread_a) & (32 * spread_s >= spread_a) if len(runs_small) \
@@ -383,6 +449,11 @@ def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=No
                     kind_bad &= ~((_kind(mine) == 1) & (_kind(shadow) == 1))
                 closer = np.abs(mine.astype(np.float64) - shadow) <= 2 * np.abs(ref64 - shadow) + tol
                 num_bad &= ~(np.isfinite(shadow) & closer)
+                if dtype == "float32":  # the correctly rounded float64 result, an overflow to ±inf included
+                    rounded = shadow.astype(np.float32)
+                    exact = (mine == rounded) & (ref != rounded)
+                    kind_bad &= ~exact
+                    num_bad &= ~exact
         for what, bad in (("nan", kind_bad & ((_kind(mine) == 1) | (_kind(ref) == 1))), ("inf", kind_bad),
                           ("value", num_bad)):
             bad = bad & ~unstable
@@ -402,7 +473,10 @@ def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=No
 
 
 def _compare_snaps(where, op, mine, ref, others_a, others_b, floor_factor, shadow=None, others_s=(), eps=None,
-                   padded_conv_nan=False, others_c=(), after_overflow=False, may_overflow=None):
+                   padded_conv_nan=False, others_c=(), after_overflow=False, may_overflow=None, term_scale=None,
+                   numbers=True):
+    """``numbers`` False: only type, shape, dtype and requires_grad are compared (ALLOWED_DIFFERENCES["winograd
+    inf/NaN spread"])."""
     if ref is None or mine is None:
         if (ref is None) != (mine is None):
             return Finding("grad-none", where, op, f"minitorch_cnn {'None' if mine is None else 'a tensor'}, "
@@ -415,6 +489,8 @@ def _compare_snaps(where, op, mine, ref, others_a, others_b, floor_factor, shado
     for k, what in ((2, "shape"), (1, "dtype"), (4, "requires_grad")):
         if ref[k] != mine[k]:
             return Finding(what, where, op, f"minitorch_cnn {mine[k]}, torch {ref[k]}")
+    if not numbers:
+        return None
     same = [o[3] for o in others_b if o and o[0] == "tensor" and o[2] == ref[2] and o[1] == ref[1]]
     same_a = [o[3] for o in others_a if o and o[0] == "tensor" and o[2] == ref[2] and o[1] == ref[1]]
     same_s = [o[3] for o in others_s if o and o[0] == "tensor" and o[2] == ref[2] and o[1] == ref[1]]
@@ -430,7 +506,7 @@ def _compare_snaps(where, op, mine, ref, others_a, others_b, floor_factor, shado
     if may_overflow is not None and may_overflow is not True and np.shape(may_overflow) != np.shape(ref[3]):
         may_overflow = None
     diff = compare_arrays(mine[3], ref[3], same_a, same, ref[1], floor_factor, sh, same_s, eps, padded_conv_nan,
-                          same_c, after_overflow, may_overflow)
+                          same_c, after_overflow, may_overflow, term_scale)
     return None if diff is None else Finding(diff[0], where, op, diff[1])
 
 
@@ -623,6 +699,35 @@ def _first_padded_float32_conv(prog, ref, stop):
     return len(prog.stmts)
 
 
+_NAME = re.compile(r"\b[xv]\d+\b")
+
+
+def downstream(prog, names):
+    """``names`` and the statements computed from them, directly or through other statements."""
+    out = set(names)
+    for st in prog.stmts:
+        if out & set(_NAME.findall(st.expr)):
+            out.add(st.name)
+    return out
+
+
+def upstream(prog, names):
+    """``names`` and the leaves and statements they are computed from."""
+    out = set(names)
+    for st in reversed(prog.stmts):
+        if st.name in out:
+            out |= set(_NAME.findall(st.expr))
+    return out
+
+
+def _padded_nan_used(mine, ref, shadow):
+    """Whether the engine's value holds a NaN accepted by ALLOWED_DIFFERENCES["conv padding NaN"]."""
+    if not (mine and ref and shadow and mine[0] == ref[0] == shadow[0] == "tensor" and mine[2] == ref[2] == shadow[2]
+            and ref[1].startswith("float")):
+        return False
+    return bool(np.any(np.isnan(mine[3]) & ~np.isnan(ref[3]) & np.isnan(shadow[3])))
+
+
 def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), runs_c=()):
     floor_factor = 64.0 if prog.uses_winograd else 1.0
     eps = EPS["float32"] if _has_float32(prog) else None  # a float64 value may carry float32 rounding
@@ -644,14 +749,19 @@ def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), ru
     overflowed = False
     conv_overflow = None  # True once a float32 conv2d's overflow allowance was used (ALLOWED_DIFFERENCES)
     spreads = any(ref.spreads.values()) or ref.grad_spreads or None  # ALLOWED_DIFFERENCES["winograd inf/NaN spread"]
+    # a Winograd conv2d with an inf/NaN or huge operand, and all that follows from it: its numbers are meaningless
+    meaningless = downstream(prog, {name for name, spread in ref.spreads.items() if spread})
+    after_nan = set()  # the values computed from a NaN accepted under ALLOWED_DIFFERENCES["conv padding NaN"]
     for i, st in enumerate(prog.stmts[: min(stop_ref, stop_mine)]):
-        may = conv_overflow or ref.spreads.get(st.name) or _may_overflow(ref.values[st.name],
+        may = conv_overflow or ref.spreads.get(st.name) or st.name in after_nan or _may_overflow(ref.values[st.name],
                                                                          shadow.bounds.get(st.name) if shadow else None)
         f = _compare_snaps(st.name, st.op, mine.values[st.name], ref.values[st.name],
                            [r.values.get(st.name) for r in runs_a], [r.values.get(st.name) for r in runs_b],
                            floor_factor, sh_values.get(st.name), [r.values.get(st.name) for r in runs_small], eps,
                            i >= first_conv, [(b.values.get(st.name), s.values.get(st.name)) for b, s in runs_c],
-                           overflowed, may)
+                           overflowed, may, numbers=st.name not in meaningless)
+        if i >= first_conv and _padded_nan_used(mine.values[st.name], ref.values[st.name], sh_values.get(st.name)):
+            after_nan |= downstream(prog, {st.name}) - {st.name}
         overflowed = overflowed or _overflowed(ref.values[st.name], sh_values.get(st.name))
         conv_overflow = conv_overflow or _overflow_used(may, mine.values[st.name], ref.values[st.name])
         if f:
@@ -665,13 +775,18 @@ def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), ru
         found.append(Finding("backward-raise", "backward", "backward", f"only {who} raised {type(exc).__name__}: "
                              f"{str(exc)[:200]}"))
         return found
+    grad_meaningless = upstream(prog, meaningless) if meaningless else set()
     for what, get in (("grad", lambda r: r.grads), ("leaf", lambda r: r.leaves_after)):
         for name, r in get(ref).items():
+            may, scale = conv_overflow or spreads, None
+            if what == "grad" and shadow:
+                may = may or _may_overflow(r, shadow.grad_bounds.get(name))
+                scale = shadow.grad_scales.get(name)
             f = _compare_snaps(f"{name}.grad" if what == "grad" else name, what, get(mine).get(name), r,
                                [get(x).get(name) for x in runs_a], [get(x).get(name) for x in runs_b], floor_factor,
                                get(shadow).get(name) if shadow else None, [get(x).get(name) for x in runs_small], eps,
                                first_conv < len(prog.stmts), [(get(b).get(name), get(s).get(name)) for b, s in runs_c],
-                               overflowed, conv_overflow or spreads)
+                               overflowed, may, scale, numbers=not (what == "grad" and name in grad_meaningless))
             if f:
                 if not f.category.startswith(what):
                     f.category = f"{what}-{f.category}"

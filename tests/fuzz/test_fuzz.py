@@ -35,6 +35,7 @@ from _fuzz import (
     generate,
     render,
     report,
+    shadow_program,
     shrink,
 )
 
@@ -231,6 +232,87 @@ def test_winograd_spread_in_gradients_needs_a_nonfinite_upstream_gradient():
         assert check(prog) == [], g00
         assert np.isfinite(execute(prog, torch).grads["x0"][3][0, 0, 5, 5])
         assert (check(prog, mine=_with_grad(execute(prog, mt), "x0", (0, 0, 5, 5), np.nan)) == []) == accepted, g00
+
+
+def test_winograd_numbers_are_meaningless_only_at_a_conv_with_a_nonfinite_operand_and_what_follows():
+    """A wrong gradient number (planted) at the input of a Winograd conv whose weight holds an inf/NaN is accepted;
+    the same with a finite weight, or under 'default', is reported."""
+    x = np.arange(36, dtype=np.float64).reshape(1, 1, 6, 6) / 8
+    for algo, w00, accepted in (("winograd", np.nan, True), ("winograd", 0.5, False), ("default", np.nan, False)):
+        w = np.full((1, 1, 3, 3), 0.5)
+        w[0, 0, 0, 0] = w00
+        g = np.ones((1, 1, 4, 4))
+        prog = Program([Leaf("x0", x, grad=True), Leaf("x1", w)],
+                       [Stmt("v2", "F.conv2d(x0, x1, None, padding=0)", "conv", algo), Stmt("v3", "v2 * 2", "binary")],
+                       [("v3", g)])
+        assert check(prog) == [], algo
+        planted = _with_grad(execute(prog, mt), "x0", (0, 0, 5, 5), 7.25)  # torch: 1.0 there
+        assert (check(prog, mine=planted) == []) == accepted, (algo, w00)
+
+
+def test_a_padded_conv_nan_is_followed_into_comparisons_downstream_only():
+    """ALLOWED_DIFFERENCES["conv padding NaN"]: the engine's NaN (float64 kernel's too) compared gives False where
+    PyTorch's float32 finite value gives True; a False where no NaN was accepted is reported."""
+    x = np.ones((2, 1, 1, 1), np.float32)  # a batch of 2: PyTorch's float32 kernel skips the padded taps
+    w = np.array([[[[1.0, 1.0, 1.0], [1.0, np.inf, 1.0]]]], np.float32)
+    prog = Program([Leaf("x0", x), Leaf("x1", w)],
+                   [Stmt("v2", "F.conv2d(x0, x1, None, padding=2, dilation=(2, 1))", "conv"),
+                    Stmt("v3", "v2 > -2.5", "compare"),
+                    Stmt("v4", "x0 > -2.5", "compare")])
+    assert check(prog) == []
+    ref = execute(prog, torch)
+    mine = execute(prog, mt)
+    i = tuple(int(k) for k in np.argwhere(np.isfinite(ref.values["v2"][3]))[0])
+    shadow = execute(shadow_program(prog), torch).values["v2"][3]
+    assert np.isnan(shadow[i]) and ref.values["v3"][3][i]  # PyTorch float32: finite, True; float64: NaN
+    mine.values["v2"][3][i] = np.nan
+    mine.values["v3"][3][i] = False
+    assert check(prog, mine=mine) == []
+    mine.values["v4"][3][0, 0, 0, 0] = False  # not computed from the NaN
+    assert [f.where for f in check(prog, mine=mine)] == ["v4"]
+
+
+def test_conv_gradient_overflow_order_is_accepted_only_where_its_terms_exceed_float32s_max():
+    """ALLOWED_DIFFERENCES["conv float32 overflow order"] for gradients: a NaN (planted) in the weight gradient
+    where PyTorch's is finite is accepted where sum |g|·|x| exceeds float32's max (3e38 - 3e38 at w[0]), not where the terms are small."""
+    x = np.array([[[[3e38, -3e38, 1.0, 1.0]]]], dtype=np.float32)
+    for xs, accepted in ((x, True), (x / 1e30, False)):
+        prog = Program([Leaf("x0", xs), Leaf("x1", np.ones((1, 1, 1, 3), np.float32), grad=True)],
+                       [Stmt("v2", "F.conv2d(x0, x1, None, padding=0)", "conv")], [("v2", np.ones((1, 1, 1, 2),
+                                                                                                    np.float32))])
+        assert check(prog) == []
+        assert np.isfinite(execute(prog, torch).grads["x1"][3][0, 0, 0, 0])
+        assert (check(prog, mine=_with_grad(execute(prog, mt), "x1", (0, 0, 0, 0), np.nan)) == []) == accepted
+
+
+def test_a_correctly_rounded_float32_result_is_accepted_where_pytorchs_is_not():
+    """batch_norm of a channel holding 1e30 with weight 3e38: the float64 result 4.2e38 overflows float32; the
+    engine's inf (its float32 rounding) is accepted; -inf or NaN is reported."""
+    x = np.ones((1, 3, 3, 1), np.float32)
+    x[0, 1, 1, 0] = 1e30
+    w = np.array([1.0, 3e38, 1.0], np.float32)
+    prog = Program([Leaf("x0", x), Leaf("x1", np.ones(3, np.float32)), Leaf("x2", np.ones(3, np.float32)),
+                    Leaf("x3", w), Leaf("x4", np.ones(3, np.float32))],
+                   [Stmt("v5", "F.batch_norm(x0, x1, x2, x3, x4, training=True, momentum=0.1, eps=1e-05)", "norm")])
+    shadow = execute(shadow_program(prog), torch).values["v5"][3][0, 1, 1, 0]
+    assert shadow > np.finfo(np.float32).max  # its float32 rounding: inf
+    for value, accepted in ((np.inf, True), (-np.inf, False), (np.nan, False)):
+        mine = execute(prog, mt)
+        mine.values["v5"][3][0, 1, 1, 0] = value
+        assert (check(prog, mine=mine) == []) == accepted, value
+
+
+def test_batch_norm_gradient_floor_is_a_few_ulps_of_its_cancelling_terms():
+    """A channel [1e30, 1, 1, 1]: σ ≈ 4e29, the input gradient's terms ≈ 1e-29 cancel to 0. An error of an ulp of
+    the terms (1e-36, planted) is accepted; 1e-32, thousands of ulps, is reported."""
+    x = np.ones((4, 2, 1), np.float32)
+    x[0, 0, 0] = 1e30
+    prog = Program([Leaf("x0", x, grad=True), Leaf("x1", np.ones(2, np.float32)), Leaf("x2", np.ones(2, np.float32))],
+                   [Stmt("v3", "F.batch_norm(x0, None, None, x1, x2, training=True, momentum=0.0, eps=1e-05)",
+                         "norm")], [("v3", np.ones((4, 2, 1), np.float32))])
+    assert abs(execute(prog, torch).grads["x0"][3][1, 0, 0]) < 1e-40
+    for value, accepted in ((1e-36, True), (1e-32, False)):
+        assert (check(prog, mine=_with_grad(execute(prog, mt), "x0", (1, 0, 0), value)) == []) == accepted, value
 
 
 # ---------------------------------------------------------------- planted bugs
