@@ -65,7 +65,7 @@ class MulFn(Function):
 
 
 class DivFn(Function):
-    """out = a / b.   da = g / b,  db = -g * a / b² = -g * out / b."""
+    """out = a / b.   da = g / b,  db = -g * a / b² = -g * (out / b) (out / b first, as PyTorch: g * out can overflow)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -79,7 +79,7 @@ class DivFn(Function):
         b, out = ctx.saved_tensors
         with np.errstate(all="ignore"):
             da = g / b if ctx.needs_input_grad[0] else None
-            db = -g * out / b if ctx.needs_input_grad[1] else None
+            db = -g * (out / b) if ctx.needs_input_grad[1] else None
         return da, db
 
 

@@ -78,7 +78,9 @@ class CrossEntropyFn(Function):
 
     Backward: ∂loss_m/∂z[m, c] = (Σ_c' a[m, c']) · p[m, c] − a[m, c] (the derivative of log p[m, c']
     is [c = c'] − p[m, c]), times the upstream gradient of loss_m (g / D for "mean"; rows of
-    ``ignore_index`` have a = 0 and get 0, even when D = 0). The target gets no gradient.
+    ``ignore_index`` get exactly 0, even when D = 0, w[y] = inf or the upstream gradient is NaN, as PyTorch;
+    with ε > 0 they keep a = 0 · w, so NaN from an inf weight, as PyTorch's smoothing term).
+    The target gets no gradient.
     """
 
     @staticmethod
@@ -107,17 +109,21 @@ class CrossEntropyFn(Function):
         xp = xp_of(log_p)
         if ctx.probs is not None:
             a = ctx.probs
-        else:  # a = (1 − ε)·w[y]·onehot(y) + ε/C·w, zero on ignored rows
+        else:  # a = (1 − ε)·w[y]·onehot(y) + ε/C·w (ignored rows are zeroed at the end)
             a = xp.zeros_like(log_p) if ctx.smooth is None else xp.broadcast_to(ctx.smooth, log_p.shape).copy()
             if a.shape[1]:  # with no classes every row is ignored
                 a[xp.arange(a.shape[0]), labels] += (1 - ctx.eps) * ctx.row_weight
-            a *= ctx.kept[:, None]
+            if ctx.smooth is not None:  # PyTorch's smoothing term: 0 · (an inf weight) stays NaN there
+                a *= ctx.kept[:, None]
         dz = a.sum(axis=1, keepdims=True) * xp.exp(log_p) - a  # (M, C)
         if ctx.reduction == "none":
-            return (dz * g.reshape(-1, 1),)
-        if ctx.reduction == "mean":
-            g = g / ctx.divisor if ctx.probs is not None else _over(xp, g, ctx.divisor)
-        return (dz * g,)
+            dz = dz * g.reshape(-1, 1)
+        else:
+            if ctx.reduction == "mean":
+                g = g / ctx.divisor if ctx.probs is not None else _over(xp, g, ctx.divisor)
+            dz = dz * g
+        # an ignored row gets exactly 0, as PyTorch, even from an inf weight or a NaN upstream gradient
+        return (dz if ctx.kept is None or ctx.smooth is not None else xp.where(ctx.kept[:, None], dz, 0),)
 
 
 class NllLossFn(Function):

@@ -135,6 +135,9 @@ def pad(input, pad, mode="constant", value=None):
         raise TypeError(f"{op}: mode {mode!r} is not implemented for bool tensors (as in PyTorch), got dtype bool")
     if mode != "circular" and min(input.shape[-k - 1 :]) < 1:  # all but the batch axis; circular takes empty axes
         raise ValueError(f"{op}: mode {mode!r} needs non-empty axes (but the batch), got input shape {tuple(input.shape)}")
+    if mode == "circular" and 0 in sizes[-k:] and all(n + lo + hi >= 0 and max(lo, hi) <= n
+                                                     for n, (lo, hi) in zip(input.shape[-k:], widths[-k:])):
+        return input.flatten()[:0].reshape(sizes)  # an empty result reads nothing (PyTorch's: no error, no gradient)
     for n, (lo, hi) in zip(input.shape[-k:], widths[-k:]):
         kept = n - max(-lo, 0) - max(-hi, 0)
         if mode == "reflect" and max(lo, hi) >= n:

@@ -359,3 +359,15 @@ def test_exp_prints_the_books_float32_values_as_torch():
     # 162754.7812 and 22026.4668)
     assert repr(mt.exp(mt.tensor([12.0]))) == "tensor([162754.7969])"
     assert repr(mt.exp(mt.tensor([10.0]))) == "tensor([22026.4648])"
+
+
+def test_div_gradient_of_the_divisor_does_not_overflow_where_torchs_does_not():
+    """db = -g · ((a / b) / b), in PyTorch's order: g · out first would overflow float32 here."""
+    import torch
+
+    a, b = np.array([3e38], dtype=np.float32), np.array([1.6], dtype=np.float32)
+    x, y = mt.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (mt.tensor(a) / x * 2.0).sum().backward()
+    (torch.tensor(a) / y * 2.0).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())

@@ -315,3 +315,25 @@ def test_zero_classes_give_torchs_nan_zero_or_error_and_an_empty_gradient(op, re
     if theirs is not None:
         np.testing.assert_array_equal(ours[0], theirs[0])  # NaN for "mean" (0 / 0) and with smoothing (0 · ε/0)
         assert ours[1].shape == theirs[1].shape == shape
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0])
+@pytest.mark.parametrize("case", ["inf weight", "nan upstream"])
+def test_ignored_rows_get_exactly_zero_gradient_as_torch(reduction, smoothing, case):
+    # fuzzer seed 6163 programs 1122 and 1396: 0 · inf or 0 · NaN on an ignored row gave NaN, PyTorch gives 0
+    z = np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]])
+    y = np.array([0, 1, 0], dtype=np.int64)  # rows 0 and 2 are ignored (ignore_index=0)
+    w = np.array([math.inf if case == "inf weight" else 1.0, 2.0])
+    up = np.array([math.nan, 1.0, math.nan]) if reduction == "none" else np.array(1.0)
+    if case == "nan upstream" and reduction != "none":
+        up = np.array(math.nan)  # every row's gradient is NaN but the ignored rows'
+    grads = []
+    for lib in (mt, torch):
+        x = lib.tensor(z, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor(y), weight=lib.tensor(w), ignore_index=0,
+                                               reduction=reduction, label_smoothing=smoothing)
+        loss.backward(lib.tensor(up if case == "nan upstream" else np.ones(loss.shape)))
+        grads.append(np.asarray(x.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][[0, 2]], 0.0)  # the ignored rows: exactly 0, no NaN
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=0)  # equal_nan: a kept row's NaN as torch's

@@ -182,3 +182,15 @@ def test_reflect_and_replicate_refuse_bool_as_torch(mode, shape, widths):
         torch.nn.functional.pad(torch.zeros(shape, dtype=torch.bool), widths, mode=mode)
     expected = torch.nn.functional.pad(torch.tensor([[True, False]]), (1, 1), mode="circular").numpy()
     np.testing.assert_array_equal(F.pad(Tensor(np.array([[True, False]])), (1, 1), mode="circular").numpy(), expected)
+
+
+@pytest.mark.parametrize("shape, widths", [((1, 1, 1), (-2, 1)), ((1, 1, 2), (-3, 1)), ((2, 1, 3, 2), (0, 1, -4, 1))])
+def test_circular_pad_with_an_empty_result_is_empty_as_torch(shape, widths):
+    """PyTorch returns the empty result (and a zero gradient) where the widths leave an axis empty."""
+    x, t = Tensor(np.ones(shape), requires_grad=True), torch.ones(*shape, dtype=torch.float64, requires_grad=True)
+    y, u = F.pad(x, widths, mode="circular"), torch.nn.functional.pad(t, widths, mode="circular")
+    assert tuple(y.shape) == tuple(u.shape) and y.numel() == 0
+    y.sum().backward()
+    u.sum().backward()
+    # no gradient reaches the input: PyTorch leaves zeros (or, in some runs, None: nothing was read)
+    assert not x.grad.numpy().any() and (u.grad is None or not u.grad.numpy().any())
