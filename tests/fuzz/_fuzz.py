@@ -75,7 +75,8 @@ ALLOWED_DIFFERENCES = {
     "are not generated, as PyTorch's backward then writes out of bounds (heap corruption); nor batch_norm with a "
     "strided weight (PyTorch's CPU backward reads it as contiguous: wrong input gradients) or with a 4-d input laid "
     "out channels-last but not contiguous, e.g. ``x.T`` of shape (1, 2, 1, 6) (wrong input gradients too); nor torch.permute of a "
-    "0-d tensor, which PyTorch's argument parser rejects",
+    "0-d tensor, which PyTorch's argument parser rejects; nor circular pad widths larger than what a crop keeps (PyTorch "
+    "reads memory it has not written, and its gradient is not that forward's adjoint; the engine refuses them)",
     "conv padding NaN": "conv2d's docstring: with padding, the engine gives NaN where PyTorch's float64 CPU kernel "
     "does (the padded zeros times an inf/NaN weight, or an inf gradient); PyTorch's float32 kernel (oneDNN) skips "
     "the padded taps. So in a float32 program, from its first padded conv2d on (values and gradients), a NaN where "
@@ -183,7 +184,7 @@ class Run:
     leaves_after: dict = field(default_factory=dict)
     bounds: dict = field(default_factory=dict)  # conv2d value name -> its sum of |terms| (conv_magnitudes)
     grad_bounds: dict = field(default_factory=dict)  # leaf -> its gradient's sum of |terms| (grad_magnitudes)
-    grad_scales: dict = field(default_factory=dict)  # leaf -> batch_norm's input gradient's term size
+    grad_scales: dict = field(default_factory=dict)  # leaf -> the term size of a batch_norm or softmax input gradient
     spreads: dict = field(default_factory=dict)  # Winograd conv2d value name -> winograd_spreads (torch only)
     grad_spreads: bool = False  # a Winograd conv2d's upstream gradient holds an inf/NaN (torch only)
 
@@ -260,12 +261,31 @@ class _GradMagnitudeF:
         s = w * rstd * (g + g.mean(dims, keepdim=True) + xhat * (g * xhat).mean(dims, keepdim=True))
         return "scale", {id(x): torch.nan_to_num(s, nan=0.0, posinf=0.0)}
 
+    def softmax(self, x, dim=None, *args, **kwargs):
+        """The size of the terms of y·(g - sum(g·y)) that cancel: y·(|g| + sum(|g|·y))."""
+        y, g = torch.softmax(x.detach().double(), dim), _mag(self.g)
+        return "scale", {id(x): torch.nan_to_num(y * (g + (g * y).sum(dim, keepdim=True)), nan=0.0, posinf=0.0)}
+
+    def log_softmax(self, x, dim=None, *args, **kwargs):
+        """The size of the terms of g - exp(out)·sum(g) that cancel: |g| + exp(out)·sum(|g|)."""
+        y, g = torch.softmax(x.detach().double(), dim), _mag(self.g)
+        return "scale", {id(x): torch.nan_to_num(g + y * g.sum(dim, keepdim=True), nan=0.0, posinf=0.0)}
+
+
+_SOFTMAX_METHOD = re.compile(r"^([xv]\d+)\.(log_)?softmax\((?:dim=)?(.*)\)$")
+_MAGNITUDE_OPS = ("F.conv2d(", "F.batch_norm(", "F.softmax(", "F.log_softmax(")
+
+
+def _function_form(expr):
+    """``x.softmax(d)`` as ``F.softmax(x, d)`` (and log_softmax), so that ``_GradMagnitudeF`` sees it."""
+    return _SOFTMAX_METHOD.sub(r"F.\2softmax(\1, \3)", expr)
+
 
 def grad_magnitudes(run, prog, env, names):
     """For the leaves that are direct operands of a conv2d or a training batch_norm (``names``: their outputs),
     the sum of |terms| of each gradient element (conv2d: ``Run.grad_bounds``, ALLOWED_DIFFERENCES["conv float32
     overflow order"]) and the size of the terms batch_norm's input gradient cancels (``Run.grad_scales``)."""
-    exprs = {st.name: st.expr for st in prog.stmts}
+    exprs = {st.name: _function_form(st.expr) for st in prog.stmts}
     leaves = {id(env[leaf.name]): leaf.name for leaf in prog.leaves if leaf.grad}
     for name in names:
         g = env[name].grad
@@ -313,7 +333,7 @@ def execute(prog, engine, scales=None, bounds=False):
                 run.values[st.name] = _snap(env[st.name], engine)
                 if bounds and engine is torch and st.expr.startswith("F.conv2d("):
                     run.bounds[st.name] = conv_magnitudes(st.expr, env)
-                if bounds and engine is torch and st.expr.startswith(("F.conv2d(", "F.batch_norm(")) \
+                if bounds and engine is torch and _function_form(st.expr).startswith(_MAGNITUDE_OPS) \
                         and isinstance(env[st.name], torch.Tensor) and env[st.name].requires_grad:
                     env[st.name].retain_grad()
                     magnitude_names.append(st.name)
@@ -611,7 +631,7 @@ def _check(prog, perturbations, seed, mine, torch_mode):
         with torch_mode():
             return execute(p, torch, bounds=bounds)
 
-    ref = execute_torch(prog)
+    ref = execute_torch(prog, bounds=not _has_float32(prog))  # a float64 program's term sizes (grad_scales)
     rng = np.random.default_rng(seed)
 
     def same_outcome(r):
@@ -781,7 +801,8 @@ def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), ru
             may, scale = conv_overflow or spreads, None
             if what == "grad" and shadow:
                 may = may or _may_overflow(r, shadow.grad_bounds.get(name))
-                scale = shadow.grad_scales.get(name)
+            if what == "grad":
+                scale = (shadow or ref).grad_scales.get(name)
             f = _compare_snaps(f"{name}.grad" if what == "grad" else name, what, get(mine).get(name), r,
                                [get(x).get(name) for x in runs_a], [get(x).get(name) for x in runs_b], floor_factor,
                                get(shadow).get(name) if shadow else None, [get(x).get(name) for x in runs_small], eps,
@@ -1370,6 +1391,14 @@ def gen_pad(g):
         widths = widths[:2]
     value = g.pick_from(["", "", ", value=1.5", ", value=-2.0", ", mode='reflect'", ", mode='replicate'",
                          ", mode='circular'", ", mode='constant'"])
+    if value == ", mode='circular'":  # ORACLE_BUGS: PyTorch's circular pad wider than what a crop keeps
+        shape = g.shape_of(a)  # reads memory it has not written (garbage), so such widths are not generated
+        for i in range(len(widths) // 2):
+            n = shape[-1 - i]
+            lo, hi = widths[2 * i], widths[2 * i + 1]
+            kept = n + min(lo, 0) + min(hi, 0)
+            if n + lo + hi > 0 and max(lo, hi) > kept:
+                widths[2 * i], widths[2 * i + 1] = min(lo, 0), min(hi, 0)
     return f"F.pad({a}, {tuple(widths)}{value})"
 
 

@@ -315,6 +315,20 @@ def test_batch_norm_gradient_floor_is_a_few_ulps_of_its_cancelling_terms():
         assert (check(prog, mine=_with_grad(execute(prog, mt), "x0", (1, 0, 0), value)) == []) == accepted, value
 
 
+def test_float64_batch_norm_and_softmax_gradients_get_a_floor_of_their_cancelling_terms():
+    """Gradients that cancel to 0: the sum over the batch of a float64 batch_norm (terms ≈ 0.5, PyTorch -6e-18)
+    and a float32 softmax over 2 elements by its method (terms ≈ 1, 1 - sum(y) is an ulp). An ulp of the terms is
+    accepted; a thousandth of them is reported."""
+    bn = Program([Leaf("x0", np.array([[0.0], [3.0], [-1.0], [-3.0], [-2.0]]), grad=True)],
+                 [Stmt("v1", "F.batch_norm(x0, None, None, None, None, training=True, momentum=0.5, eps=0.001)",
+                       "norm"), Stmt("v2", "v1.sum(dim=-2, keepdim=True)", "reduce")], [("v2", np.ones((1, 1)))])
+    sm = Program([Leaf("x0", np.array([[-0.1347442865371704], [0.5435855388641357]], np.float32), grad=True)],
+                 [Stmt("v1", "x0.softmax(-2)", "softmax")], [("v1", np.ones((2, 1), np.float32))])
+    for prog, i, ulp in ((bn, (0, 0), 1e-16), (sm, (1, 0), 4e-8)):
+        for value, accepted in ((ulp, True), (1e-3, False)):
+            assert (check(prog, mine=_with_grad(execute(prog, mt), "x0", i, value)) == []) == accepted, (prog, value)
+
+
 # ---------------------------------------------------------------- planted bugs
 def _relu_passes_gradient_at_zero(mp):
     def forward(ctx, a):
