@@ -29,6 +29,7 @@ from .parameter import (  # noqa: F401 - the classes moved to parameter.py; this
     UninitializedBuffer,
     UninitializedParameter,
     is_lazy,
+    zero_grads,
 )
 
 
@@ -315,13 +316,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.array[...] = 0
+        zero_grads(self.parameters(), set_to_none)
 
     # --------------------------------------------------- device and dtype moves
     def _apply_to_arrays(self, convert):

@@ -84,3 +84,16 @@ class UninitializedBuffer(Tensor):
 def is_lazy(t) -> bool:
     """Whether ``t`` is an uninitialized parameter or buffer (``torch.nn.parameter.is_lazy``)."""
     return isinstance(t, (UninitializedParameter, UninitializedBuffer))
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Forget the gradients of ``params`` (``p.grad = None``), or write zeros into them in place
+    (``set_to_none=False``); a parameter with no gradient is left as it is. ``Module.zero_grad`` and
+    ``Optimizer.zero_grad`` both do this."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.array[...] = 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 
 from .. import backend
+from ..nn.parameter import zero_grads
 from ..tensor import Tensor
 
 
@@ -57,14 +58,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.array[...] = 0
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def _params_with_grad(self, group):
         """(parameter, its gradient's array) for each parameter of ``group`` that has a gradient. The
