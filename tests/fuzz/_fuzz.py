@@ -42,6 +42,11 @@ to the float64 one as PyTorch's is accepted (libraries round ``exp`` or ``tanh``
 which a later cancellation can magnify), and so is an Inf the float64 run has too; where PyTorch's
 float32 result overflowed but the float64 one did not (an order-dependent overflow inside a sum) any
 result is accepted. A NaN is accepted from the float64 run only under ALLOWED_DIFFERENCES["conv padding NaN"].
+Downstream of a float32 value accepted only through the float64 run (PyTorch's float32 run overflowed inside,
+e.g. a batch_norm variance, where the float64 run did not), a result whose shape depends on values (``v[v > 0]``,
+nonzero, masked_select: ``_value_shaped``) may select other elements: its shape is compared with the float64
+run's, not PyTorch's (type, dtype and ndim still with PyTorch's), and neither its numbers, those of what follows
+from it, nor the gradients through it are; a loss term whose shape so differs leaves backward uncompared.
 
 On top of the spread, a floor of a few ulps of the value and one ulp of the largest value of the
 array (two libraries' ``exp`` differ by an ulp, a sum's order by a few). An engine bug changes
@@ -494,9 +499,10 @@ def compare_arrays(mine, ref, runs_a, runs_b, dtype, floor_factor=1.0, shadow=No
 
 def _compare_snaps(where, op, mine, ref, others_a, others_b, floor_factor, shadow=None, others_s=(), eps=None,
                    padded_conv_nan=False, others_c=(), after_overflow=False, may_overflow=None, term_scale=None,
-                   numbers=True):
+                   numbers=True, sized=True):
     """``numbers`` False: only type, shape, dtype and requires_grad are compared (ALLOWED_DIFFERENCES["winograd
-    inf/NaN spread"])."""
+    inf/NaN spread"]). ``sized`` False: only type, ndim, dtype and requires_grad (a value-shaped result after an
+    overflow: the module doc)."""
     if ref is None or mine is None:
         if (ref is None) != (mine is None):
             return Finding("grad-none", where, op, f"minitorch_cnn {'None' if mine is None else 'a tensor'}, "
@@ -507,9 +513,12 @@ def _compare_snaps(where, op, mine, ref, others_a, others_b, floor_factor, shado
     if ref[0] != "tensor":
         return None
     for k, what in ((2, "shape"), (1, "dtype"), (4, "requires_grad")):
-        if ref[k] != mine[k]:
+        if k == 2 and not sized:
+            if len(ref[2]) != len(mine[2]):
+                return Finding("ndim", where, op, f"minitorch_cnn shape {mine[2]}, torch {ref[2]}")
+        elif ref[k] != mine[k]:
             return Finding(what, where, op, f"minitorch_cnn {mine[k]}, torch {ref[k]}")
-    if not numbers:
+    if not numbers or not sized:
         return None
     same = [o[3] for o in others_b if o and o[0] == "tensor" and o[2] == ref[2] and o[1] == ref[1]]
     same_a = [o[3] for o in others_a if o and o[0] == "tensor" and o[2] == ref[2] and o[1] == ref[1]]
@@ -707,6 +716,30 @@ def _overflow_used(may, mine, ref):
     return True if np.any((_kind(mine[3]) != _kind(ref[3])) & may) else None
 
 
+def _overflow_rule_used(mine, ref, shadow, after_overflow):
+    """Whether the engine's NaN/Inf positions differ from PyTorch's float32 ones where the after-overflow rule
+    accepts it (``compare_arrays``: PyTorch's NaN/Inf where the float64 run is finite, or after an overflow)."""
+    if not (mine and ref and shadow and mine[0] == ref[0] == shadow[0] == "tensor" and mine[2] == ref[2] == shadow[2]
+            and ref[1] == "float32"):
+        return False
+    with np.errstate(all="ignore"):
+        accepted = (_kind(ref[3]) != 0) & (np.isfinite(shadow[3]) | after_overflow)
+    return bool(np.any((_kind(mine[3]) != _kind(ref[3])) & accepted))
+
+
+# results whose shape depends on values: a subscript holding a comparison (``v[v > 0]``), nonzero and the like
+_VALUE_SHAPED = re.compile(r"\[[^\[\]]*(?:[<>]=?|==|!=)[^\[\]]*\]|\b(?:nonzero|masked_select|argwhere|unique)\(")
+
+
+def _value_shaped(expr, ref_values):
+    """Whether the expression's result has a shape that depends on values: ``_VALUE_SHAPED``, or a subscript by
+    a computed bool value (``v3[v5]``)."""
+    if _VALUE_SHAPED.search(expr):
+        return True
+    return any((ref_values.get(name) or ("",))[0] == "tensor" and ref_values[name][1] == "bool"
+               for name in re.findall(r"\[(v\d+)\]", expr))
+
+
 _UNPADDED = re.compile(r"padding=(0|'valid'|\(0, 0\))[,)]")
 
 
@@ -772,14 +805,28 @@ def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), ru
     # a Winograd conv2d with an inf/NaN or huge operand, and all that follows from it: its numbers are meaningless
     meaningless = downstream(prog, {name for name, spread in ref.spreads.items() if spread})
     after_nan = set()  # the values computed from a NaN accepted under ALLOWED_DIFFERENCES["conv padding NaN"]
+    after_used = set()  # the values computed from one where the after-overflow rule was used
+    unsized = set()  # value-shaped results there, and what follows (after-overflow rule: the module doc)
     for i, st in enumerate(prog.stmts[: min(stop_ref, stop_mine)]):
         may = conv_overflow or ref.spreads.get(st.name) or st.name in after_nan or _may_overflow(ref.values[st.name],
                                                                          shadow.bounds.get(st.name) if shadow else None)
-        f = _compare_snaps(st.name, st.op, mine.values[st.name], ref.values[st.name],
-                           [r.values.get(st.name) for r in runs_a], [r.values.get(st.name) for r in runs_b],
-                           floor_factor, sh_values.get(st.name), [r.values.get(st.name) for r in runs_small], eps,
-                           i >= first_conv, [(b.values.get(st.name), s.values.get(st.name)) for b, s in runs_c],
-                           overflowed, may, numbers=st.name not in meaningless)
+        compare = functools.partial(
+            _compare_snaps, st.name, st.op, mine.values[st.name], ref.values[st.name],
+            [r.values.get(st.name) for r in runs_a], [r.values.get(st.name) for r in runs_b], floor_factor,
+            others_s=[r.values.get(st.name) for r in runs_small], eps=eps, padded_conv_nan=i >= first_conv,
+            others_c=[(b.values.get(st.name), s.values.get(st.name)) for b, s in runs_c], after_overflow=overflowed,
+            may_overflow=may, numbers=st.name not in meaningless)
+        sh = sh_values.get(st.name)
+        if st.name in after_used and _value_shaped(st.expr, ref.values):
+            unsized |= downstream(prog, {st.name})
+        f = compare(shadow=sh, sized=st.name not in unsized)
+        if st.name in unsized and not f and sh and mine.values[st.name] and sh[2:3] != mine.values[st.name][2:3]:
+            f = Finding("shape", st.name, st.op, f"minitorch_cnn {mine.values[st.name][2]}, torch's float64 run "
+                                                 f"{sh[2]} (torch {ref.values[st.name][2]})")
+        # the float64 run accepted what PyTorch's float32 one (an overflow inside) does not
+        if _overflow_rule_used(mine.values[st.name], ref.values[st.name], sh, overflowed) or (
+                sh and not f and st.name not in unsized and compare()):
+            after_used |= downstream(prog, {st.name}) - {st.name}
         if i >= first_conv and _padded_nan_used(mine.values[st.name], ref.values[st.name], sh_values.get(st.name)):
             after_nan |= downstream(prog, {st.name}) - {st.name}
         overflowed = overflowed or _overflowed(ref.values[st.name], sh_values.get(st.name))
@@ -790,12 +837,15 @@ def compare_runs(prog, mine, ref, runs_a, runs_b, shadow=None, runs_small=(), ru
         return found
     if _oracle_bug(ref.back_raised):
         return found
+    if any(name in unsized and (mine.values[name] or ("",))[2:3] != (ref.values[name] or ("",))[2:3]
+           for name, _ in prog.loss):  # the engine's loss term has another shape (after-overflow rule)
+        return found
     if (ref.back_raised is None) != (mine.back_raised is None):
         who, exc = ("minitorch_cnn", mine.back_raised) if mine.back_raised else ("torch", ref.back_raised)
         found.append(Finding("backward-raise", "backward", "backward", f"only {who} raised {type(exc).__name__}: "
                              f"{str(exc)[:200]}"))
         return found
-    grad_meaningless = upstream(prog, meaningless) if meaningless else set()
+    grad_meaningless = upstream(prog, meaningless | unsized) if meaningless or unsized else set()
     for what, get in (("grad", lambda r: r.grads), ("leaf", lambda r: r.leaves_after)):
         for name, r in get(ref).items():
             may, scale = conv_overflow or spreads, None

@@ -413,3 +413,34 @@ def test_the_fuzzer_finds_a_planted_bug(name, monkeypatch):
         small = shrink(found[0].program, found[0].findings, budget_s=10.0)
         assert check(small), "the shrunk program no longer shows the bug"
         assert len(small.stmts) <= len(found[0].program.stmts)
+
+
+def test_a_value_shaped_result_after_an_overflow_is_compared_by_ndim_only():
+    """The after-overflow rule for value-shaped results (_fuzz.py's doc): batch_norm of a channel holding 3e38
+    overflows inside PyTorch's float32 run (its variance; the outputs become 0, the float64 run's -1.1 and 2.6 the
+    engine's), so ``v[v > 0]``
+    after it selects more elements in the engine: accepted, as long as the engine's shape is the float64 run's.
+    Without an overflow upstream, a mask result one element longer than PyTorch's is reported."""
+    x = np.ones((2, 3, 2, 2), np.float32)
+    x[0, 0, 0, 0] = x[0, 2, 0, 1] = 3e38
+    x[0, 2, 1, 0] = -np.inf
+    ones = np.ones(3, np.float32)
+    prog = Program([Leaf("x0", x), Leaf("x1", ones), Leaf("x2", ones.copy()), Leaf("x3", ones.copy())],
+                   [Stmt("v4", "F.batch_norm(x0, x1, x2, x3, None, training=True, momentum=0.5, eps=1e-05)", "norm"),
+                    Stmt("v5", "v4[v4 > 0]", "index"), Stmt("v6", "v5 * 2", "binary")])
+    mine, ref = execute(prog, mt), execute(prog, torch)
+    assert mine.values["v5"][2] != ref.values["v5"][2]
+    assert check(prog, mine=mine) == []
+    mine.values["v5"] = mine.values["v5"][:2] + ((1, 1),) + mine.values["v5"][3:]  # another ndim: reported
+    assert [f.category for f in check(prog, mine=mine)] == ["ndim"]
+    mine = execute(prog, mt)
+    mine.values["v6"] = mine.values["v6"][:2] + ((99,),) + mine.values["v6"][3:]  # not the float64 run's shape
+    assert [f.category for f in check(prog, mine=mine)] == ["shape"]
+
+    plain = Program([Leaf("x0", np.array([[1.0, -2.0], [3.0, 0.5]], np.float32))],
+                    [Stmt("v1", "x0[x0 > 0]", "index")])
+    assert check(plain) == []
+    mine = execute(plain, mt)
+    mine.values["v1"] = mine.values["v1"][:2] + ((4,), np.array([1.0, 3.0, 0.5, 0.5], np.float32)) \
+        + mine.values["v1"][4:]
+    assert [f.category for f in check(plain, mine=mine)] == ["shape"]
