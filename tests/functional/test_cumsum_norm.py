@@ -223,3 +223,14 @@ def test_a_0d_norm_takes_the_power_and_the_root_only_when_given_a_dim_as_torch(v
     ours = mt.linalg.vector_norm(mt.tensor(value, dtype=mt.float64), dim=dim)
     theirs = torch.linalg.vector_norm(torch.tensor(value, dtype=torch.float64), dim=dim)
     assert ours.item() == theirs.item()
+
+
+@pytest.mark.parametrize("dim", [(0, 1), (1, 2), (0, 2)])
+def test_frobenius_norm_over_two_dims_as_torch(dim):
+    a = np.random.default_rng(3).standard_normal((3, 4, 2))
+    x, t = mt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, u = mt.norm(x, "fro", dim=dim), torch.norm(t, "fro", dim=dim)
+    np.testing.assert_allclose(y.numpy(), u.detach().numpy(), rtol=1e-13)
+    y.sum().backward()
+    u.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)

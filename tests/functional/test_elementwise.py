@@ -371,3 +371,16 @@ def test_div_gradient_of_the_divisor_does_not_overflow_where_torchs_does_not():
     (torch.tensor(a) / y * 2.0).sum().backward()
     assert np.isfinite(x.grad.numpy()).all()
     np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())
+
+
+def test_clamp_with_equal_tensor_bounds_sends_gradients_as_torch():
+    """lo == hi: PyTorch gives a below-the-bounds element's gradient to no input at all (neither
+    a < lo < hi nor hi < lo holds), one inside to a, one above to hi."""
+    import torch
+
+    grads = []
+    for T in (mt, torch):
+        a, lo, hi = (T.tensor(v, requires_grad=True) for v in ([0.0, 1.0, 2.0], [1.0] * 3, [1.0] * 3))
+        T.clamp(a, lo, hi).sum().backward()
+        grads.append([t.grad.tolist() for t in (a, lo, hi)])
+    assert grads[0] == grads[1] == [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
